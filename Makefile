@@ -1,0 +1,39 @@
+# The commands a person types. `make run` and `make test` set themselves up on a
+# fresh machine: a virtual environment in .venv, Node packages in node_modules.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test lint format bench install clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+# The whole exchange on the embedded default (SQLite, no Redis): see README.
+run: install
+	rm -f var/relayer.sqlite3
+	DEBUG=1 $(PY) manage.py migrate --no-input
+	DEBUG=1 $(PY) manage.py createcachetable
+	DEBUG=1 DEFAULT_NETWORK_ID=31337 $(PY) manage.py seed_demo
+	DEBUG=1 DEFAULT_NETWORK_ID=31337 $(PY) manage.py runserver 127.0.0.1:8000
+
+# The whole suite, against PostgreSQL and Redis (DATABASE_URL, REDIS_URL; see tests/environment.py).
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache

@@ -1,0 +1,118 @@
+"""The operator admin for reference data: networks, tokens, markets, fee schedules."""
+
+from django.contrib import admin, messages
+from django.utils import timezone
+
+from exchange.models import FeeSchedule, Market, MarketStatus, Network, Token
+
+
+@admin.register(Network)
+class NetworkAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "name",
+        "enabled",
+        "order_submission_enabled",
+        "confirmations",
+        "exchange_address",
+        "rpc_url",
+    )
+    list_editable = ("enabled", "order_submission_enabled")
+    list_filter = ("enabled", "order_submission_enabled")
+    search_fields = ("id", "name", "exchange_address")
+    actions = ["disable_order_submission", "enable_order_submission"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The chain id is the primary key every order, trade and balance points at.
+        return ("id", "created_at", "updated_at") if obj else ("created_at", "updated_at")
+
+    @admin.action(description="Disable order submission (new orders and trades get code 102)")
+    def disable_order_submission(self, request, queryset):
+        count = queryset.update(order_submission_enabled=False)
+        self.message_user(request, f"Order submission disabled on {count} network(s).")
+
+    @admin.action(description="Enable order submission")
+    def enable_order_submission(self, request, queryset):
+        count = queryset.update(order_submission_enabled=True)
+        self.message_user(request, f"Order submission enabled on {count} network(s).")
+
+
+@admin.register(Token)
+class TokenAdmin(admin.ModelAdmin):
+    list_display = (
+        "symbol",
+        "name",
+        "network",
+        "address",
+        "decimals",
+        "listed",
+        "withdrawal_fee",
+        "trade_gas_fee",
+    )
+    list_filter = ("network", "listed")
+    list_editable = ("listed",)
+    search_fields = ("symbol", "name", "address")
+    list_select_related = ("network",)
+
+    def get_readonly_fields(self, request, obj=None):
+        # Balances and orders are in base units of this exact contract and precision.
+        return ("network", "address", "decimals", "created_at") if obj else ("created_at",)
+
+
+@admin.register(Market)
+class MarketAdmin(admin.ModelAdmin):
+    list_display = ("name", "network", "base", "quote", "status", "created_at")
+    list_filter = ("network", "status")
+    list_editable = ("status",)
+    search_fields = ("base__symbol", "quote__symbol")
+    list_select_related = ("network", "base", "quote")
+    actions = ["set_trading", "set_cancel_only", "set_halted"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A market's orders and trades are priced in its pair; a new pair is a new market.
+        return ("network", "base", "quote", "created_at") if obj else ("created_at",)
+
+    def _set_status(self, request, queryset, status):
+        count = queryset.update(status=status)
+        self.message_user(request, f"{count} market(s) set to {status.label}.")
+
+    @admin.action(description="Set trading")
+    def set_trading(self, request, queryset):
+        self._set_status(request, queryset, MarketStatus.TRADING)
+
+    @admin.action(description="Set cancel-only (new orders refused, cancels allowed)")
+    def set_cancel_only(self, request, queryset):
+        self._set_status(request, queryset, MarketStatus.CANCEL_ONLY)
+
+    @admin.action(description="Halt (orders and trades refused with code 102)")
+    def set_halted(self, request, queryset):
+        self._set_status(request, queryset, MarketStatus.HALTED)
+
+
+@admin.register(FeeSchedule)
+class FeeScheduleAdmin(admin.ModelAdmin):
+    list_display = ("network", "maker_fee", "taker_fee", "effective_at", "in_force")
+    list_filter = ("network",)
+    date_hierarchy = "effective_at"
+    list_select_related = ("network",)
+
+    @admin.display(boolean=True, description="in force")
+    def in_force(self, obj: FeeSchedule) -> bool:
+        current = FeeSchedule.objects.in_force(obj.network)
+        return current is not None and current.pk == obj.pk
+
+    def get_readonly_fields(self, request, obj=None):
+        # Trades were charged under a schedule that took effect: it is history now.
+        if obj and obj.has_taken_effect:
+            return ("network", "maker_fee", "taker_fee", "effective_at", "created_at")
+        return ("created_at",)
+
+    def has_delete_permission(self, request, obj=None):
+        return obj is None or not obj.has_taken_effect
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if obj.effective_at > timezone.now():
+            messages.info(
+                request, f"The schedule takes effect at {obj.effective_at:%Y-%m-%d %H:%M} UTC."
+            )

@@ -1,0 +1,19 @@
+from rest_framework.views import APIView
+
+from exchange.api.networks import network_from_params
+from exchange.api.params import request_params
+from exchange.models import Network
+
+
+class ExchangeView(APIView):
+    """Base for every public endpoint: merged parameters and the request's network."""
+
+    def params(self) -> dict:
+        if not hasattr(self, "_params"):
+            self._params = request_params(self.request)
+        return self._params
+
+    def network(self) -> Network:
+        if not hasattr(self, "_network"):
+            self._network = network_from_params(self.params())
+        return self._network

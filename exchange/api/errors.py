@@ -1,0 +1,143 @@
+"""The one error renderer: every API error has the spec's body, never HTML or a trace.
+
+Body: {"code": ..., "reason": ..., "validationErrors": [{"field", "code", "reason"}]}.
+General codes: 100 validation failed, 101 malformed JSON, 102 order submission
+disabled, 103 throttled. Errors the spec does not number carry their HTTP status.
+"""
+
+import logging
+from collections.abc import Iterator
+from enum import IntEnum
+
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
+
+
+class Code(IntEnum):
+    VALIDATION_FAILED = 100
+    MALFORMED_JSON = 101
+    ORDER_SUBMISSION_DISABLED = 102
+    THROTTLED = 103
+
+
+class FieldCode(IntEnum):
+    REQUIRED = 1000
+    INCORRECT_FORMAT = 1001
+    INVALID_ADDRESS = 1002
+    ADDRESS_NOT_SUPPORTED = 1003
+    OUT_OF_RANGE = 1004
+    INVALID_SIGNATURE = 1005
+    UNSUPPORTED_OPTION = 1006
+
+
+# DRF's own error codes, mapped onto the spec's validation codes.
+_DRF_FIELD_CODES = {
+    "required": FieldCode.REQUIRED,
+    "null": FieldCode.REQUIRED,
+    "blank": FieldCode.REQUIRED,
+    "max_value": FieldCode.OUT_OF_RANGE,
+    "min_value": FieldCode.OUT_OF_RANGE,
+    "invalid_choice": FieldCode.UNSUPPORTED_OPTION,
+}
+
+
+class ApiError(exceptions.APIException):
+    """An error with a spec code and an HTTP status, raised by views and services."""
+
+    def __init__(self, code: int, reason: str, http_status: int = status.HTTP_400_BAD_REQUEST):
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+        self.status_code = http_status
+
+
+class FieldError(exceptions.ValidationError):
+    """A validation failure on one field: 400 with code 100 and one validationErrors item."""
+
+    def __init__(self, field: str, code: FieldCode, reason: str):
+        super().__init__({field: [exceptions.ErrorDetail(reason, code=int(code))]})
+
+
+class OrderSubmissionDisabled(ApiError):
+    def __init__(self, reason: str):
+        super().__init__(Code.ORDER_SUBMISSION_DISABLED, reason)
+
+
+class NotFound(ApiError):
+    def __init__(self, reason: str = "Not found"):
+        super().__init__(status.HTTP_404_NOT_FOUND, reason, status.HTTP_404_NOT_FOUND)
+
+
+def error_body(code: int, reason: str, validation_errors: list | None = None) -> dict:
+    body: dict = {"code": int(code), "reason": reason}
+    if validation_errors is not None:
+        body["validationErrors"] = validation_errors
+    return body
+
+
+def _field_code(detail: exceptions.ErrorDetail) -> int:
+    if isinstance(detail.code, int):
+        return detail.code
+    return int(_DRF_FIELD_CODES.get(detail.code, FieldCode.INCORRECT_FORMAT))
+
+
+def _flatten(detail, prefix: str = "") -> Iterator[dict]:
+    """Yields {"field", "code", "reason"} for every leaf of DRF's nested error detail."""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            if key == "non_field_errors":
+                name = prefix
+            elif prefix:
+                name = f"{prefix}.{key}"
+            else:
+                name = str(key)
+            yield from _flatten(value, name)
+    elif isinstance(detail, list):
+        if detail and all(isinstance(item, dict) for item in detail):
+            for index, item in enumerate(detail):
+                yield from _flatten(item, f"{prefix}[{index}]")
+        else:
+            for item in detail:
+                yield from _flatten(item, prefix)
+    else:
+        yield {"field": prefix or None, "code": _field_code(detail), "reason": str(detail)}
+
+
+def validation_errors(detail) -> list[dict]:
+    return [error for error in _flatten(detail) if error["reason"]]
+
+
+def exception_handler(exc: Exception, context: dict) -> Response:
+    headers = {}
+    if isinstance(exc, exceptions.ValidationError):
+        body = error_body(
+            Code.VALIDATION_FAILED, "Validation failed", validation_errors(exc.detail)
+        )
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, exceptions.ParseError):
+        return Response(error_body(Code.MALFORMED_JSON, "Malformed JSON: " + str(exc.detail)), 400)
+    if isinstance(exc, ApiError):
+        body = error_body(exc.code, exc.reason)
+        return Response(body, status=exc.status_code)
+    if isinstance(exc, Http404):
+        return Response(error_body(404, str(exc) or "Not found"), status=404)
+    if isinstance(exc, exceptions.Throttled):
+        if exc.wait:
+            headers["Retry-After"] = str(int(exc.wait))
+        return Response(error_body(Code.THROTTLED, "Too many requests"), 429, headers=headers)
+    if isinstance(exc, exceptions.APIException):
+        if isinstance(exc, exceptions.MethodNotAllowed):
+            allowed = context["view"].allowed_methods
+            headers["Allow"] = ", ".join(allowed)
+        return Response(
+            error_body(exc.status_code, str(exc.detail)), exc.status_code, headers=headers
+        )
+    logger.exception("event=unhandled_api_error view=%s", type(context.get("view")).__name__)
+    return Response(error_body(500, "Internal server error"), status=500)
+
+
+def json_error_response(http_status: int, reason: str) -> JsonResponse:
+    return JsonResponse(error_body(http_status, reason), status=http_status)

@@ -1,0 +1,24 @@
+from exchange.api.errors import json_error_response
+
+_REASONS = {404: "Not found", 405: "Method not allowed", 500: "Internal server error"}
+
+
+class JsonErrorMiddleware:
+    """Outside the admin, an error page Django itself renders (an unknown route,
+    an exception outside DRF, DEBUG's technical pages) becomes the spec's JSON body."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.path.startswith("/admin/") or response.get("Content-Type", "").startswith(
+            "application/json"
+        ):
+            return response
+        if response.status_code == 404:
+            return json_error_response(404, f"No endpoint {request.method} {request.path}")
+        if response.status_code >= 500 or response.status_code in _REASONS:
+            status = response.status_code
+            return json_error_response(status, _REASONS.get(status, "Server error"))
+        return response

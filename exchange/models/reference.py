@@ -1,0 +1,163 @@
+"""Reference data operators control: networks, tokens, markets and fee schedules."""
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from exchange.models.fields import AddressField, AmountField
+from exchange.validators import validate_address, validate_symbol
+
+# The contract refuses fees above 10%; the admin refuses them first.
+MAX_FEE = Decimal("0.1")
+
+
+class Network(models.Model):
+    id = models.PositiveBigIntegerField(
+        primary_key=True, verbose_name="network id", help_text="The chain id, used as networkId."
+    )
+    name = models.CharField(max_length=64)
+    rpc_url = models.CharField("RPC URL", max_length=255, blank=True)
+    exchange_address = AddressField(
+        "exchange contract address",
+        blank=True,
+        validators=[validate_address],
+        help_text="Set by the deploy_exchange command, or by hand for an existing deployment.",
+    )
+    confirmations = models.PositiveIntegerField(
+        "required confirmations", default=12, help_text="Blocks on top of a deposit before credit."
+    )
+    enabled = models.BooleanField(default=True, help_text="A disabled network is a 400 (1006).")
+    order_submission_enabled = models.BooleanField(
+        default=True, help_text="Off: every new order and trade is refused with code 102."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.id})"
+
+    def clean(self) -> None:
+        if self.exchange_address:
+            self.exchange_address = self.exchange_address.lower()
+
+
+class Token(models.Model):
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="tokens")
+    address = AddressField(validators=[validate_address], help_text="0x0…0 is Ether.")
+    symbol = models.CharField(max_length=16, validators=[validate_symbol])
+    name = models.CharField(max_length=64)
+    decimals = models.PositiveSmallIntegerField(validators=[MaxValueValidator(77)])
+    listed = models.BooleanField(
+        default=True, help_text="Only listed tokens are served and traded."
+    )
+    withdrawal_fee = AmountField(default=0, help_text="Charged on each withdrawal, in base units.")
+    trade_gas_fee = AmountField(
+        default=0, help_text="Charged to the taker for settling a trade on chain, in base units."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["network_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["network", "address"], name="token_unique_address"),
+            models.UniqueConstraint(fields=["network", "symbol"], name="token_unique_symbol"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} ({self.network_id})"
+
+    def clean(self) -> None:
+        if self.address:
+            self.address = self.address.lower()
+
+
+class MarketStatus(models.TextChoices):
+    TRADING = "TRADING", "Trading"
+    CANCEL_ONLY = "CANCEL_ONLY", "Cancel only"
+    HALTED = "HALTED", "Halted"
+
+
+class Market(models.Model):
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="markets")
+    base = models.ForeignKey(
+        Token, on_delete=models.PROTECT, related_name="+", help_text="Prices are in BASE per QUOTE."
+    )
+    quote = models.ForeignKey(Token, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=MarketStatus, default=MarketStatus.TRADING)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["network_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["network", "base", "quote"], name="market_unique_pair"),
+            models.CheckConstraint(
+                condition=~models.Q(base=models.F("quote")), name="market_distinct_tokens"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return f"{self.base.symbol}_{self.quote.symbol}"
+
+    def clean(self) -> None:
+        errors = {}
+        if self.base_id and self.quote_id and self.base_id == self.quote_id:
+            errors["quote"] = "Base and quote must be different tokens."
+        for field in ("base", "quote"):
+            token = getattr(self, field, None) if getattr(self, f"{field}_id") else None
+            if token is not None and self.network_id and token.network_id != self.network_id:
+                errors[field] = "The token belongs to another network."
+        if errors:
+            raise ValidationError(errors)
+
+
+class FeeScheduleQuerySet(models.QuerySet):
+    def in_force(self, network: Network, at=None) -> "FeeSchedule | None":
+        at = at or timezone.now()
+        return self.filter(network=network, effective_at__lte=at).order_by("-effective_at").first()
+
+
+class FeeSchedule(models.Model):
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="fee_schedules")
+    maker_fee = models.DecimalField(
+        max_digits=10,
+        decimal_places=8,
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(MAX_FEE)],
+        help_text="A fraction: 0.001 is 0.1%. At most 0.1 (the contract's cap).",
+    )
+    taker_fee = models.DecimalField(
+        max_digits=10,
+        decimal_places=8,
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(MAX_FEE)],
+        help_text="A fraction: 0.002 is 0.2%. At most 0.1 (the contract's cap).",
+    )
+    effective_at = models.DateTimeField(
+        default=timezone.now, help_text="The latest schedule that has taken effect is in force."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = FeeScheduleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["network_id", "-effective_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["network", "effective_at"], name="fee_schedule_unique_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"maker {self.maker_fee} / taker {self.taker_fee} from {self.effective_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def has_taken_effect(self) -> bool:
+        return self.effective_at <= timezone.now()

@@ -1,0 +1,51 @@
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+
+from exchange.models import FeeSchedule, Market, Network, Token
+from exchange.validators import ETHER_ADDRESS
+
+
+class NetworkFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Network
+        django_get_or_create = ("id",)
+
+    id = factory.Sequence(lambda n: 1000 + n)
+    name = factory.LazyAttribute(lambda network: f"Network {network.id}")
+    rpc_url = "http://127.0.0.1:8545"
+    confirmations = 2
+
+
+class TokenFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Token
+
+    class Params:
+        ether = factory.Trait(address=ETHER_ADDRESS, symbol="ETH", name="Ether", decimals=18)
+
+    network = factory.SubFactory(NetworkFactory)
+    address = factory.Sequence(lambda n: f"0x{n + 1:040x}")
+    symbol = factory.Sequence(lambda n: f"TK{n}")
+    name = factory.LazyAttribute(lambda token: f"Token {token.symbol}")
+    decimals = 18
+
+
+class MarketFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Market
+
+    network = factory.SubFactory(NetworkFactory)
+    base = factory.SubFactory(TokenFactory, network=factory.SelfAttribute("..network"))
+    quote = factory.SubFactory(TokenFactory, network=factory.SelfAttribute("..network"))
+
+
+class FeeScheduleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FeeSchedule
+
+    network = factory.SubFactory(NetworkFactory)
+    maker_fee = Decimal("0.001")
+    taker_fee = Decimal("0.002")
+    effective_at = factory.LazyFunction(lambda: timezone.now() - timezone.timedelta(days=1))
