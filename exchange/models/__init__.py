@@ -1,3 +1,23 @@
+from exchange.models.ledger import Balance, LedgerEntry, LedgerKind
+from exchange.models.orders import Order, OrderSide, OrderStatus, SettlementStatus, Trade
 from exchange.models.reference import FeeSchedule, Market, MarketStatus, Network, Token
+from exchange.models.transfers import Transfer, TransferKind, TransferStatus
 
-__all__ = ["FeeSchedule", "Market", "MarketStatus", "Network", "Token"]
+__all__ = [
+    "Balance",
+    "FeeSchedule",
+    "LedgerEntry",
+    "LedgerKind",
+    "Market",
+    "MarketStatus",
+    "Network",
+    "Order",
+    "OrderSide",
+    "OrderStatus",
+    "SettlementStatus",
+    "Token",
+    "Trade",
+    "Transfer",
+    "TransferKind",
+    "TransferStatus",
+]

@@ -1,0 +1,136 @@
+"""Signed orders and the trades that fill them."""
+
+import uuid
+
+from django.db import models
+
+from exchange.models.fields import AddressField, AmountField, HashField
+from exchange.models.reference import Market, Network, Token
+
+
+class OrderSide(models.TextChoices):
+    BID = "BID", "Bid (gives BASE, takes QUOTE)"
+    ASK = "ASK", "Ask (gives QUOTE, takes BASE)"
+
+
+class OrderStatus(models.TextChoices):
+    OPEN = "OPEN", "Open"
+    FILLED = "FILLED", "Filled"
+    CANCELLED = "CANCELLED", "Cancelled"
+    EXPIRED = "EXPIRED", "Expired"
+
+
+# BASE per QUOTE, exact enough to order the book; the API renders prices from the amounts.
+PRICE_DIGITS, PRICE_PLACES = 78, 36
+
+
+class Order(models.Model):
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="+")
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="orders")
+    account = AddressField()
+    give_token = models.ForeignKey(Token, on_delete=models.PROTECT, related_name="+")
+    give_amount = AmountField()
+    take_token = models.ForeignKey(Token, on_delete=models.PROTECT, related_name="+")
+    take_amount = AmountField()
+    nonce = AmountField()
+    expiry_ms = models.PositiveBigIntegerField("expiry (Unix ms)")
+    hash = HashField(unique=True)
+    signature = models.CharField(max_length=132)
+    side = models.CharField(max_length=3, choices=OrderSide)
+    price = models.DecimalField(max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES)
+    # In units of the take token: the sum of the trades' amounts.
+    filled = AmountField(default=0)
+    status = models.CharField(max_length=9, choices=OrderStatus, default=OrderStatus.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["market", "side", "price", "expiry_ms"],
+                condition=models.Q(status="OPEN"),
+                name="order_book",
+            ),
+            models.Index(fields=["account", "created_at"], name="order_account"),
+            models.Index(
+                fields=["expiry_ms"], condition=models.Q(status="OPEN"), name="order_open_expiry"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.hash
+
+    @property
+    def remaining(self):
+        """What is left to fill, in units of the take token."""
+        return self.take_amount - self.filled
+
+
+class SettlementStatus(models.TextChoices):
+    UNSETTLED = "UNSETTLED", "Waiting to be sent"
+    SENT = "SENT", "Sent, waiting for confirmations"
+    SETTLED = "SETTLED", "Settled on chain"
+    FAILED = "FAILED", "Rejected by the contract"
+
+
+class Trade(models.Model):
+    """One fill of one maker order by a taker; also the outbox row for settlement.
+
+    give_* is what the maker gave (the order's give token, received by the taker);
+    take_* is what the maker took (the order's take token: `amount`, from the taker).
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="+")
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="trades")
+    order = models.ForeignKey("Order", on_delete=models.PROTECT, related_name="trades")
+    maker = AddressField()
+    taker = AddressField()
+    give_token = models.ForeignKey(Token, on_delete=models.PROTECT, related_name="+")
+    give_amount = AmountField()
+    take_token = models.ForeignKey(Token, on_delete=models.PROTECT, related_name="+")
+    take_amount = AmountField()
+    # The taker's signed fill: tradeHash over (contract, orderHash, amount, taker, nonce).
+    hash = HashField(unique=True)
+    nonce = AmountField()
+    signature = models.CharField(max_length=132)
+    # Base units: buyer/seller fees in what each receives, gas fee charged to the taker.
+    buyer_fee = AmountField(default=0)
+    seller_fee = AmountField(default=0)
+    maker_fee = AmountField(default=0)
+    taker_fee = AmountField(default=0)
+    gas_fee = AmountField(default=0)
+    gas_fee_token = models.ForeignKey(
+        Token, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    # Human price, BASE per QUOTE, and the sizes in QUOTE and BASE base units.
+    price = models.DecimalField(max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES)
+    quote_amount = AmountField()
+    base_amount = AmountField()
+    taker_side = models.CharField(
+        max_length=4, choices=[("buy", "buy"), ("sell", "sell")], help_text="From the taker's view"
+    )
+    settlement_status = models.CharField(
+        max_length=9, choices=SettlementStatus, default=SettlementStatus.UNSETTLED
+    )
+    transaction_hash = HashField(blank=True)
+    gas_used = models.PositiveBigIntegerField(null=True, blank=True)
+    settlement_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["market", "created_at"], name="trade_market_time"),
+            models.Index(fields=["maker", "created_at"], name="trade_maker_time"),
+            models.Index(fields=["taker", "created_at"], name="trade_taker_time"),
+            models.Index(
+                fields=["network", "id"],
+                condition=~models.Q(settlement_status="SETTLED"),
+                name="trade_unsettled",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.uuid)
