@@ -15,6 +15,8 @@ class StrictJSONParser(JSONParser):
             return json.loads(raw, parse_float=str, parse_constant=_refuse_constant)
         except (ValueError, UnicodeDecodeError) as error:
             raise ParseError(str(error)) from None
+        except RecursionError:
+            raise ParseError("nested too deeply") from None
 
 
 def _refuse_constant(name: str):
