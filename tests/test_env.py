@@ -13,8 +13,17 @@ SETTINGS_FILE = Path(__file__).resolve().parent.parent / "relayer" / "settings.p
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("1", True), ("true", True), (" Yes ", True), ("ON", True), ("0", False), ("false", False)]
-    + [("no", False), ("off", False), ("", False)],
+    [
+        ("1", True),
+        ("true", True),
+        (" Yes ", True),
+        ("ON", True),
+        ("0", False),
+        ("false", False),
+        ("no", False),
+        ("off", False),
+        ("", False),
+    ],
 )
 def test_env_bool_reads_the_usual_spellings(monkeypatch, raw, expected):
     monkeypatch.setenv("SOME_FLAG", raw)
