@@ -9,7 +9,7 @@ import logging
 from collections.abc import Iterator
 from enum import IntEnum
 
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -136,6 +136,8 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         return Response(
             error_body(exc.status_code, str(exc.detail)), exc.status_code, headers=headers
         )
+    if isinstance(exc, PermissionDenied):
+        return Response(error_body(403, str(exc) or "Forbidden"), status=403)
     if isinstance(exc, RequestDataTooBig):
         return Response(error_body(413, "Request body too large"), status=413)
     if isinstance(exc, SuspiciousOperation):

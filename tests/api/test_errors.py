@@ -1,6 +1,8 @@
 """The one error renderer, on real endpoints: every error is the spec's JSON body."""
 
 import pytest
+from django.core.exceptions import PermissionDenied
+from rest_framework.test import APIClient
 
 from exchange.api.views import reference
 
@@ -179,3 +181,27 @@ def test_the_admin_keeps_its_html_error_pages(client, debug):
     response = client.get("/admin/nope/")
     assert response.status_code in (302, 404)
     assert not response.get("Content-Type", "").startswith("application/json")
+
+
+def test_an_exception_outside_the_api_views_handler_is_still_a_json_500(
+    debug, network, monkeypatch
+):
+    # Raised before DRF's own handling: Django renders its error page (the technical
+    # page with DEBUG on), which the middleware replaces with the spec's body.
+    def explode(self, request, *args, **kwargs):
+        raise RuntimeError("secret detail from deep inside")
+
+    monkeypatch.setattr(reference.TokenListView, "dispatch", explode)
+    response = APIClient(raise_request_exception=False).get("/tokens")
+    body = _assert_json_error(response, 500, 500)
+    assert body == {"code": 500, "reason": "Internal server error"}
+    assert "secret detail" not in response.content.decode()
+
+
+def test_a_permission_refusal_inside_a_view_is_a_json_403(api, network, monkeypatch):
+    def refuse(**kwargs):
+        raise PermissionDenied("Not for you")
+
+    monkeypatch.setattr(reference, "fee_info_get", refuse)
+    body = _assert_json_error(api.post("/get_fee_info"), 403, 403)
+    assert body["reason"] == "Not for you"
