@@ -29,6 +29,7 @@ from web3.exceptions import (
     ContractLogicError,
     ProviderConnectionError,
     TimeExhausted,
+    TransactionNotFound,
     Web3RPCError,
 )
 
@@ -99,6 +100,16 @@ class DepositLog:
 
 
 @dataclass(frozen=True)
+class Event:
+    """A decoded exchange event: name ("Deposit", "Withdraw", "Trade", ...) and arguments
+    (addresses lower case, bytes32 as 0x-hex, integers as int)."""
+
+    name: str
+    args: dict[str, Any]
+    log_index: int
+
+
+@dataclass(frozen=True)
 class SignedTransaction:
     """A transaction signed but maybe not yet sent: store `hash` first, then `send_raw` it."""
 
@@ -130,6 +141,18 @@ def _hex(value: bytes | str) -> str:
 
 def _checksum(address: str) -> str:
     return Web3.to_checksum_address(address)
+
+
+def _event_signature(item: dict[str, Any]) -> str:
+    return f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, str) and value.startswith("0x"):
+        return value.lower()
+    return value
 
 
 def _arguments(value: Any) -> Any:
@@ -281,6 +304,29 @@ class ExchangeClient:
             )
         deposits.sort(key=lambda d: (d.block_number, d.log_index))
         return deposits
+
+    def exchange_events(self, tx_hash: str) -> list[Event]:
+        """The exchange contract's events in a mined transaction, in log order."""
+        contract = self._contract("Exchange", self._exchange())
+        names = {
+            keccak(_event_signature(item).encode()): item["name"]
+            for item in artifact("Exchange")["abi"]
+            if item["type"] == "event"
+        }
+        try:
+            with _node():
+                receipt = self._w3.eth.get_transaction_receipt(_hex(tx_hash))
+        except TransactionNotFound:
+            return []
+        events = []
+        for log in receipt["logs"]:
+            name = names.get(bytes(log["topics"][0])) if log["topics"] else None
+            if name is None or log["address"].lower() != self.exchange_address:
+                continue
+            decoded = contract.events[name]().process_log(log)
+            args = {key: _plain(value) for key, value in decoded["args"].items()}
+            events.append(Event(name, args, log["logIndex"]))
+        return events
 
     # ---- the exchange contract: operator transactions ----
 
