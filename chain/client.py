@@ -362,53 +362,9 @@ class ExchangeClient:
         """prepare_admin_withdraw + send_raw; returns the transaction hash."""
         return self.send_raw(self.prepare_admin_withdraw(**fields))
 
-    def prepare_trade(
-        self,
-        *,
-        maker: str,
-        give_token: str,
-        give_amount: int,
-        take_token: str,
-        take_amount: int,
-        order_nonce: int,
-        expiry_ms: int,
-        maker_signature: str,
-        taker: str,
-        amount: int,
-        trade_nonce: int,
-        taker_signature: str,
-        maker_fee: int,
-        taker_fee: int,
-        gas_fee: int,
-        tx_nonce: int | None = None,
-    ) -> SignedTransaction:
-        """Signs trade(order, fill) with the operator key (see the contract's trade())."""
-        mv, mr, ms = split_signature(maker_signature)
-        tv, tr, ts = split_signature(taker_signature)
-        order = (
-            _checksum(maker),
-            _checksum(give_token),
-            int(give_amount),
-            _checksum(take_token),
-            int(take_amount),
-            int(order_nonce),
-            int(expiry_ms),
-            mv,
-            mr.to_bytes(32, "big"),
-            ms.to_bytes(32, "big"),
-        )
-        fill = (
-            _checksum(taker),
-            int(amount),
-            int(trade_nonce),
-            tv,
-            tr.to_bytes(32, "big"),
-            ts.to_bytes(32, "big"),
-            int(maker_fee),
-            int(taker_fee),
-            int(gas_fee),
-        )
-        data = self._encode("Exchange", "trade", order, fill)
+    def prepare_trade(self, *, tx_nonce: int | None = None, **fields: Any) -> SignedTransaction:
+        """Signs trade(order, fill) with the operator key; `fields` as trade_arguments."""
+        data = self._encode("Exchange", "trade", *trade_arguments(**fields))
         return self.sign_transaction(to=self._exchange(), data=data, nonce=tx_nonce)
 
     def send_trade(self, **fields: Any) -> str:
@@ -540,6 +496,57 @@ class ExchangeClient:
         if len(raw) == 32:  # early tokens (MKR) return bytes32
             return raw.rstrip(b"\0").decode("utf-8", "replace")
         return abi_decode(["string"], raw)[0]
+
+
+def trade_arguments(
+    *,
+    maker: str,
+    give_token: str,
+    give_amount: int,
+    take_token: str,
+    take_amount: int,
+    order_nonce: int,
+    expiry_ms: int,
+    maker_signature: str,
+    taker: str,
+    amount: int,
+    trade_nonce: int,
+    taker_signature: str,
+    maker_fee: int,
+    taker_fee: int,
+    gas_fee: int,
+) -> tuple[tuple, tuple]:
+    """The (order, fill) tuples of the contract's trade(Order, Fill) for one signed fill.
+
+    `amount` is in the order's take-token units; the fees are base units: maker_fee in the
+    take token, taker_fee and gas_fee in the give token (see Exchange.sol, trade()).
+    """
+    mv, mr, ms = split_signature(maker_signature)
+    tv, tr, ts = split_signature(taker_signature)
+    order = (
+        _checksum(maker),
+        _checksum(give_token),
+        int(give_amount),
+        _checksum(take_token),
+        int(take_amount),
+        int(order_nonce),
+        int(expiry_ms),
+        mv,
+        mr.to_bytes(32, "big"),
+        ms.to_bytes(32, "big"),
+    )
+    fill = (
+        _checksum(taker),
+        int(amount),
+        int(trade_nonce),
+        tv,
+        tr.to_bytes(32, "big"),
+        ts.to_bytes(32, "big"),
+        int(maker_fee),
+        int(taker_fee),
+        int(gas_fee),
+    )
+    return order, fill
 
 
 @contextmanager
