@@ -180,6 +180,7 @@ class ExchangeClient:
         self._w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
         self._operator = Account.from_key(operator_key) if operator_key else None
         self._chain_id: int | None = None
+        self._contracts: dict[tuple[str, str | None], Any] = {}
 
     def __repr__(self) -> str:  # never the key
         return f"ExchangeClient({self.rpc_url!r}, exchange={self.exchange_address!r})"
@@ -474,10 +475,15 @@ class ExchangeClient:
         return self.exchange_address
 
     def _contract(self, contract: str, address: str | None = None):
-        abi = artifact(contract)["abi"]
-        if address is None:
-            return self._w3.eth.contract(abi=abi)
-        return self._w3.eth.contract(address=_checksum(address), abi=abi)
+        key = (contract, address.lower() if address else None)
+        if key not in self._contracts:
+            abi = artifact(contract)["abi"]
+            self._contracts[key] = (
+                self._w3.eth.contract(address=_checksum(address), abi=abi)
+                if address
+                else self._w3.eth.contract(abi=abi)
+            )
+        return self._contracts[key]
 
     def _encode(self, contract: str, function: str, *args: Any) -> bytes:
         encoded = self._contract(contract).encode_abi(function, args=_arguments(list(args)))
