@@ -460,11 +460,14 @@ class ExchangeClient:
 
     def token_info(self, address: str) -> TokenInfo:
         """symbol, name and decimals of an ERC-20 (string or bytes32 symbol/name)."""
+        decimals = self._raw_call(address, "0x313ce567")
+        if len(decimals) != 32:
+            raise ChainError(f"{address.lower()} does not look like an ERC-20 (no decimals())")
         return TokenInfo(
             address=address.lower(),
             symbol=self._token_text(address, "0x95d89b41"),
             name=self._token_text(address, "0x06fdde03"),
-            decimals=int(self._raw_call(address, "0x313ce567") or "0x0", 16),
+            decimals=int.from_bytes(decimals, "big"),
         )
 
     # ---- internals ----
@@ -494,14 +497,23 @@ class ExchangeClient:
             result = self._contract(contract, address).functions[function](*_arguments(args)).call()
         return "0x" + result.hex() if isinstance(result, bytes) else result
 
-    def _raw_call(self, address: str, data: str) -> str:
-        return self.rpc("eth_call", [{"to": _checksum(address), "data": data}, "latest"])
+    def _raw_call(self, address: str, data: str) -> bytes:
+        try:
+            result = self.rpc("eth_call", [{"to": _checksum(address), "data": data}, "latest"])
+        except ChainUnavailable:
+            raise
+        except ChainError as error:  # a revert: the function is missing
+            raise ChainError(f"{address.lower()}: call {data} failed ({error})") from None
+        return bytes.fromhex(result[2:])
 
     def _token_text(self, address: str, selector: str) -> str:
-        raw = bytes.fromhex(self._raw_call(address, selector)[2:])
+        raw = self._raw_call(address, selector)
         if len(raw) == 32:  # early tokens (MKR) return bytes32
             return raw.rstrip(b"\0").decode("utf-8", "replace")
-        return abi_decode(["string"], raw)[0]
+        try:
+            return abi_decode(["string"], raw)[0]
+        except Exception:  # eth_abi's DecodingError family, or bad UTF-8
+            raise ChainError(f"{address.lower()}: call {selector} returned no string") from None
 
 
 def trade_arguments(
