@@ -69,7 +69,8 @@ def test_a_prepared_withdrawal_has_its_hash_before_it_is_sent(chain):
     assert chain.client.receipt(signed.hash) is None
     assert chain.client.send_raw(signed) == signed.hash
 
-    receipt = chain.client.receipt(signed.hash)
+    receipt = chain.client.wait_for_receipt(signed.hash)
+    assert chain.client.receipt(signed.hash) == receipt
     assert receipt.succeeded and receipt.transaction_hash == signed.hash
     digest = hashing.withdraw_hash(
         contract=chain.exchange,
@@ -87,7 +88,7 @@ def test_sending_the_same_signed_transaction_again_is_rejected_not_paid_twice(ch
     signed = chain.client.prepare_admin_withdraw(
         **signed_withdrawal(chain, user, ETHER, ONE).fields
     )
-    chain.client.send_raw(signed)
+    chain.client.wait_for_receipt(chain.client.send_raw(signed))
 
     with pytest.raises(TransactionRejected):
         chain.client.send_raw(signed)
