@@ -37,4 +37,4 @@ def fees(network):
 
 
 # The local Ethereum node and the deployed exchange (tests/anvil.py).
-from tests.anvil import anvil, chain, chain_deployment, chain_network  # noqa: E402, F401
+from tests.anvil import anvil, chain_deployment, chain_network, deployment  # noqa: E402, F401

@@ -16,12 +16,12 @@ TAKER_ETHER = 10 * ONE
 @pytest.fixture(scope="module")
 def market(chain_deployment):
     """The maker (account 1) has all its TST on the exchange, the taker (2) 10 ETH."""
-    chain = chain_deployment
-    snapshot = chain.node.snapshot()
-    deposit_token(chain, chain.users[0], chain.tst, MINTED * ONE)
-    deposit_ether(chain, chain.users[1], TAKER_ETHER)
-    yield chain
-    chain.node.revert(snapshot)
+    deployment = chain_deployment
+    snapshot = deployment.node.snapshot()
+    deposit_token(deployment, deployment.users[0], deployment.tst, MINTED * ONE)
+    deposit_ether(deployment, deployment.users[1], TAKER_ETHER)
+    yield deployment
+    deployment.node.revert(snapshot)
 
 
 @st.composite
@@ -46,11 +46,11 @@ def fills(draw):
     }
 
 
-def _balances(chain):
-    accounts = (chain.users[0], chain.users[1], chain.fee_account)
+def _balances(deployment):
+    accounts = (deployment.users[0], deployment.users[1], deployment.fee_account)
     return {
-        (token, account.address): chain.client.balance_of(token, account.address)
-        for token in (ETHER, chain.tst)
+        (token, account.address): deployment.client.balance_of(token, account.address)
+        for token in (ETHER, deployment.tst)
         for account in accounts
     }
 
@@ -58,23 +58,23 @@ def _balances(chain):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(fill=fills())
 def test_the_contract_settles_exactly_what_settlement_computes(market, fill):
-    chain = market
+    deployment = market
     maker, taker, fee_account = (
-        chain.users[0].address,
-        chain.users[1].address,
-        chain.fee_account.address,
+        deployment.users[0].address,
+        deployment.users[1].address,
+        deployment.fee_account.address,
     )
     try:
         expected = settlement(filled=0, **fill)
     except SettlementRefused as refused:
         with pytest.raises(ContractReverted) as reverted:
             settle(
-                chain,
+                deployment,
                 signed_trade(
-                    chain,
-                    maker=chain.users[0],
-                    taker=chain.users[1],
-                    give_token=chain.tst,
+                    deployment,
+                    maker=deployment.users[0],
+                    taker=deployment.users[1],
+                    give_token=deployment.tst,
                     take_token=ETHER,
                     **fill,
                 ),
@@ -82,32 +82,32 @@ def test_the_contract_settles_exactly_what_settlement_computes(market, fill):
         assert reverted.value.reason == refused.reason
         return
 
-    snapshot = chain.node.snapshot()
+    snapshot = deployment.node.snapshot()
     try:
-        before = _balances(chain)
+        before = _balances(deployment)
         settle(
-            chain,
+            deployment,
             signed_trade(
-                chain,
-                maker=chain.users[0],
-                taker=chain.users[1],
-                give_token=chain.tst,
+                deployment,
+                maker=deployment.users[0],
+                taker=deployment.users[1],
+                give_token=deployment.tst,
                 take_token=ETHER,
                 **fill,
             ),
         )
-        after = _balances(chain)
+        after = _balances(deployment)
     finally:
-        chain.node.revert(snapshot)
+        deployment.node.revert(snapshot)
 
     change = {key: after[key] - before[key] for key in before}
     assert change == {
         (ETHER, taker): -expected.taker_gives,
         (ETHER, maker): expected.maker_receives,
         (ETHER, fee_account): expected.fee_in_take_token,
-        (chain.tst, maker): -expected.maker_gives,
-        (chain.tst, taker): expected.taker_receives,
-        (chain.tst, fee_account): expected.fee_in_give_token,
+        (deployment.tst, maker): -expected.maker_gives,
+        (deployment.tst, taker): expected.taker_receives,
+        (deployment.tst, fee_account): expected.fee_in_give_token,
     }
 
 
