@@ -34,3 +34,7 @@ def market(network, ether, token):
 @pytest.fixture
 def fees(network):
     return FeeScheduleFactory(network=network)
+
+
+# The local Ethereum node and the deployed exchange (tests/anvil.py).
+from tests.anvil import anvil, chain_deployment, chain_network, deployment  # noqa: E402, F401
