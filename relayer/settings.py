@@ -106,6 +106,14 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+ORDER_EXPIRY_SWEEP_SECONDS = env_int("ORDER_EXPIRY_SWEEP_SECONDS", 10, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    # Reads already hide expired orders; the sweep releases their holds.
+    "orders-expire": {
+        "task": "exchange.orders_expire",
+        "schedule": float(ORDER_EXPIRY_SWEEP_SECONDS),
+    },
+}
 
 # The networkId used when a request names none (the spec's default is Mainnet).
 DEFAULT_NETWORK_ID = env_int("DEFAULT_NETWORK_ID", 1, minimum=1)

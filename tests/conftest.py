@@ -38,3 +38,5 @@ def fees(network):
 
 # The local Ethereum node and the deployed exchange (tests/anvil.py).
 from tests.anvil import anvil, chain_deployment, chain_network, deployment  # noqa: E402, F401
+# Shared signing fixtures (tests/signing.py).
+from tests.signing import fund, trader  # noqa: E402, F401
