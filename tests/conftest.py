@@ -3,6 +3,9 @@ from rest_framework.test import APIClient
 
 from tests.factories import FeeScheduleFactory, MarketFactory, NetworkFactory, TokenFactory
 
+# The local Ethereum node and the deployed exchange; signing helpers and funded traders.
+pytest_plugins = ["tests.anvil", "tests.signing"]
+
 
 @pytest.fixture
 def api() -> APIClient:
@@ -34,9 +37,3 @@ def market(network, ether, token):
 @pytest.fixture
 def fees(network):
     return FeeScheduleFactory(network=network)
-
-
-# The local Ethereum node and the deployed exchange (tests/anvil.py).
-from tests.anvil import anvil, chain_deployment, chain_network, deployment  # noqa: E402, F401
-# Shared signing fixtures (tests/signing.py).
-from tests.signing import fund, trader  # noqa: E402, F401
