@@ -1,6 +1,8 @@
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from exchange.selectors.access import rate_limits_forget
 from tests.factories import FeeScheduleFactory, MarketFactory, NetworkFactory, TokenFactory
 
 
@@ -34,3 +36,12 @@ def market(network, ether, token):
 @pytest.fixture
 def fees(network):
     return FeeScheduleFactory(network=network)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Each test starts with no rate-limit counters and re-reads the policy rows."""
+    cache.clear()
+    rate_limits_forget()
+    yield
+    rate_limits_forget()
