@@ -38,14 +38,17 @@ ERROR_SCHEMA = {
 RATE_LIMIT_HEADERS = {
     "X-RateLimit-Limit": {
         "description": "Requests allowed per window for this endpoint's cost class",
+        "required": True,
         "schema": {"type": "integer"},
     },
     "X-RateLimit-Remaining": {
         "description": "Requests left in the current window",
+        "required": True,
         "schema": {"type": "integer"},
     },
     "X-RateLimit-Reset": {
         "description": "When the window resets, UTC epoch seconds",
+        "required": True,
         "schema": {"type": "integer"},
     },
     "X-Request-ID": {
