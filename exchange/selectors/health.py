@@ -44,7 +44,9 @@ def _check_broker() -> dict:
 
     try:
         with Connection(url, connect_timeout=settings.HEALTH_NODE_TIMEOUT) as broker:
-            broker.ensure_connection(max_retries=1, timeout=settings.HEALTH_NODE_TIMEOUT)
+            broker.ensure_connection(
+                max_retries=1, interval_start=0, timeout=settings.HEALTH_NODE_TIMEOUT
+            )
     except Exception as error:
         return {"ok": False, "error": type(error).__name__}
     return {"ok": True}

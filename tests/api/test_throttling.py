@@ -1,5 +1,6 @@
 """Rate limits on every API response, 429 then 418 with escalating bans, and lifting."""
 
+import socket
 from datetime import timedelta
 
 import pytest
@@ -255,3 +256,18 @@ def test_behind_trusted_proxies_the_forwarded_client_is_counted(
         _fee_info(api, "10.9.9.9", HTTP_X_FORWARDED_FOR="spoofed, 198.51.100.7")
     assert _fee_info(api, "10.9.9.9", HTTP_X_FORWARDED_FOR="198.51.100.7").status_code == 429
     assert _fee_info(api, "10.9.9.9", HTTP_X_FORWARDED_FOR="198.51.100.8").status_code == 200
+
+
+def test_with_the_cache_down_requests_are_served_with_the_headers(api, network, settings):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+        }
+    }
+    response = api.get("/tokens")
+    assert response.status_code == 200
+    assert response["X-RateLimit-Remaining"] == response["X-RateLimit-Limit"]
