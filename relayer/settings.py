@@ -40,6 +40,8 @@ MIDDLEWARE = [
     "exchange.api.throttling.RateLimitMiddleware",
     "exchange.api.middleware.JsonErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Serves collected static files (admin, the /docs page) under gunicorn.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
