@@ -3,8 +3,10 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from exchange.api.views.operations import healthz
+from exchange.dashboard import dashboard
 
 urlpatterns = [
+    path("admin/dashboard/", dashboard, name="operator-dashboard"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("", include("django_prometheus.urls")),
