@@ -1,3 +1,7 @@
+import time
+from types import SimpleNamespace
+
+import django_ratelimit.core
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
@@ -39,8 +43,11 @@ def fees(network):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_rate_limits():
-    """Each test starts with no rate-limit counters and re-reads the policy rows."""
+def _fresh_rate_limits(monkeypatch):
+    """Each test starts with no rate-limit counters and re-reads the policy rows. The
+    counters' clock stands still, so no fixed window can end in the middle of a test."""
+    frozen = time.time()
+    monkeypatch.setattr(django_ratelimit.core, "time", SimpleNamespace(time=lambda: frozen))
     cache.clear()
     rate_limits_forget()
     yield

@@ -30,7 +30,11 @@ def current_request_id() -> str:
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = _request_id.get()
+        request_id = _request_id.get()
+        if request_id == "-":
+            # Django logs a 4xx/5xx after the middleware has returned, with the request.
+            request_id = getattr(getattr(record, "request", None), "request_id", "-")
+        record.request_id = request_id
         return True
 
 
@@ -41,6 +45,7 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         offered = request.headers.get(REQUEST_ID_HEADER, "")
         request_id = offered if _SANE_ID.match(offered) else uuid.uuid4().hex
+        request.request_id = request_id
         token = _request_id.set(request_id)
         started = time.perf_counter()
         try:

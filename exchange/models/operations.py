@@ -1,5 +1,6 @@
 """What operators control about API access: rate-limit policy, API keys, bans."""
 
+from django.core.validators import MinValueValidator
 from django.db import models
 
 
@@ -27,7 +28,9 @@ class RateLimitPolicy(models.Model):
     """
 
     cost_class = models.CharField(max_length=8, choices=CostClass, unique=True)
-    window_seconds = models.PositiveIntegerField(default=DEFAULT_WINDOW_SECONDS)
+    window_seconds = models.PositiveIntegerField(
+        default=DEFAULT_WINDOW_SECONDS, validators=[MinValueValidator(1)]
+    )
     ip_limit = models.PositiveIntegerField("requests per client IP")
     account_limit = models.PositiveIntegerField(
         "requests per account", help_text="Counted on the `account` parameter when present."

@@ -48,6 +48,12 @@ def test_the_request_log_line_is_key_value_with_the_request_id(api, network, log
     assert response["X-Request-ID"] == "req-42"
 
 
+def test_djangos_own_error_lines_carry_the_request_id(api, network, log_lines):
+    api.get("/tokens", {"networkId": "x"}, HTTP_X_REQUEST_ID="req-400")
+    line = next(line for line in log_lines() if "logger=django.request" in line)
+    assert "request_id=req-400" in line
+
+
 def test_logs_never_carry_the_api_key(api, network, log_lines, settings):
     settings.RATELIMIT_BAN_AFTER = 1
     _, raw_key = api_key_issue(name="secret holder")

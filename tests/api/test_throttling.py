@@ -32,6 +32,8 @@ class Clock:
 
 @pytest.fixture
 def clock(monkeypatch) -> Clock:
+    """The ban clock. The counters' clock stands still (tests/conftest.py): a test
+    starts a new rate-limit window by clearing the cache."""
     clock = Clock()
     monkeypatch.setattr(throttling, "now", clock)
     return clock
@@ -138,6 +140,12 @@ def test_limits_are_per_account_across_ips(api, network, small_limits):
     statuses = [_fee_info(api, f"10.0.1.{i}", data=body).status_code for i in range(4)]
     assert statuses == [200, 200, 200, 429]
     assert _fee_info(api, "10.0.1.9").status_code == 200
+
+
+def test_the_view_still_reads_a_body_the_limiter_peeked_at(api, network, small_limits):
+    response = _fee_info(api, data={"account": ACCOUNT, "networkId": "x"})
+    assert response.status_code == 400
+    assert response.json()["validationErrors"][0]["field"] == "networkId"
 
 
 def test_the_account_in_the_query_string_counts_too(api, network, small_limits):
