@@ -38,12 +38,14 @@ def _count_retry(sender=None, request=None, **kwargs) -> None:
 
 
 @worker_init.connect(weak=False)
-def _serve_worker_metrics(**kwargs) -> None:
+def serve_worker_metrics(**kwargs):
+    """Serves the worker's metrics on CELERY_METRICS_PORT; returns the server, or None."""
     port = os.environ.get("CELERY_METRICS_PORT")
     if not port:
-        return
+        return None
     registry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-    start_http_server(int(port), registry=registry)
+    server, _thread = start_http_server(int(port), addr="0.0.0.0", registry=registry)
+    return server

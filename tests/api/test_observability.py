@@ -1,6 +1,8 @@
 """Request ids, structured logs without secrets, Prometheus metrics."""
 
 import logging
+import socket
+import urllib.request
 
 import pytest
 from celery import shared_task
@@ -8,6 +10,7 @@ from django.conf import settings
 from prometheus_client import REGISTRY
 
 from exchange.api.observability import RequestIdFilter
+from exchange.metrics import serve_worker_metrics
 from exchange.services.api_keys import api_key_issue
 from relayer.celery import app as celery_app
 
@@ -94,3 +97,20 @@ def test_celery_task_outcomes_are_counted():
     _flaky.apply(args=(True,))
     assert _task_count("success") == before_success + 1
     assert _task_count("failure") == before_failure + 1
+
+
+def test_a_worker_serves_its_metrics_on_its_port(monkeypatch):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("CELERY_METRICS_PORT", str(port))
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    server = serve_worker_metrics()
+    try:
+        _flaky.apply(args=(False,))
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+        assert 'relayer_celery_tasks_total{outcome="success",task="tests.flaky"}' in text
+    finally:
+        server.shutdown()
+        server.server_close()
