@@ -25,6 +25,7 @@ from django_ratelimit.core import get_usage
 
 from exchange.api.errors import Code, error_body
 from exchange.api.security import cost_class_of, security_type_of
+from exchange.models import Ban
 from exchange.selectors.access import api_key_find, ban_active, rate_limits_get
 from exchange.services.bans import ban_impose
 from exchange.validators import ADDRESS_RE
@@ -136,6 +137,12 @@ def _json(status: int, code: int, reason: str) -> JsonResponse:
     return JsonResponse(error_body(code, reason), status=status)
 
 
+def _banned(ban: Ban, moment: datetime) -> JsonResponse:
+    response = _json(418, 418, f"Banned until {ban.until:%Y-%m-%d %H:%M:%S} UTC: {ban.reason}")
+    response["Retry-After"] = str(max(1, int((ban.until - moment).total_seconds())))
+    return response
+
+
 class RateLimitMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
@@ -177,12 +184,9 @@ class RateLimitMiddleware:
 
         ban = ban_active(clients=sorted({ip_client, client}), now=moment)
         if ban is not None:
-            response = _json(
-                418, 418, f"Banned until {ban.until:%Y-%m-%d %H:%M:%S} UTC: {ban.reason}"
-            )
-            retry_after = max(1, int((ban.until - moment).total_seconds()))
-            response["Retry-After"] = str(retry_after)
+            response = _banned(ban, moment)
             limit = min(limit for _, limit in counters)
+            retry_after = int(response["Retry-After"])
             return self._with_headers(response, Usage(limit, limit + 1, retry_after), moment)
 
         usages = [
@@ -228,11 +232,7 @@ class RateLimitMiddleware:
                 ban.until.isoformat(),
                 ban.strikes,
             )
-            response = _json(
-                418, 418, f"Banned until {ban.until:%Y-%m-%d %H:%M:%S} UTC: {ban.reason}"
-            )
-            response["Retry-After"] = str(max(1, int((ban.until - moment).total_seconds())))
-            return response
+            return _banned(ban, moment)
         response = _json(429, Code.THROTTLED, f"Rate limit exceeded; retry in {time_left} s")
         response["Retry-After"] = str(max(1, time_left))
         return response
