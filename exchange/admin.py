@@ -13,7 +13,7 @@ from exchange.models import (
     RateLimitPolicy,
     Token,
 )
-from exchange.selectors.access import rate_limits_forget
+from exchange.selectors.access import access_forget, rate_limits_forget
 from exchange.services.api_keys import api_key_issue, api_key_revoke
 from exchange.services.bans import ban_lift
 
@@ -157,9 +157,13 @@ class ApiKeyAdmin(admin.ModelAdmin):
     readonly_fields = ("prefix", "created_at", "revoked_at")
     actions = ["revoke"]
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead: the key's history stays
+
     def save_model(self, request, obj, form, change):
         if change:
             super().save_model(request, obj, form, change)
+            access_forget(key_hashes=[obj.key_hash])  # new scopes apply at once
             return
         issued, raw_key = api_key_issue(
             name=obj.name,
@@ -195,6 +199,9 @@ class BanAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # lift instead: the strikes are the escalation's memory
 
     @admin.action(description="Lift (ends the ban now and forgives its strikes)")
     def lift(self, request, queryset):

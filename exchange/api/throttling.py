@@ -26,7 +26,7 @@ from django_ratelimit.core import get_usage
 from exchange.api.errors import Code, error_body
 from exchange.api.security import cost_class_of, security_type_of
 from exchange.models import Ban
-from exchange.selectors.access import api_key_find, ban_active, rate_limits_get
+from exchange.selectors.access import ActiveBan, api_key_find, ban_active, rate_limits_get
 from exchange.services.bans import ban_impose
 from exchange.validators import ADDRESS_RE
 
@@ -137,7 +137,7 @@ def _json(status: int, code: int, reason: str) -> JsonResponse:
     return JsonResponse(error_body(code, reason), status=status)
 
 
-def _banned(ban: Ban, moment: datetime) -> JsonResponse:
+def _banned(ban: ActiveBan | Ban, moment: datetime) -> JsonResponse:
     response = _json(418, 418, f"Banned until {ban.until:%Y-%m-%d %H:%M:%S} UTC: {ban.reason}")
     response["Retry-After"] = str(max(1, int((ban.until - moment).total_seconds())))
     return response

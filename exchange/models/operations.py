@@ -1,5 +1,7 @@
 """What operators control about API access: rate-limit policy, API keys, bans."""
 
+import hashlib
+
 from django.core.validators import MinValueValidator
 from django.db import models
 
@@ -52,6 +54,11 @@ class RateLimitPolicy(models.Model):
 class SecurityType(models.TextChoices):
     TRADE = "TRADE", "TRADE (create/delete orders, trades, withdrawals)"
     USER_DATA = "USER_DATA", "USER_DATA (an account's orders, trades, transfers, balances)"
+
+
+def api_key_hash(raw_key: str) -> str:
+    # The keys are 256 random bits, so a plain sha256 cannot be brute-forced.
+    return hashlib.sha256(raw_key.encode()).hexdigest()
 
 
 class ApiKey(models.Model):

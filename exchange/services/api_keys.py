@@ -1,19 +1,15 @@
 """Issuing and revoking API keys. The raw key exists only in the issuer's hands."""
 
-import hashlib
 import secrets
 
 from django.db import transaction
 from django.utils import timezone
 
 from exchange.models import ApiKey
+from exchange.models.operations import api_key_hash
+from exchange.selectors.access import access_forget
 
 KEY_PREFIX_LENGTH = 8
-
-
-def api_key_hash(raw_key: str) -> str:
-    # The keys are 256 random bits, so a plain sha256 cannot be brute-forced.
-    return hashlib.sha256(raw_key.encode()).hexdigest()
 
 
 def api_key_issue(
@@ -40,3 +36,4 @@ def api_key_issue(
 def api_key_revoke(*, api_key: ApiKey) -> None:
     ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     api_key.refresh_from_db(fields=["revoked_at"])
+    access_forget(key_hashes=[api_key.key_hash])

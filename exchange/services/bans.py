@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import transaction
 
 from exchange.models import Ban
+from exchange.selectors.access import access_forget
 
 
 def ban_duration(strikes: int) -> timedelta:
@@ -32,6 +33,7 @@ def ban_impose(*, client: str, reason: str, now: datetime) -> Ban:
     ban.reason = reason
     ban.until = now + ban_duration(ban.strikes)
     ban.save(update_fields=["strikes", "reason", "until", "updated_at"])
+    access_forget(clients=[client])
     return ban
 
 
@@ -40,3 +42,4 @@ def ban_lift(*, ban: Ban, now: datetime) -> None:
     """Ends the ban now and forgives it: the next one starts again at the base length."""
     Ban.objects.filter(pk=ban.pk).update(until=now, strikes=0)
     ban.refresh_from_db()
+    access_forget(clients=[ban.client])

@@ -127,3 +127,14 @@ def test_an_operator_revokes_a_key_in_the_admin(api, network, operator_client):
     api_key.refresh_from_db()
     assert api_key.revoked_at is not None
     assert api.get("/tokens", HTTP_X_API_KEY=raw_key).status_code == 401
+
+
+def test_a_scope_changed_in_the_admin_applies_at_once(api, network, stand_ins, operator_client):
+    api_key, raw_key = api_key_issue(name="bot")
+    assert api.post("/stand-in/create-orders", HTTP_X_API_KEY=raw_key).status_code == 200
+    response = operator_client.post(
+        f"/admin/exchange/apikey/{api_key.pk}/change/",
+        {"name": "bot", "allow_user_data": "on", "rate_limit_multiplier": "1"},
+    )
+    assert response.status_code == 302
+    assert api.post("/stand-in/create-orders", HTTP_X_API_KEY=raw_key).status_code == 403
