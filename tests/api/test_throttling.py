@@ -148,6 +148,30 @@ def test_the_view_still_reads_a_body_the_limiter_peeked_at(api, network, small_l
     assert response.json()["validationErrors"][0]["field"] == "networkId"
 
 
+def test_a_form_body_is_peeked_at_and_still_parsed(api, network, small_limits):
+    for i in range(3):
+        api.post(
+            "/get_fee_info",
+            f"account={ACCOUNT}",
+            content_type="application/x-www-form-urlencoded",
+            REMOTE_ADDR=f"10.0.3.{i}",
+        )
+    over = api.post(
+        "/get_fee_info",
+        f"account={ACCOUNT}&networkId=x",
+        content_type="application/x-www-form-urlencoded",
+        REMOTE_ADDR="10.0.3.9",
+    )
+    assert over.status_code == 429
+    parsed = api.post(
+        "/get_fee_info",
+        f"account=0x{'34' * 20}&networkId=x",
+        content_type="application/x-www-form-urlencoded",
+        REMOTE_ADDR="10.0.3.10",
+    )
+    assert parsed.json()["validationErrors"][0]["field"] == "networkId"
+
+
 def test_the_account_in_the_query_string_counts_too(api, network, small_limits):
     for i in range(3):
         api.post(f"/get_fee_info?account={ACCOUNT}", REMOTE_ADDR=f"10.0.2.{i}")
