@@ -1,10 +1,20 @@
 from exchange.models.ledger import Balance, LedgerEntry, LedgerKind
+from exchange.models.operations import (
+    ApiKey,
+    Ban,
+    CostClass,
+    RateLimitPolicy,
+    SecurityType,
+)
 from exchange.models.orders import Order, OrderSide, OrderStatus, SettlementStatus, Trade
 from exchange.models.reference import FeeSchedule, Market, MarketStatus, Network, Token
 from exchange.models.transfers import Transfer, TransferKind, TransferStatus
 
 __all__ = [
+    "ApiKey",
     "Balance",
+    "Ban",
+    "CostClass",
     "FeeSchedule",
     "LedgerEntry",
     "LedgerKind",
@@ -14,6 +24,8 @@ __all__ = [
     "Order",
     "OrderSide",
     "OrderStatus",
+    "RateLimitPolicy",
+    "SecurityType",
     "SettlementStatus",
     "Token",
     "Trade",
