@@ -1,6 +1,6 @@
 from django.urls import path
 
-from exchange.api.views import reference
+from exchange.api.views import reference, transfers
 
 urlpatterns = [
     path("tokens", reference.TokenListView.as_view(), name="tokens"),
@@ -10,4 +10,6 @@ urlpatterns = [
         name="contract-address",
     ),
     path("get_fee_info", reference.FeeInfoView.as_view(), name="fee-info"),
+    path("get_transfers", transfers.GetTransfersView.as_view(), name="get-transfers"),
+    path("create_transfers", transfers.CreateTransfersView.as_view(), name="create-transfers"),
 ]
