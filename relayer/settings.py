@@ -105,10 +105,16 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Fan-out ticks: each enqueues one task per enabled network that has an RPC URL and
-# an exchange contract; a per-network lock keeps one runner at a time.
+ORDER_EXPIRY_SWEEP_SECONDS = env_int("ORDER_EXPIRY_SWEEP_SECONDS", 10, minimum=1)
+# Chain ticks fan out: each enqueues one task per enabled network that has an RPC URL
+# and an exchange contract; a per-network lock keeps one runner at a time.
 CHAIN_TICK_SECONDS = env_int("CHAIN_TICK_SECONDS", 3, minimum=1)
 CELERY_BEAT_SCHEDULE = {
+    # Reads already hide expired orders; the sweep releases their holds.
+    "orders-expire": {
+        "task": "exchange.orders_expire",
+        "schedule": float(ORDER_EXPIRY_SWEEP_SECONDS),
+    },
     "deposits-watch": {
         "task": "chain.tasks.deposits_watch_all",
         "schedule": float(CHAIN_TICK_SECONDS),

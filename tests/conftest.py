@@ -34,3 +34,7 @@ def market(network, ether, token):
 @pytest.fixture
 def fees(network):
     return FeeScheduleFactory(network=network)
+
+
+# Shared signing fixtures (tests/signing.py).
+from tests.signing import fund, trader  # noqa: E402, F401

@@ -24,6 +24,17 @@ class OrderStatus(models.TextChoices):
 PRICE_DIGITS, PRICE_PLACES = 78, 36
 
 
+def remaining_give(*, give_amount: int, take_amount: int, filled: int) -> int:
+    """The part of give_amount not yet given away: the hold an open order keeps.
+
+    give_amount - floor(filled * give_amount / take_amount), in integers. Rounding the
+    cumulative fill (not each trade) makes it exactly 0 once filled == take_amount, so a
+    fully filled order leaves no dust held.
+    """
+    give_amount, take_amount, filled = int(give_amount), int(take_amount), int(filled)
+    return give_amount - filled * give_amount // take_amount
+
+
 class Order(models.Model):
     network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="+")
     market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="orders")
@@ -47,14 +58,25 @@ class Order(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [
+            # id last: the book's full sort key (price, expiry, then arrival) is one range scan.
             models.Index(
-                fields=["market", "side", "price", "expiry_ms"],
+                fields=["market", "side", "price", "expiry_ms", "id"],
                 condition=models.Q(status="OPEN"),
                 name="order_book",
             ),
             models.Index(fields=["account", "created_at"], name="order_account"),
             models.Index(
                 fields=["expiry_ms"], condition=models.Q(status="OPEN"), name="order_open_expiry"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(give_amount__gt=0, take_amount__gt=0),
+                name="order_amounts_positive",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(filled__gte=0, filled__lte=models.F("take_amount")),
+                name="order_filled_within_take",
             ),
         ]
 
@@ -64,7 +86,14 @@ class Order(models.Model):
     @property
     def remaining(self):
         """What is left to fill, in units of the take token."""
-        return self.take_amount - self.filled
+        return int(self.take_amount) - int(self.filled)
+
+    @property
+    def remaining_give(self) -> int:
+        """What the order still holds, in units of the give token (see remaining_give())."""
+        return remaining_give(
+            give_amount=self.give_amount, take_amount=self.take_amount, filled=self.filled
+        )
 
 
 class SettlementStatus(models.TextChoices):
