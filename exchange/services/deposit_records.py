@@ -11,8 +11,8 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from exchange.models import LedgerKind, Network, Token, Transfer, TransferKind, TransferStatus
-from exchange.services.ledger import balance_change, token_balance_lock
+from exchange.models import Network, Token, Transfer, TransferKind, TransferStatus
+from exchange.services.deposits import deposit_credit
 
 logger = logging.getLogger(__name__)
 
@@ -78,12 +78,11 @@ def deposit_confirm(*, deposit_id: int, block_hash: str) -> bool:
         if changed != 1:
             return False
         deposit = Transfer.objects.select_related("token__network").get(id=deposit_id)
-        balance = token_balance_lock(token=deposit.token, account=deposit.account)
-        balance_change(
-            balance,
-            kind=LedgerKind.DEPOSIT,
-            total_delta=deposit.amount,
-            reference=f"transfer:{deposit.id}",
+        deposit_credit(
+            token=deposit.token,
+            account=deposit.account,
+            amount=int(deposit.amount),
+            reference=f"deposit:{deposit.id}",
         )
     logger.info("event=deposit_credited transfer=%s amount=%s", deposit_id, deposit.amount)
     return True

@@ -21,6 +21,8 @@ from exchange.services.ledger import balance_change, balances_lock, token_balanc
 
 logger = logging.getLogger(__name__)
 
+FEE_CAP_DIVISOR = 10
+
 
 def withdrawal_request(
     *,
@@ -64,11 +66,14 @@ def withdrawal_request(
             FieldCode.INVALID_SIGNATURE,
             f"The signature of withdrawHash {expected_hash} recovers to {signer}, not {account}",
         )
-    if amount <= token.withdrawal_fee:
+    fee = int(token.withdrawal_fee)
+    if amount <= fee or fee > amount // FEE_CAP_DIVISOR:
+        # The contract refuses a fee over 10% of the amount (its FEE_CAP_DIVISOR).
         raise FieldError(
             "amount",
             FieldCode.OUT_OF_RANGE,
-            f"amount must be more than the withdrawal fee of {token.withdrawal_fee}",
+            f"amount must be more than the withdrawal fee of {fee} and at least "
+            f"{FEE_CAP_DIVISOR} times it",
         )
     replay = FieldError(
         "signature", FieldCode.INVALID_SIGNATURE, f"withdrawHash {expected_hash} was already used"
@@ -90,7 +95,7 @@ def withdrawal_request(
                 account=account,
                 token=token,
                 amount=amount,
-                fee=token.withdrawal_fee,
+                fee=fee,
                 hash=expected_hash,
                 nonce=nonce,
                 signature=signature,

@@ -1,6 +1,5 @@
 """Deposits and withdrawals: POST /get_transfers, POST /create_transfers."""
 
-import re
 import time
 
 from rest_framework import serializers
@@ -8,59 +7,21 @@ from rest_framework.response import Response
 
 from exchange.api.base import ExchangeView
 from exchange.api.errors import FieldCode
+from exchange.api.fields import AddressField, AmountField, SignatureField, UintField, parse
 from exchange.api.pagination import page_request, paginated_response
-from exchange.models.fields import UINT256_MAX
 from exchange.selectors.transfers import transfer_list
 from exchange.services.withdrawals import withdrawal_request
 
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
-_INTEGER = re.compile(r"^[0-9]+$")
-# Unix milliseconds fit a PostgreSQL timestamp only up to the year 294276.
-MAX_TIMESTAMP_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
-
-
-class AddressField(serializers.CharField):
-    def to_internal_value(self, data):
-        value = super().to_internal_value(data)
-        if not _ADDRESS.match(value):
-            raise serializers.ValidationError(
-                f"{value} is not an address (0x and 40 hex digits)", code=int(FieldCode.INVALID_ADDRESS)
-            )
-        return value.lower()
-
-
-class UintField(serializers.Field):
-    """A base-10 integer given as a string (or a JSON integer), within [minimum, maximum]."""
-
-    def __init__(self, *, minimum: int = 0, maximum: int = UINT256_MAX, **kwargs):
-        super().__init__(**kwargs)
-        self.minimum, self.maximum = minimum, maximum
-
-    def to_internal_value(self, data):
-        text = str(data) if isinstance(data, int) and not isinstance(data, bool) else data
-        if not isinstance(text, str) or not _INTEGER.match(text.strip()):
-            raise serializers.ValidationError(
-                f"{self.field_name} must be a non-negative integer in base 10",
-                code=int(FieldCode.INCORRECT_FORMAT),
-            )
-        value = int(text.strip())
-        if not self.minimum <= value <= self.maximum:
-            raise serializers.ValidationError(
-                f"{self.field_name} must be between {self.minimum} and {self.maximum}",
-                code=int(FieldCode.OUT_OF_RANGE),
-            )
-        return value
-
-    def to_representation(self, value):
-        return str(value)
+# Unix milliseconds up to the end of year 9999 (what a timestamp column holds).
+MAX_TIMESTAMP_MS = 253402300799999
 
 
 class CreateTransferSerializer(serializers.Serializer):
     account = AddressField()
-    amount = UintField(minimum=1)
+    amount = AmountField()
     tokenAddress = AddressField()
     nonce = UintField()
-    signature = serializers.CharField(max_length=200)
+    signature = SignatureField()
 
 
 class GetTransfersSerializer(serializers.Serializer):
@@ -86,9 +47,7 @@ class GetTransfersView(ExchangeView):
     def post(self, request):
         params = self.params()
         network = self.network()
-        serializer = GetTransfersSerializer(data=params)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = parse(GetTransfersSerializer, params)
         page = page_request(params)
         total, records = transfer_list(
             network=network,
@@ -103,9 +62,7 @@ class GetTransfersView(ExchangeView):
 class CreateTransfersView(ExchangeView):
     def post(self, request):
         network = self.network()
-        serializer = CreateTransferSerializer(data=self.params())
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = parse(CreateTransferSerializer, self.params())
         withdrawal_request(
             network=network,
             account=data["account"],
