@@ -5,15 +5,24 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format bench install clean
+.PHONY: run test lint format bench install clean contracts
 
-install: $(STAMP)
+install: $(STAMP) node_modules/.installed
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
+
+# anvil (the local node) and solc (the contract compiler), pinned in package-lock.json.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+# Recompile chain/contracts/*.sol into chain/contracts/build/*.json (committed).
+contracts: node_modules/.installed
+	node chain/contracts/build.js
 
 # The whole exchange on the embedded default (SQLite, no Redis): see README.
 run: install

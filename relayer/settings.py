@@ -148,6 +148,13 @@ API_MAX_PER_PAGE = env_int("API_MAX_PER_PAGE", 500, minimum=1)
 if API_MAX_PER_PAGE < API_DEFAULT_PER_PAGE:
     raise ImproperlyConfigured(f"API_MAX_PER_PAGE must be at least {API_DEFAULT_PER_PAGE}")
 
+# The operator's key signs settlement and withdrawal transactions (chain/client.py): the
+# key itself, or (preferred) the path of a file holding it. Never logged.
+OPERATOR_PRIVATE_KEY = env_str("OPERATOR_PRIVATE_KEY", "")
+OPERATOR_PRIVATE_KEY_FILE = env_str("OPERATOR_PRIVATE_KEY_FILE", "")
+# Seconds before a request to an Ethereum node counts as unanswered (outcome unknown).
+CHAIN_RPC_TIMEOUT = env_int("CHAIN_RPC_TIMEOUT", 10, minimum=1)
+
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
