@@ -20,9 +20,7 @@ LOCK_TTL_SECONDS = 300
 
 
 def _chain_networks():
-    return (
-        Network.objects.filter(enabled=True).exclude(rpc_url="").exclude(exchange_address="")
-    )
+    return Network.objects.filter(enabled=True).exclude(rpc_url="").exclude(exchange_address="")
 
 
 def _network(network_id: int) -> Network | None:
@@ -58,7 +56,9 @@ def deposits_watch(network_id: int) -> None:
         try:
             result = deposits_watch_run(network=network, client=exchange_client(network))
         except ChainUnavailable as error:
-            logger.warning("event=node_unavailable job=deposits network=%s error=%s", network_id, error)
+            logger.warning(
+                "event=node_unavailable job=deposits network=%s error=%s", network_id, error
+            )
             return
     logger.info(
         "event=deposits_watched network=%s head=%s scanned_to=%s credited=%s failed=%s",
@@ -83,7 +83,9 @@ def withdrawals_dispatch(network_id: int) -> None:
         try:
             withdrawals_dispatch_run(network=network, client=exchange_client(network))
         except ChainUnavailable as error:
-            logger.warning("event=node_unavailable job=dispatch network=%s error=%s", network_id, error)
+            logger.warning(
+                "event=node_unavailable job=dispatch network=%s error=%s", network_id, error
+            )
 
 
 @shared_task(ignore_result=True)
@@ -97,4 +99,6 @@ def withdrawals_confirm(network_id: int) -> None:
         try:
             withdrawals_confirm_run(network=network, client=exchange_client(network))
         except ChainUnavailable as error:
-            logger.warning("event=node_unavailable job=confirm network=%s error=%s", network_id, error)
+            logger.warning(
+                "event=node_unavailable job=confirm network=%s error=%s", network_id, error
+            )

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import transaction
 
-from chain.models import ChainBlock, UnknownTokenDeposit, WatcherCursor
 from chain.client import DepositLog, ExchangeClient
+from chain.models import ChainBlock, UnknownTokenDeposit, WatcherCursor
 from chain.rpc_extras import block_hash
 from exchange.models import Network, Token, Transfer, TransferKind, TransferStatus
 from exchange.services.deposit_records import deposit_confirm, deposit_fail, deposit_record
@@ -45,6 +45,8 @@ class WatchResult:
     recorded: int = 0
     credited: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
+    reorg: bool = False
+    # After a reorg: the block the cursor went back to (None: back to its start block).
     rewound_to: int | None = None
 
 
@@ -63,13 +65,15 @@ def deposits_watch_run(
     max_ranges = max_ranges or settings.WATCHER_MAX_RANGES_PER_RUN
     cursor, _ = WatcherCursor.objects.get_or_create(network=network)
     result = WatchResult(head=client.head())
-    result.rewound_to = _rewind_on_reorg(network=network, cursor=cursor, client=client, result=result)
+    _rewind_on_reorg(network=network, cursor=cursor, client=client, result=result)
     for _ in range(max_ranges):
         start = cursor.next_block
         if start > result.head:
             break
         end = min(result.head, start + max_block_range - 1)
-        if not _scan_range(network=network, cursor=cursor, client=client, start=start, end=end, result=result):
+        if not _scan_range(
+            network=network, cursor=cursor, client=client, start=start, end=end, result=result
+        ):
             break
     _confirm_pending(network=network, client=client, result=result)
     _prune_blocks(network=network, cursor=cursor)
@@ -78,9 +82,9 @@ def deposits_watch_run(
 
 def _rewind_on_reorg(
     *, network: Network, cursor: WatcherCursor, client: ExchangeClient, result: WatchResult
-) -> int | None:
+) -> None:
     if cursor.block_number is None or block_hash(client, cursor.block_number) == cursor.block_hash:
-        return None
+        return
     fork_number, fork_hash = None, ""
     stored = ChainBlock.objects.filter(
         network=network,
@@ -117,13 +121,13 @@ def _rewind_on_reorg(
                 deposit_id=deposit_id, block_hash=stored_hash, reason="its block left the chain"
             ):
                 result.failed.append(deposit_id)
+    result.reorg, result.rewound_to = True, fork_number
     logger.warning(
         "event=reorg_detected network=%s rewound_to=%s failed=%s",
         network.id,
         fork_number,
         len(result.failed),
     )
-    return fork_number
 
 
 def _scan_range(
@@ -141,7 +145,8 @@ def _scan_range(
     # The logs belong to the chain that links the cursor's block to end_hash only if
     # both are still canonical after the read; otherwise the next run sorts it out.
     if block_hash(client, end) != end_hash or (
-        cursor.block_number is not None and block_hash(client, cursor.block_number) != cursor.block_hash
+        cursor.block_number is not None
+        and block_hash(client, cursor.block_number) != cursor.block_hash
     ):
         logger.info("event=chain_moved_during_scan network=%s range=%s-%s", network.id, start, end)
         return False

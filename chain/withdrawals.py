@@ -313,7 +313,9 @@ def _resign(*, withdrawal: Transfer, client: ExchangeClient, operator: str) -> b
     except ContractReverted as error:
         if "already withdrawn" in error.reason or "insufficient balance" in error.reason:
             return False
-        withdrawal_fail(withdrawal_id=withdrawal.id, reason=f"refused by the contract: {error.reason}")
+        withdrawal_fail(
+            withdrawal_id=withdrawal.id, reason=f"refused by the contract: {error.reason}"
+        )
         return False
     logger.warning(
         "event=withdrawal_resigned transfer=%s old_tx=%s tx=%s",

@@ -49,7 +49,9 @@ def test_create_transfers_holds_the_amount_and_answers_success(api, network, tok
     assert Balance.objects.get(account=address_of(signer), token=token).held == 250
 
 
-def test_create_transfers_refuses_a_withdrawal_over_the_available_balance(api, network, token, fund):
+def test_create_transfers_refuses_a_withdrawal_over_the_available_balance(
+    api, network, token, fund
+):
     signer = new_signer()
     fund(signer, token, 1000)
 
@@ -182,9 +184,7 @@ def test_get_transfers_lists_an_accounts_deposits_and_withdrawals(api, network, 
 def test_get_transfers_keeps_to_the_millisecond_range_inclusive(api, network, token):
     account = "0x" + "ac" * 20
     old, new = (DepositFactory(network=network, token=token, account=account) for _ in range(2))
-    Transfer.objects.filter(id=old.id).update(
-        created_at=datetime(2020, 1, 1, tzinfo=UTC)
-    )
+    Transfer.objects.filter(id=old.id).update(created_at=datetime(2020, 1, 1, tzinfo=UTC))
     boundary_ms = 1577836800000  # 2020-01-01T00:00:00Z
 
     def ids(**params):
@@ -196,9 +196,12 @@ def test_get_transfers_keeps_to_the_millisecond_range_inclusive(api, network, to
     assert ids(endingTimestampInMilliseconds=str(boundary_ms - 1)) == []
     assert ids(startingTimestampInMilliseconds=str(boundary_ms + 1)) == [str(new.id)]
     later = int(time.time() * 1000) + 60_000
-    assert ids(
-        startingTimestampInMilliseconds=str(later), endingTimestampInMilliseconds=str(later + 1)
-    ) == []
+    assert (
+        ids(
+            startingTimestampInMilliseconds=str(later), endingTimestampInMilliseconds=str(later + 1)
+        )
+        == []
+    )
 
 
 def test_get_transfers_paginates(api, network, token):
@@ -218,7 +221,10 @@ def test_get_transfers_paginates(api, network, token):
     [
         ({}, ("account", 1000)),
         ({"account": "0xnope"}, ("account", 1002)),
-        ({"account": "0x" + "ac" * 20, "startingTimestampInMilliseconds": "x"}, ("startingTimestampInMilliseconds", 1001)),
+        (
+            {"account": "0x" + "ac" * 20, "startingTimestampInMilliseconds": "x"},
+            ("startingTimestampInMilliseconds", 1001),
+        ),
         (
             {
                 "account": "0x" + "ac" * 20,

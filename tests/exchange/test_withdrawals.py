@@ -49,9 +49,15 @@ def test_it_holds_the_amount_of_a_pending_withdrawal(network, token, fund):
     token.withdrawal_fee = 10
     token.save()
 
-    withdrawal = withdrawal_request(**signed_withdrawal(signer, network=network, token=token, amount=400))
+    withdrawal = withdrawal_request(
+        **signed_withdrawal(signer, network=network, token=token, amount=400)
+    )
 
-    assert (withdrawal.status, withdrawal.amount, withdrawal.fee) == (TransferStatus.PENDING, 400, 10)
+    assert (withdrawal.status, withdrawal.amount, withdrawal.fee) == (
+        TransferStatus.PENDING,
+        400,
+        10,
+    )
     balance = balance_of(address_of(signer), token)
     assert (balance.total, balance.held) == (1000, 400)
     assert LedgerEntry.objects.filter(
@@ -183,9 +189,12 @@ def test_failing_releases_the_hold_once(network, token, fund):
 
     assert withdrawal_fail(withdrawal_id=withdrawal.id, reason="reverted") is True
     assert withdrawal_fail(withdrawal_id=withdrawal.id, reason="reverted") is False
-    assert withdrawal_complete(
-        withdrawal_id=withdrawal.id, block_number=1, block_hash="0x" + "bb" * 32
-    ) is False
+    assert (
+        withdrawal_complete(
+            withdrawal_id=withdrawal.id, block_number=1, block_hash="0x" + "bb" * 32
+        )
+        is False
+    )
 
     balance = balance_of(address_of(signer), token)
     assert (balance.total, balance.held) == (1000, 0)
