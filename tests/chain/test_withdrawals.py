@@ -196,9 +196,7 @@ def test_a_transaction_whose_nonce_another_took_is_signed_again_and_paid_once(
     withdrawal = request_withdrawal(chain, chain_network, funded, ONE)
     signed = withdrawal_claim(withdrawal_id=withdrawal.id, client=chain.client)
     # Lost before it reached the node, and another operator transaction used its nonce.
-    chain.client.transact(
-        "Exchange", chain.exchange, "setAdmin", chain.operator.address, True
-    )
+    chain.client.transact("Exchange", chain.exchange, "setAdmin", chain.operator.address, True)
     assert operator_nonce(chain) == signed.nonce + 1
 
     result = withdrawals_confirm_run(network=chain_network, client=chain.client)
@@ -219,9 +217,7 @@ def test_a_reverted_withdrawal_fails_and_releases_its_hold(chain, chain_network,
     first = request_withdrawal(chain, chain_network, funded, 4 * ONE)
     second = request_withdrawal(chain, chain_network, funded, 4 * ONE)
     # Both are signed while each alone fits the contract balance, then both are sent.
-    signed = [
-        withdrawal_claim(withdrawal_id=w.id, client=chain.client) for w in (first, second)
-    ]
+    signed = [withdrawal_claim(withdrawal_id=w.id, client=chain.client) for w in (first, second)]
     for withdrawal, transaction in zip((first, second), signed, strict=True):
         withdrawal_broadcast(withdrawal_id=withdrawal.id, signed=transaction, client=chain.client)
 
@@ -234,9 +230,7 @@ def test_a_reverted_withdrawal_fails_and_releases_its_hold(chain, chain_network,
     assert ledger(funded.address) == (6 * ONE, 0)
 
 
-def test_a_withdrawal_the_contract_cannot_pay_yet_waits_pending(
-    chain, chain_network, funded, fund
-):
+def test_a_withdrawal_the_contract_cannot_pay_yet_waits_pending(chain, chain_network, funded, fund):
     fund(funded.address, Token.objects.get(network=chain_network, address=ETHER), 5 * ONE)
     withdrawal = request_withdrawal(chain, chain_network, funded, 8 * ONE)
 
