@@ -106,7 +106,9 @@ def withdrawal_request(
                 held_delta=amount,
                 reference=f"transfer:{withdrawal.id}",
             )
-            transaction.on_commit(lambda: _enqueue_dispatch(network.id))
+            # robust: a broker outage must not fail a committed request; beat's next
+            # tick dispatches every PENDING withdrawal anyway.
+            transaction.on_commit(lambda: _enqueue_dispatch(network.id), robust=True)
     except IntegrityError:
         # The same withdrawHash committed by a concurrent request.
         raise replay from None
