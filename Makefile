@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format bench install clean contracts
+.PHONY: run test lint format bench install clean contracts node
 
 install: $(STAMP) node_modules/.installed
 
@@ -23,6 +23,10 @@ node_modules/.installed: package.json package-lock.json
 # Recompile chain/contracts/*.sol into chain/contracts/build/*.json (committed).
 contracts: node_modules/.installed
 	node chain/contracts/build.js
+
+# A local Ethereum node (chain id 31337) at http://127.0.0.1:8545, for the demo: see README.
+node: node_modules/.installed
+	node_modules/.bin/anvil --chain-id 31337 --port 8545
 
 # The whole exchange on the embedded default (SQLite, no Redis): see README.
 run: install

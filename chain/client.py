@@ -180,6 +180,7 @@ class ExchangeClient:
         self._w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
         self._operator = Account.from_key(operator_key) if operator_key else None
         self._chain_id: int | None = None
+        self._contracts: dict[tuple[str, str | None], Any] = {}
 
     def __repr__(self) -> str:  # never the key
         return f"ExchangeClient({self.rpc_url!r}, exchange={self.exchange_address!r})"
@@ -362,53 +363,9 @@ class ExchangeClient:
         """prepare_admin_withdraw + send_raw; returns the transaction hash."""
         return self.send_raw(self.prepare_admin_withdraw(**fields))
 
-    def prepare_trade(
-        self,
-        *,
-        maker: str,
-        give_token: str,
-        give_amount: int,
-        take_token: str,
-        take_amount: int,
-        order_nonce: int,
-        expiry_ms: int,
-        maker_signature: str,
-        taker: str,
-        amount: int,
-        trade_nonce: int,
-        taker_signature: str,
-        maker_fee: int,
-        taker_fee: int,
-        gas_fee: int,
-        tx_nonce: int | None = None,
-    ) -> SignedTransaction:
-        """Signs trade(order, fill) with the operator key (see the contract's trade())."""
-        mv, mr, ms = split_signature(maker_signature)
-        tv, tr, ts = split_signature(taker_signature)
-        order = (
-            _checksum(maker),
-            _checksum(give_token),
-            int(give_amount),
-            _checksum(take_token),
-            int(take_amount),
-            int(order_nonce),
-            int(expiry_ms),
-            mv,
-            mr.to_bytes(32, "big"),
-            ms.to_bytes(32, "big"),
-        )
-        fill = (
-            _checksum(taker),
-            int(amount),
-            int(trade_nonce),
-            tv,
-            tr.to_bytes(32, "big"),
-            ts.to_bytes(32, "big"),
-            int(maker_fee),
-            int(taker_fee),
-            int(gas_fee),
-        )
-        data = self._encode("Exchange", "trade", order, fill)
+    def prepare_trade(self, *, tx_nonce: int | None = None, **fields: Any) -> SignedTransaction:
+        """Signs trade(order, fill) with the operator key; `fields` as trade_arguments."""
+        data = self._encode("Exchange", "trade", *trade_arguments(**fields))
         return self.sign_transaction(to=self._exchange(), data=data, nonce=tx_nonce)
 
     def send_trade(self, **fields: Any) -> str:
@@ -503,11 +460,14 @@ class ExchangeClient:
 
     def token_info(self, address: str) -> TokenInfo:
         """symbol, name and decimals of an ERC-20 (string or bytes32 symbol/name)."""
+        decimals = self._raw_call(address, "0x313ce567")
+        if len(decimals) != 32:
+            raise ChainError(f"{address.lower()} does not look like an ERC-20 (no decimals())")
         return TokenInfo(
             address=address.lower(),
             symbol=self._token_text(address, "0x95d89b41"),
             name=self._token_text(address, "0x06fdde03"),
-            decimals=int(self._raw_call(address, "0x313ce567") or "0x0", 16),
+            decimals=int.from_bytes(decimals, "big"),
         )
 
     # ---- internals ----
@@ -518,10 +478,15 @@ class ExchangeClient:
         return self.exchange_address
 
     def _contract(self, contract: str, address: str | None = None):
-        abi = artifact(contract)["abi"]
-        if address is None:
-            return self._w3.eth.contract(abi=abi)
-        return self._w3.eth.contract(address=_checksum(address), abi=abi)
+        key = (contract, address.lower() if address else None)
+        if key not in self._contracts:
+            abi = artifact(contract)["abi"]
+            self._contracts[key] = (
+                self._w3.eth.contract(address=_checksum(address), abi=abi)
+                if address
+                else self._w3.eth.contract(abi=abi)
+            )
+        return self._contracts[key]
 
     def _encode(self, contract: str, function: str, *args: Any) -> bytes:
         encoded = self._contract(contract).encode_abi(function, args=_arguments(list(args)))
@@ -532,14 +497,74 @@ class ExchangeClient:
             result = self._contract(contract, address).functions[function](*_arguments(args)).call()
         return "0x" + result.hex() if isinstance(result, bytes) else result
 
-    def _raw_call(self, address: str, data: str) -> str:
-        return self.rpc("eth_call", [{"to": _checksum(address), "data": data}, "latest"])
+    def _raw_call(self, address: str, data: str) -> bytes:
+        try:
+            result = self.rpc("eth_call", [{"to": _checksum(address), "data": data}, "latest"])
+        except ChainUnavailable:
+            raise
+        except ChainError as error:  # a revert: the function is missing
+            raise ChainError(f"{address.lower()}: call {data} failed ({error})") from None
+        return bytes.fromhex(result[2:])
 
     def _token_text(self, address: str, selector: str) -> str:
-        raw = bytes.fromhex(self._raw_call(address, selector)[2:])
+        raw = self._raw_call(address, selector)
         if len(raw) == 32:  # early tokens (MKR) return bytes32
             return raw.rstrip(b"\0").decode("utf-8", "replace")
-        return abi_decode(["string"], raw)[0]
+        try:
+            return abi_decode(["string"], raw)[0]
+        except Exception:  # eth_abi's DecodingError family, or bad UTF-8
+            raise ChainError(f"{address.lower()}: call {selector} returned no string") from None
+
+
+def trade_arguments(
+    *,
+    maker: str,
+    give_token: str,
+    give_amount: int,
+    take_token: str,
+    take_amount: int,
+    order_nonce: int,
+    expiry_ms: int,
+    maker_signature: str,
+    taker: str,
+    amount: int,
+    trade_nonce: int,
+    taker_signature: str,
+    maker_fee: int,
+    taker_fee: int,
+    gas_fee: int,
+) -> tuple[tuple, tuple]:
+    """The (order, fill) tuples of the contract's trade(Order, Fill) for one signed fill.
+
+    `amount` is in the order's take-token units; the fees are base units: maker_fee in the
+    take token, taker_fee and gas_fee in the give token (see Exchange.sol, trade()).
+    """
+    mv, mr, ms = split_signature(maker_signature)
+    tv, tr, ts = split_signature(taker_signature)
+    order = (
+        _checksum(maker),
+        _checksum(give_token),
+        int(give_amount),
+        _checksum(take_token),
+        int(take_amount),
+        int(order_nonce),
+        int(expiry_ms),
+        mv,
+        mr.to_bytes(32, "big"),
+        ms.to_bytes(32, "big"),
+    )
+    fill = (
+        _checksum(taker),
+        int(amount),
+        int(trade_nonce),
+        tv,
+        tr.to_bytes(32, "big"),
+        ts.to_bytes(32, "big"),
+        int(maker_fee),
+        int(taker_fee),
+        int(gas_fee),
+    )
+    return order, fill
 
 
 @contextmanager

@@ -310,11 +310,21 @@ contract Exchange {
         orderFills[oHash] += fill.amount;
         lastActiveBlock[maker] = block.number;
         lastActiveBlock[taker] = block.number;
+        _emitTrade(oHash, tHash, order, fill, giveOut);
+    }
+
+    function _emitTrade(
+        bytes32 oHash,
+        bytes32 tHash,
+        Order calldata order,
+        Fill calldata fill,
+        uint256 giveOut
+    ) private {
         emit Trade(
             oHash,
             tHash,
-            maker,
-            taker,
+            order.maker,
+            fill.taker,
             order.giveToken,
             giveOut,
             order.takeToken,

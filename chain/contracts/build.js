@@ -21,7 +21,6 @@ const input = {
   ),
   settings: {
     evmVersion: "cancun",
-    viaIR: true,
     optimizer: { enabled: true, runs: 200 },
     outputSelection: { "*": { "*": ["abi", "evm.bytecode.object"] } },
   },

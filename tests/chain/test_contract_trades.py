@@ -1,0 +1,244 @@
+"""trade(order, fill): settlement as PROTOCOL.md "Trades" computes it, and every refusal.
+
+The standard order: the maker gives 100 TST for 1 ETH (an ask on ETH_TST); the taker fills
+part of it, giving ETH (the order's take token) and receiving TST.
+"""
+
+import pytest
+
+from chain.client import ETHER, ContractReverted, trade_arguments
+from tests.chain.contract import (
+    ONE,
+    deposit_ether,
+    deposit_token,
+    order_and_trade_hashes,
+    settle,
+    signed_trade,
+)
+
+
+@pytest.fixture
+def funded(chain):
+    maker, taker = chain.users[0], chain.users[1]
+    deposit_token(chain, maker, chain.tst, 1_000 * ONE)
+    deposit_ether(chain, taker, 10 * ONE)
+    return chain
+
+
+def ask(chain, **overrides):
+    fields = {
+        "maker": chain.users[0],
+        "taker": chain.users[1],
+        "give_token": chain.tst,
+        "give_amount": 100 * ONE,
+        "take_token": ETHER,
+        "take_amount": ONE,
+        "amount": ONE // 4,
+    }
+    fields.update(overrides)
+    return signed_trade(chain, **fields)
+
+
+def balances(chain, token):
+    accounts = (chain.users[0], chain.users[1], chain.fee_account)
+    return [chain.client.balance_of(token, account.address) for account in accounts]
+
+
+def test_it_settles_a_fill_with_fees_exactly_as_the_protocol_says(funded):
+    chain = funded
+    maker_fee, taker_fee, gas_fee = ONE // 1000, 25 * ONE // 1000, ONE // 100
+    fields = ask(chain, maker_fee=maker_fee, taker_fee=taker_fee, gas_fee=gas_fee)
+
+    receipt = settle(chain, fields)
+
+    # The taker gives 0.25 ETH and receives 0.25 * 100 / 1 = 25 TST.
+    assert balances(chain, ETHER) == [ONE // 4 - maker_fee, 10 * ONE - ONE // 4, maker_fee]
+    assert balances(chain, chain.tst) == [
+        975 * ONE,
+        25 * ONE - taker_fee - gas_fee,
+        taker_fee + gas_fee,
+    ]
+    order_hash, trade_hash = order_and_trade_hashes(chain, fields)
+    assert chain.client.order_fills(order_hash) == ONE // 4
+    assert chain.client.traded(trade_hash)
+    [event] = chain.client.exchange_events(receipt.transaction_hash)
+    assert event.name == "Trade"
+    assert event.args == {
+        "orderHash": order_hash,
+        "tradeHash": trade_hash,
+        "maker": chain.users[0].address,
+        "taker": chain.users[1].address,
+        "giveToken": chain.tst,
+        "giveAmount": 25 * ONE,
+        "takeToken": ETHER,
+        "takeAmount": ONE // 4,
+        "makerFee": maker_fee,
+        "takerFee": taker_fee,
+        "gasFee": gas_fee,
+    }
+    for account in chain.users[:2]:
+        last_active = chain.client.call(
+            "Exchange", chain.exchange, "lastActiveBlock", account.address
+        )
+        assert last_active == receipt.block_number
+
+
+@pytest.mark.parametrize(
+    ("give_amount", "take_amount", "amount", "taker_receives"),
+    [
+        (10, 3, 2, 6),  # 20 / 3 = 6.67, rounded down
+        (7, 7, 7, 7),
+        (1, 1000, 999, 0),  # nothing: refused
+        (3 * ONE, 2 * ONE, 1, 1),  # 1.5, rounded down
+        (10**23, 10**6, 333_333, 333_333 * 10**17),  # 18 vs 6 decimals
+    ],
+)
+def test_the_taker_receives_amount_times_give_over_take_rounded_down(
+    funded, give_amount, take_amount, amount, taker_receives
+):
+    chain = funded
+    maker, taker = chain.users[0], chain.users[1]
+    deposit_token(chain, maker, chain.tst, 40_000 * ONE)
+    fields = ask(chain, give_amount=give_amount, take_amount=take_amount, amount=amount)
+    if taker_receives == 0:
+        with pytest.raises(ContractReverted, match="trade too small"):
+            settle(chain, fields)
+        return
+
+    settle(chain, fields)
+
+    assert chain.client.balance_of(chain.tst, taker.address) == taker_receives
+    assert chain.client.balance_of(chain.tst, maker.address) == 41_000 * ONE - taker_receives
+    assert chain.client.balance_of(ETHER, maker.address) == amount
+    assert chain.client.balance_of(ETHER, taker.address) == 10 * ONE - amount
+
+
+def test_an_order_fills_in_parts_up_to_its_take_amount_and_never_beyond(funded):
+    chain = funded
+    settle(chain, ask(chain, amount=ONE // 2, trade_nonce=1))
+    settle(chain, ask(chain, amount=ONE // 2, trade_nonce=2))
+    order_hash, _ = order_and_trade_hashes(chain, ask(chain))
+    assert chain.client.order_fills(order_hash) == ONE
+
+    with pytest.raises(ContractReverted, match="order overfilled"):
+        settle(chain, ask(chain, amount=1, trade_nonce=3))
+    assert chain.client.balance_of(chain.tst, chain.users[1].address) == 100 * ONE
+
+
+def test_a_single_fill_over_the_order_is_refused(funded):
+    with pytest.raises(ContractReverted, match="order overfilled"):
+        settle(funded, ask(funded, amount=ONE + 1))
+
+
+def test_the_same_trade_is_never_settled_twice(funded):
+    chain = funded
+    fields = ask(chain)
+    settle(chain, fields)
+    with pytest.raises(ContractReverted, match="already traded"):
+        settle(chain, fields)
+    assert chain.client.balance_of(chain.tst, chain.users[1].address) == 25 * ONE
+
+
+def test_an_expired_order_still_settles(funded):
+    # The relayer checked the expiry when it matched the trade; see trade() in Exchange.sol.
+    assert settle(funded, ask(funded, expiry_ms=1)).succeeded
+
+
+@pytest.mark.parametrize("who", ["maker", "taker"])
+def test_it_refuses_a_signature_by_someone_else(funded, who):
+    chain = funded
+    stranger = chain.users[3]
+    fields = ask(chain, **{f"{who}_signer": stranger})
+    with pytest.raises(ContractReverted, match=f"bad {who} signature"):
+        settle(chain, fields)
+
+
+def test_it_refuses_a_taker_signature_over_another_amount(funded):
+    chain = funded
+    fields = ask(chain)
+    fields["taker_signature"] = ask(chain, amount=ONE // 8)["taker_signature"]
+    with pytest.raises(ContractReverted, match="bad taker signature"):
+        settle(chain, fields)
+
+
+def test_it_refuses_a_maker_signature_over_another_price(funded):
+    chain = funded
+    fields = ask(chain)
+    fields["maker_signature"] = ask(chain, give_amount=101 * ONE)["maker_signature"]
+    with pytest.raises(ContractReverted, match="bad maker signature"):
+        settle(chain, fields)
+
+
+@pytest.mark.parametrize(
+    ("fee", "cap"),
+    [
+        ("maker_fee", ONE // 40),  # 10% of the 0.25 ETH the maker receives
+        ("taker_fee", 25 * ONE // 10),  # 10% of the 25 TST the taker receives
+        ("gas_fee", 25 * ONE // 10),
+    ],
+)
+def test_each_fee_is_capped_at_ten_percent(funded, fee, cap):
+    chain = funded
+    name = fee.removesuffix("_fee")
+    with pytest.raises(ContractReverted, match=f"{name} fee over the cap"):
+        settle(chain, ask(chain, **{fee: cap + 1}))
+    assert settle(chain, ask(chain, **{fee: cap})).succeeded
+
+
+def test_only_an_admin_settles_trades(funded):
+    chain = funded
+    order, fill = trade_arguments(**ask(chain))
+    with pytest.raises(ContractReverted, match="not an admin"):
+        chain.client.transact(
+            "Exchange", chain.exchange, "trade", order, fill, private_key=chain.users[1].key
+        )
+
+
+def test_it_refuses_a_self_trade(funded):
+    chain = funded
+    with pytest.raises(ContractReverted, match="self trade"):
+        settle(chain, ask(chain, taker=chain.users[0]))
+
+
+def test_it_refuses_an_order_giving_and_taking_the_same_token(funded):
+    with pytest.raises(ContractReverted, match="same token"):
+        settle(funded, ask(funded, take_token=funded.tst))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"give_amount": 0}, "zero order amount"),
+        ({"take_amount": 0, "amount": 0}, "zero order amount"),
+        ({"amount": 0}, "zero amount"),
+    ],
+)
+def test_it_refuses_zero_amounts(funded, overrides, reason):
+    with pytest.raises(ContractReverted, match=reason):
+        settle(funded, ask(funded, **overrides))
+
+
+def test_it_refuses_a_fill_over_the_takers_balance(funded):
+    chain = funded
+    order = {"give_amount": 100_000 * ONE, "take_amount": 100 * ONE, "amount": 11 * ONE}
+    with pytest.raises(ContractReverted, match="taker balance too low"):
+        settle(chain, ask(chain, **order))
+
+
+def test_it_refuses_a_fill_over_the_makers_balance(funded):
+    chain = funded
+    order = {"give_amount": 2_000 * ONE, "take_amount": ONE, "amount": ONE}
+    with pytest.raises(ContractReverted, match="maker balance too low"):
+        settle(chain, ask(chain, **order))
+
+
+def test_what_a_trade_credits_can_be_withdrawn(funded):
+    from tests.chain.contract import signed_withdrawal, token_balance
+
+    chain = funded
+    settle(chain, ask(chain))
+    taker = chain.users[1]
+    before = token_balance(chain, chain.tst, taker.address)
+    withdrawal = signed_withdrawal(chain, taker, chain.tst, 25 * ONE)
+    chain.client.wait_for_receipt(chain.client.send_admin_withdraw(**withdrawal.fields))
+    assert token_balance(chain, chain.tst, taker.address) == before + 25 * ONE
