@@ -281,15 +281,17 @@ def order_cancel(
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
         if order.status == OrderStatus.OPEN and order.expiry_ms <= now_ms():
-            # Expired but not yet swept: the sweep will release it; refuse like an expired one.
-            status_label = "expired"
+            # Expired but not swept yet: it is already off the book; the sweep releases it.
+            state = "expired"
+        elif order.status != OrderStatus.OPEN:
+            state = order.get_status_display().lower()
         else:
-            status_label = order.get_status_display().lower()
-        if order.status != OrderStatus.OPEN or status_label == "expired":
+            state = None
+        if state is not None:
             raise FieldError(
                 "orderHash",
                 FieldCode.UNSUPPORTED_OPTION,
-                f"Order {order_hash} is already {status_label}: nothing to cancel",
+                f"Order {order_hash} is already {state}: nothing to cancel",
             )
         balance = _give_balances_lock(network, [order])[(order.account, order.give_token_id)]
         released = _release(order, balance, status=OrderStatus.CANCELLED)

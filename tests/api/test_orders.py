@@ -1,6 +1,7 @@
 """POST /create_orders, /get_orders, /delete_orders, /get_orderbook: shapes and refusals."""
 
 import time
+from urllib.parse import urlencode
 
 import pytest
 from django.db.models import Sum
@@ -626,3 +627,15 @@ def test_get_orderbook_keeps_markets_apart(api, network, market, trader, fund):
     create(api, bid(network, market, trader))
     book = api.post("/get_orderbook", {"market": other_market.name}, format="json").json()
     assert book["bids"]["total"] == book["asks"]["total"] == 0
+
+
+def test_create_orders_accepts_a_form_encoded_body(api, network, market, trader):
+    payload = bid(network, market, trader)
+    response = api.generic(
+        "POST",
+        "/create_orders",
+        urlencode(payload),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 201, response.json()
+    assert response.json()["orderHash"] == payload["orderHash"]
