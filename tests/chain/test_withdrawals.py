@@ -85,7 +85,7 @@ def test_a_withdrawal_goes_pending_processing_complete_and_pays_the_wallet(
     assert withdrawal.status == TransferStatus.PROCESSING
     assert withdrawal.transaction_hash and withdrawal.broadcast_at
     assert withdrawal.operator_nonce == operator_nonce(chain) - 1
-    receipt = chain.client.receipt(withdrawal.transaction_hash)
+    receipt = chain.client.wait_for_receipt(withdrawal.transaction_hash)
     assert receipt.succeeded
 
     # Mined, one confirmation of two: still PROCESSING.
@@ -111,8 +111,10 @@ def test_a_withdrawal_goes_pending_processing_complete_and_pays_the_wallet(
 
 
 def test_workers_run_again_send_nothing_more(chain, chain_network, funded):
-    request_withdrawal(chain, chain_network, funded, ONE)
+    withdrawal = request_withdrawal(chain, chain_network, funded, ONE)
     withdrawals_dispatch_run(network=chain_network, client=chain.client)
+    withdrawal.refresh_from_db()
+    chain.client.wait_for_receipt(withdrawal.transaction_hash)
     withdrawals_confirm_run(network=chain_network, client=chain.client)
     sent = operator_nonce(chain)
 
@@ -147,6 +149,7 @@ def test_a_send_that_never_reached_the_node_is_sent_again_once(chain, chain_netw
     assert withdrawals_confirm_run(network=chain_network, client=chain.client).resent == [
         withdrawal.id
     ]
+    chain.client.wait_for_receipt(signed.hash)
     withdrawals_confirm_run(network=chain_network, client=chain.client)
     withdrawals_confirm_run(network=chain_network, client=chain.client)
 
@@ -200,6 +203,8 @@ def test_a_transaction_whose_nonce_another_took_is_signed_again_and_paid_once(
     assert operator_nonce(chain) == signed.nonce + 1
 
     result = withdrawals_confirm_run(network=chain_network, client=chain.client)
+    withdrawal.refresh_from_db()
+    chain.client.wait_for_receipt(withdrawal.transaction_hash)
     withdrawals_confirm_run(network=chain_network, client=chain.client)
 
     assert result.resent == [withdrawal.id]
@@ -220,6 +225,8 @@ def test_a_reverted_withdrawal_fails_and_releases_its_hold(chain, chain_network,
     signed = [withdrawal_claim(withdrawal_id=w.id, client=chain.client) for w in (first, second)]
     for withdrawal, transaction in zip((first, second), signed, strict=True):
         withdrawal_broadcast(withdrawal_id=withdrawal.id, signed=transaction, client=chain.client)
+    for transaction in signed:
+        chain.client.wait_for_receipt(transaction.hash)
 
     result = withdrawals_confirm_run(network=chain_network, client=chain.client)
 
