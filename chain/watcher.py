@@ -99,21 +99,31 @@ def _rewind_on_reorg(
         deepest = cursor.block_number - REORG_MAX_DEPTH
         if deepest >= cursor.start_block:
             fork_number, fork_hash = deepest, block_hash(client, deepest) or ""
-    # Pending deposits above the fork whose block the node no longer has.
-    gone = []
+    # Deposits above the fork whose block the node no longer has. A credited one means a
+    # reorg deeper than the confirmations: it is flagged for operators, never undone here.
+    floor = -1 if fork_number is None else fork_number
+    gone, credited_gone = [], []
     above = Transfer.objects.filter(
         network=network,
         kind=TransferKind.DEPOSIT,
-        status=TransferStatus.PENDING,
-        block_number__gt=-1 if fork_number is None else fork_number,
-    ).values_list("id", "block_number", "block_hash")
-    for deposit_id, number, stored_hash in above:
+        block_number__gt=max(floor, cursor.block_number - REORG_MAX_DEPTH),
+        status__in=[TransferStatus.PENDING, TransferStatus.COMPLETE],
+    ).values_list("id", "status", "block_number", "block_hash")
+    for deposit_id, status, number, stored_hash in above:
         if block_hash(client, number) != stored_hash:
-            gone.append((deposit_id, stored_hash))
+            if status == TransferStatus.PENDING:
+                gone.append((deposit_id, stored_hash))
+            else:
+                credited_gone.append(deposit_id)
+    for deposit_id in credited_gone:
+        Transfer.objects.filter(id=deposit_id).update(
+            error="credited, then its block left the chain: an operator must reconcile"
+        )
+        logger.error(
+            "event=credited_deposit_reorged network=%s transfer=%s", network.id, deposit_id
+        )
     with transaction.atomic():
-        ChainBlock.objects.filter(
-            network=network, number__gt=-1 if fork_number is None else fork_number
-        ).delete()
+        ChainBlock.objects.filter(network=network, number__gt=floor).delete()
         cursor.block_number, cursor.block_hash = fork_number, fork_hash
         cursor.save()
         for deposit_id, stored_hash in gone:

@@ -189,7 +189,11 @@ def withdrawal_broadcast(
         )
         return "unknown"
     except TransactionRejected as error:
-        # "already known" and the like: the confirm step finds out what the node has.
+        # "already known" and the like: the confirm step finds out what the node has. The
+        # reason stays visible in the admin (an operator account out of gas money, say).
+        Transfer.objects.filter(id=withdrawal_id, transaction_hash=signed.hash).update(
+            error=f"send rejected: {error}"[:500]
+        )
         logger.warning(
             "event=withdrawal_send_rejected transfer=%s tx=%s error=%s",
             withdrawal_id,
@@ -198,7 +202,7 @@ def withdrawal_broadcast(
         )
         return "unknown"
     Transfer.objects.filter(id=withdrawal_id, transaction_hash=signed.hash).update(
-        broadcast_at=timezone.now()
+        broadcast_at=timezone.now(), error=""
     )
     logger.info("event=withdrawal_sent transfer=%s tx=%s", withdrawal_id, signed.hash)
     return "sent"
@@ -252,7 +256,7 @@ def _resolve_unmined(*, withdrawal: Transfer, client: ExchangeClient) -> bool:
     """No receipt for the stored transaction: find out why; returns whether it sent."""
     if transaction_known(client, withdrawal.transaction_hash):
         if withdrawal.broadcast_at is None:
-            Transfer.objects.filter(id=withdrawal.id).update(broadcast_at=timezone.now())
+            Transfer.objects.filter(id=withdrawal.id).update(broadcast_at=timezone.now(), error="")
         return False
     operator = _operator(client)
     if client.nonce(operator, pending=False) <= withdrawal.operator_nonce:

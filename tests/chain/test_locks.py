@@ -49,3 +49,24 @@ def test_the_watch_task_does_nothing_while_another_runner_holds_the_network(chai
         assert not Transfer.objects.exists()
     deposits_watch(chain_network.id)
     assert Transfer.objects.get().status == "COMPLETE"
+
+
+@pytest.mark.django_db
+def test_the_lock_works_on_the_database_cache_of_the_embedded_mode(settings):
+    from django.core.management import call_command
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "relayer_cache_test",
+        }
+    }
+    call_command("createcachetable", verbosity=0)
+    from django.core.cache import caches
+    from django.core.cache.backends.db import DatabaseCache
+
+    assert isinstance(caches["default"], DatabaseCache)
+    with network_lock("test", 1) as first, network_lock("test", 1) as second:
+        assert (first, second) == (True, False)
+    with network_lock("test", 1) as again:
+        assert again

@@ -195,3 +195,23 @@ def test_it_keeps_the_hashes_of_the_blocks_it_read(chain, chain_network):
     assert stored[head] == chain.client.block(head).hash
     cursor = WatcherCursor.objects.get(network=chain_network)
     assert (cursor.block_number, cursor.block_hash) == (head, stored[head])
+
+
+def test_a_credited_deposit_reorganised_away_is_flagged_for_operators_not_undone(
+    chain, chain_network
+):
+    user = chain.users[0]
+    before_deposit = chain.node.snapshot()
+    deposit_ether(chain, user, ONE)
+    watch(chain, chain_network)  # one confirmation is enough on this network
+    assert credited(user.address, ETHER) == ONE
+
+    chain.node.revert(before_deposit)
+    chain.node.mine(3)
+    result = watch(chain, chain_network)
+
+    assert result.reorg
+    deposit = Transfer.objects.get(kind="deposit")
+    assert deposit.status == "COMPLETE"
+    assert "an operator must reconcile" in deposit.error
+    assert credited(user.address, ETHER) == ONE
