@@ -95,10 +95,22 @@ def withdrawals_dispatch_run(*, network: Network, client: ExchangeClient) -> Dis
         network=network, kind=TransferKind.WITHDRAWAL, status=TransferStatus.PENDING
     ).order_by("id")
     for withdrawal_id in pending.values_list("id", flat=True)[:MAX_PER_RUN]:
-        outcome = withdrawal_dispatch(withdrawal_id=withdrawal_id, client=client)
+        try:
+            outcome = withdrawal_dispatch(withdrawal_id=withdrawal_id, client=client)
+        except ChainUnavailable:
+            raise  # the node is down: every other item would fail the same way
+        except ChainError as error:
+            # One odd answer about one withdrawal must not stop the ones behind it.
+            _note(withdrawal_id, f"dispatch error: {error}")
+            outcome = "deferred"
         if outcome != "taken":
             getattr(result, outcome).append(withdrawal_id)
     return result
+
+
+def _note(withdrawal_id: int, error: str) -> None:
+    Transfer.objects.filter(id=withdrawal_id).update(error=error[:500])
+    logger.warning("event=withdrawal_error transfer=%s error=%s", withdrawal_id, error)
 
 
 def withdrawal_dispatch(*, withdrawal_id: int, client: ExchangeClient) -> str:
@@ -214,42 +226,56 @@ def withdrawal_broadcast(
 def withdrawals_confirm_run(*, network: Network, client: ExchangeClient) -> ConfirmResult:
     result = ConfirmResult()
     head = client.head()
-    confirmations = required_confirmations(network)
     processing = Transfer.objects.filter(
         network=network, kind=TransferKind.WITHDRAWAL, status=TransferStatus.PROCESSING
     ).order_by("operator_nonce", "id")
     for withdrawal in processing[:MAX_PER_RUN]:
-        receipt = client.receipt(withdrawal.transaction_hash)
-        if receipt is None:
-            if _resolve_unmined(withdrawal=withdrawal, client=client):
-                result.resent.append(withdrawal.id)
-            else:
-                result.waiting.append(withdrawal.id)
-            continue
-        if head - receipt.block_number + 1 < confirmations or (
-            block_hash(client, receipt.block_number) != receipt.block_hash
-        ):
-            result.waiting.append(withdrawal.id)
-            continue
-        if receipt.succeeded:
-            if withdrawal_complete(
-                withdrawal_id=withdrawal.id,
-                block_number=receipt.block_number,
-                block_hash=receipt.block_hash,
-            ):
-                result.completed.append(withdrawal.id)
-        elif client.withdrawn(withdrawal.hash):
-            Transfer.objects.filter(id=withdrawal.id).update(
-                error=f"{withdrawal.transaction_hash} reverted but the contract has paid this "
-                "withdrawHash: an operator must reconcile"
+        try:
+            outcome = _confirm_one(
+                withdrawal=withdrawal,
+                client=client,
+                head=head,
+                confirmations=required_confirmations(network),
             )
-            logger.error("event=withdrawal_paid_elsewhere transfer=%s", withdrawal.id)
-            result.waiting.append(withdrawal.id)
-        elif withdrawal_fail(
-            withdrawal_id=withdrawal.id, reason=f"reverted in {withdrawal.transaction_hash}"
-        ):
-            result.failed.append(withdrawal.id)
+        except ChainUnavailable:
+            raise
+        except ChainError as error:
+            _note(withdrawal.id, f"confirm error: {error}")
+            outcome = "waiting"
+        if outcome:
+            getattr(result, outcome).append(withdrawal.id)
     return result
+
+
+def _confirm_one(
+    *, withdrawal: Transfer, client: ExchangeClient, head: int, confirmations: int
+) -> str | None:
+    """What became of one PROCESSING withdrawal: completed, failed, waiting or resent."""
+    receipt = client.receipt(withdrawal.transaction_hash)
+    if receipt is None:
+        return "resent" if _resolve_unmined(withdrawal=withdrawal, client=client) else "waiting"
+    if head - receipt.block_number + 1 < confirmations or (
+        block_hash(client, receipt.block_number) != receipt.block_hash
+    ):
+        return "waiting"
+    if receipt.succeeded:
+        done = withdrawal_complete(
+            withdrawal_id=withdrawal.id,
+            block_number=receipt.block_number,
+            block_hash=receipt.block_hash,
+        )
+        return "completed" if done else None
+    if client.withdrawn(withdrawal.hash):
+        _note(
+            withdrawal.id,
+            f"{withdrawal.transaction_hash} reverted but the contract has paid this "
+            "withdrawHash: an operator must reconcile",
+        )
+        return "waiting"
+    failed = withdrawal_fail(
+        withdrawal_id=withdrawal.id, reason=f"reverted in {withdrawal.transaction_hash}"
+    )
+    return "failed" if failed else None
 
 
 def _resolve_unmined(*, withdrawal: Transfer, client: ExchangeClient) -> bool:
