@@ -7,7 +7,7 @@ Fixtures (registered in tests/conftest.py):
   fee account: account 9, inactivity period INACTIVITY_BLOCKS) and three tokens, with
   1,000,000 of each minted to accounts 1-4; `client` is an ExchangeClient whose operator is
   account 0.
-- `chain` (function): the same Deployment, with the chain reverted to it after the test
+- `deployment` (function): the same Deployment, with the chain reverted to it after the test
   (evm_snapshot / evm_revert).
 - `chain_network` (function, db): a Network row for the anvil node and the deployment
   (confirmations 1) with Token rows ETH, TST (18 decimals), SIX (6 decimals).
@@ -190,7 +190,7 @@ def chain_deployment(anvil) -> Deployment:
 
 
 @pytest.fixture
-def chain(chain_deployment: Deployment):
+def deployment(chain_deployment: Deployment):
     snapshot = chain_deployment.node.snapshot()
     try:
         yield chain_deployment
@@ -199,21 +199,21 @@ def chain(chain_deployment: Deployment):
 
 
 @pytest.fixture
-def chain_network(db, chain: Deployment):
+def chain_network(db, deployment: Deployment):
     from exchange.models import Network, Token
 
     network = Network.objects.create(
         id=CHAIN_ID,
         name="Local (anvil)",
-        rpc_url=chain.node.rpc_url,
-        exchange_address=chain.exchange,
+        rpc_url=deployment.node.rpc_url,
+        exchange_address=deployment.exchange,
         confirmations=1,
     )
     Token.objects.create(network=network, address=ETHER, symbol="ETH", name="Ether", decimals=18)
     Token.objects.create(
-        network=network, address=chain.tst, symbol="TST", name="Test Token", decimals=18
+        network=network, address=deployment.tst, symbol="TST", name="Test Token", decimals=18
     )
     Token.objects.create(
-        network=network, address=chain.six, symbol="SIX", name="Six Decimals", decimals=6
+        network=network, address=deployment.six, symbol="SIX", name="Six Decimals", decimals=6
     )
     return network

@@ -36,7 +36,6 @@ def fees(network):
     return FeeScheduleFactory(network=network)
 
 
-# Shared signing fixtures (tests/signing.py).
-# The local Ethereum node and the deployed exchange (tests/anvil.py).
-from tests.anvil import anvil, chain, chain_deployment, chain_network  # noqa: E402, F401
+# The local Ethereum node and the deployed exchange (tests/anvil.py); signing (tests/signing.py).
+from tests.anvil import anvil, chain_deployment, chain_network, deployment  # noqa: E402, F401
 from tests.signing import fund, trader  # noqa: E402, F401

@@ -22,25 +22,27 @@ def high_s_twin(signature: str) -> str:
     return "0x" + (raw[:32] + (SECP256K1_N - s).to_bytes(32, "big") + bytes([55 - v])).hex()
 
 
-def deposit_ether(chain: Deployment, user: DevAccount, amount: int):
-    return chain.client.transact(
-        "Exchange", chain.exchange, "deposit", value=amount, private_key=user.key
+def deposit_ether(deployment: Deployment, user: DevAccount, amount: int):
+    return deployment.client.transact(
+        "Exchange", deployment.exchange, "deposit", value=amount, private_key=user.key
     )
 
 
-def deposit_token(chain: Deployment, user: DevAccount, token: str, amount: int):
-    contract = "NoReturnToken" if token == chain.usdt else "TestToken"
-    chain.client.transact(contract, token, "approve", chain.exchange, amount, private_key=user.key)
-    return chain.client.transact(
-        "Exchange", chain.exchange, "depositToken", token, amount, private_key=user.key
+def deposit_token(deployment: Deployment, user: DevAccount, token: str, amount: int):
+    contract = "NoReturnToken" if token == deployment.usdt else "TestToken"
+    deployment.client.transact(
+        contract, token, "approve", deployment.exchange, amount, private_key=user.key
+    )
+    return deployment.client.transact(
+        "Exchange", deployment.exchange, "depositToken", token, amount, private_key=user.key
     )
 
 
-def token_balance(chain: Deployment, token: str, holder: str) -> int:
+def token_balance(deployment: Deployment, token: str, holder: str) -> int:
     if token == ETHER:
-        return chain.client.ether_balance(holder)
-    contract = "NoReturnToken" if token == chain.usdt else "TestToken"
-    return chain.client.call(contract, token, "balanceOf", holder)
+        return deployment.client.ether_balance(holder)
+    contract = "NoReturnToken" if token == deployment.usdt else "TestToken"
+    return deployment.client.call(contract, token, "balanceOf", holder)
 
 
 @dataclass
@@ -65,7 +67,7 @@ class SignedWithdrawal:
 
 
 def signed_withdrawal(
-    chain: Deployment,
+    deployment: Deployment,
     user: DevAccount,
     token: str,
     amount: int,
@@ -75,14 +77,14 @@ def signed_withdrawal(
     signer: DevAccount | None = None,
 ) -> SignedWithdrawal:
     digest = hashing.withdraw_hash(
-        contract=chain.exchange, token=token, amount=amount, account=user.address, nonce=nonce
+        contract=deployment.exchange, token=token, amount=amount, account=user.address, nonce=nonce
     )
     signature = (signer or user).sign_hash(digest)
     return SignedWithdrawal(token, amount, user.address, nonce, signature, fee)
 
 
 def signed_trade(
-    chain: Deployment,
+    deployment: Deployment,
     *,
     maker: DevAccount,
     taker: DevAccount,
@@ -102,7 +104,7 @@ def signed_trade(
 ) -> dict:
     """The keyword arguments of ExchangeClient.send_trade for one signed order and fill."""
     order_hash = hashing.order_hash(
-        contract=chain.exchange,
+        contract=deployment.exchange,
         account=maker.address,
         give_token=give_token,
         give_amount=give_amount,
@@ -112,7 +114,7 @@ def signed_trade(
         expiry_ms=expiry_ms,
     )
     trade_hash = hashing.trade_hash(
-        contract=chain.exchange,
+        contract=deployment.exchange,
         order_hash=order_hash,
         amount=amount,
         account=taker.address,
@@ -137,9 +139,9 @@ def signed_trade(
     }
 
 
-def order_and_trade_hashes(chain: Deployment, fields: dict) -> tuple[str, str]:
+def order_and_trade_hashes(deployment: Deployment, fields: dict) -> tuple[str, str]:
     order_hash = hashing.order_hash(
-        contract=chain.exchange,
+        contract=deployment.exchange,
         account=fields["maker"],
         give_token=fields["give_token"],
         give_amount=fields["give_amount"],
@@ -149,7 +151,7 @@ def order_and_trade_hashes(chain: Deployment, fields: dict) -> tuple[str, str]:
         expiry_ms=fields["expiry_ms"],
     )
     trade_hash = hashing.trade_hash(
-        contract=chain.exchange,
+        contract=deployment.exchange,
         order_hash=order_hash,
         amount=fields["amount"],
         account=fields["taker"],
@@ -158,6 +160,6 @@ def order_and_trade_hashes(chain: Deployment, fields: dict) -> tuple[str, str]:
     return order_hash, trade_hash
 
 
-def settle(chain: Deployment, fields: dict):
+def settle(deployment: Deployment, fields: dict):
     """Sends the trade as the operator and returns its receipt."""
-    return chain.client.wait_for_receipt(chain.client.send_trade(**fields))
+    return deployment.client.wait_for_receipt(deployment.client.send_trade(**fields))

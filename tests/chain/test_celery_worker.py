@@ -1,5 +1,5 @@
 """End to end through a real Celery worker process on the Redis broker: a deposit is
-credited and a withdrawal requested over the API is paid on chain, by the worker alone."""
+credited and a withdrawal requested over the API is paid on deployment, by the worker alone."""
 
 import os
 import subprocess
@@ -31,14 +31,14 @@ def _database_url() -> str:
 
 
 @pytest.fixture
-def celery_worker(chain, settings):
+def celery_worker(deployment, settings):
     app.control.purge()  # only this suite's Redis db: tasks left by an earlier run
     env = {
         **os.environ,
         "DATABASE_URL": _database_url(),
         "REDIS_URL": settings.REDIS_URL,
-        "OPERATOR_PRIVATE_KEY": chain.operator.key,
-        "FEE_ACCOUNT": chain.fee_account.address,
+        "OPERATOR_PRIVATE_KEY": deployment.operator.key,
+        "FEE_ACCOUNT": deployment.fee_account.address,
         "CHAIN_RPC_TIMEOUT": "5",
     }
     worker = subprocess.Popen(
@@ -84,12 +84,12 @@ def wait_for(condition, *, nudge, worker, limit: float = 90.0):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_celery_worker_credits_a_deposit_and_pays_a_withdrawal(
-    api, chain, chain_network, celery_worker, settings
+    api, deployment, chain_network, celery_worker, settings
 ):
-    settings.FEE_ACCOUNT = chain.fee_account.address
+    settings.FEE_ACCOUNT = deployment.fee_account.address
     Token.objects.filter(network=chain_network, address=ETHER).update(withdrawal_fee=FEE)
-    user = chain.users[3]
-    deposit_ether(chain, user, 3 * ONE)
+    user = deployment.users[3]
+    deposit_ether(deployment, user, 3 * ONE)
 
     wait_for(
         lambda: Transfer.objects.filter(kind="deposit", status="COMPLETE").exists(),
@@ -98,10 +98,10 @@ def test_a_celery_worker_credits_a_deposit_and_pays_a_withdrawal(
     )
     assert Balance.objects.get(account=user.address).total == 3 * ONE
 
-    wallet_before = token_balance(chain, ETHER, user.address)
+    wallet_before = token_balance(deployment, ETHER, user.address)
     nonce = next_nonce()
     digest = hashing.withdraw_hash(
-        contract=chain.exchange, token=ETHER, amount=2 * ONE, account=user.address, nonce=nonce
+        contract=deployment.exchange, token=ETHER, amount=2 * ONE, account=user.address, nonce=nonce
     )
     response = api.post(
         f"/create_transfers?networkId={chain_network.id}",
@@ -129,8 +129,8 @@ def test_a_celery_worker_credits_a_deposit_and_pays_a_withdrawal(
     )
 
     withdrawal = Transfer.objects.get(kind="withdrawal")
-    assert chain.client.receipt(withdrawal.transaction_hash).succeeded
-    assert token_balance(chain, ETHER, user.address) == wallet_before + 2 * ONE - FEE
+    assert deployment.client.receipt(withdrawal.transaction_hash).succeeded
+    assert token_balance(deployment, ETHER, user.address) == wallet_before + 2 * ONE - FEE
     balance = Balance.objects.get(account=user.address)
     assert (balance.total, balance.held) == (ONE, 0)
     records = api.post(

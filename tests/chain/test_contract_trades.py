@@ -18,57 +18,57 @@ from tests.chain.contract import (
 
 
 @pytest.fixture
-def funded(chain):
-    maker, taker = chain.users[0], chain.users[1]
-    deposit_token(chain, maker, chain.tst, 1_000 * ONE)
-    deposit_ether(chain, taker, 10 * ONE)
-    return chain
+def funded(deployment):
+    maker, taker = deployment.users[0], deployment.users[1]
+    deposit_token(deployment, maker, deployment.tst, 1_000 * ONE)
+    deposit_ether(deployment, taker, 10 * ONE)
+    return deployment
 
 
-def ask(chain, **overrides):
+def ask(deployment, **overrides):
     fields = {
-        "maker": chain.users[0],
-        "taker": chain.users[1],
-        "give_token": chain.tst,
+        "maker": deployment.users[0],
+        "taker": deployment.users[1],
+        "give_token": deployment.tst,
         "give_amount": 100 * ONE,
         "take_token": ETHER,
         "take_amount": ONE,
         "amount": ONE // 4,
     }
     fields.update(overrides)
-    return signed_trade(chain, **fields)
+    return signed_trade(deployment, **fields)
 
 
-def balances(chain, token):
-    accounts = (chain.users[0], chain.users[1], chain.fee_account)
-    return [chain.client.balance_of(token, account.address) for account in accounts]
+def balances(deployment, token):
+    accounts = (deployment.users[0], deployment.users[1], deployment.fee_account)
+    return [deployment.client.balance_of(token, account.address) for account in accounts]
 
 
 def test_it_settles_a_fill_with_fees_exactly_as_the_protocol_says(funded):
-    chain = funded
+    deployment = funded
     maker_fee, taker_fee, gas_fee = ONE // 1000, 25 * ONE // 1000, ONE // 100
-    fields = ask(chain, maker_fee=maker_fee, taker_fee=taker_fee, gas_fee=gas_fee)
+    fields = ask(deployment, maker_fee=maker_fee, taker_fee=taker_fee, gas_fee=gas_fee)
 
-    receipt = settle(chain, fields)
+    receipt = settle(deployment, fields)
 
     # The taker gives 0.25 ETH and receives 0.25 * 100 / 1 = 25 TST.
-    assert balances(chain, ETHER) == [ONE // 4 - maker_fee, 10 * ONE - ONE // 4, maker_fee]
-    assert balances(chain, chain.tst) == [
+    assert balances(deployment, ETHER) == [ONE // 4 - maker_fee, 10 * ONE - ONE // 4, maker_fee]
+    assert balances(deployment, deployment.tst) == [
         975 * ONE,
         25 * ONE - taker_fee - gas_fee,
         taker_fee + gas_fee,
     ]
-    order_hash, trade_hash = order_and_trade_hashes(chain, fields)
-    assert chain.client.order_fills(order_hash) == ONE // 4
-    assert chain.client.traded(trade_hash)
-    [event] = chain.client.exchange_events(receipt.transaction_hash)
+    order_hash, trade_hash = order_and_trade_hashes(deployment, fields)
+    assert deployment.client.order_fills(order_hash) == ONE // 4
+    assert deployment.client.traded(trade_hash)
+    [event] = deployment.client.exchange_events(receipt.transaction_hash)
     assert event.name == "Trade"
     assert event.args == {
         "orderHash": order_hash,
         "tradeHash": trade_hash,
-        "maker": chain.users[0].address,
-        "taker": chain.users[1].address,
-        "giveToken": chain.tst,
+        "maker": deployment.users[0].address,
+        "taker": deployment.users[1].address,
+        "giveToken": deployment.tst,
         "giveAmount": 25 * ONE,
         "takeToken": ETHER,
         "takeAmount": ONE // 4,
@@ -76,9 +76,9 @@ def test_it_settles_a_fill_with_fees_exactly_as_the_protocol_says(funded):
         "takerFee": taker_fee,
         "gasFee": gas_fee,
     }
-    for account in chain.users[:2]:
-        last_active = chain.client.call(
-            "Exchange", chain.exchange, "lastActiveBlock", account.address
+    for account in deployment.users[:2]:
+        last_active = deployment.client.call(
+            "Exchange", deployment.exchange, "lastActiveBlock", account.address
         )
         assert last_active == receipt.block_number
 
@@ -96,33 +96,35 @@ def test_it_settles_a_fill_with_fees_exactly_as_the_protocol_says(funded):
 def test_the_taker_receives_amount_times_give_over_take_rounded_down(
     funded, give_amount, take_amount, amount, taker_receives
 ):
-    chain = funded
-    maker, taker = chain.users[0], chain.users[1]
-    deposit_token(chain, maker, chain.tst, 40_000 * ONE)
-    fields = ask(chain, give_amount=give_amount, take_amount=take_amount, amount=amount)
+    deployment = funded
+    maker, taker = deployment.users[0], deployment.users[1]
+    deposit_token(deployment, maker, deployment.tst, 40_000 * ONE)
+    fields = ask(deployment, give_amount=give_amount, take_amount=take_amount, amount=amount)
     if taker_receives == 0:
         with pytest.raises(ContractReverted, match="trade too small"):
-            settle(chain, fields)
+            settle(deployment, fields)
         return
 
-    settle(chain, fields)
+    settle(deployment, fields)
 
-    assert chain.client.balance_of(chain.tst, taker.address) == taker_receives
-    assert chain.client.balance_of(chain.tst, maker.address) == 41_000 * ONE - taker_receives
-    assert chain.client.balance_of(ETHER, maker.address) == amount
-    assert chain.client.balance_of(ETHER, taker.address) == 10 * ONE - amount
+    assert deployment.client.balance_of(deployment.tst, taker.address) == taker_receives
+    assert (
+        deployment.client.balance_of(deployment.tst, maker.address) == 41_000 * ONE - taker_receives
+    )
+    assert deployment.client.balance_of(ETHER, maker.address) == amount
+    assert deployment.client.balance_of(ETHER, taker.address) == 10 * ONE - amount
 
 
 def test_an_order_fills_in_parts_up_to_its_take_amount_and_never_beyond(funded):
-    chain = funded
-    settle(chain, ask(chain, amount=ONE // 2, trade_nonce=1))
-    settle(chain, ask(chain, amount=ONE // 2, trade_nonce=2))
-    order_hash, _ = order_and_trade_hashes(chain, ask(chain))
-    assert chain.client.order_fills(order_hash) == ONE
+    deployment = funded
+    settle(deployment, ask(deployment, amount=ONE // 2, trade_nonce=1))
+    settle(deployment, ask(deployment, amount=ONE // 2, trade_nonce=2))
+    order_hash, _ = order_and_trade_hashes(deployment, ask(deployment))
+    assert deployment.client.order_fills(order_hash) == ONE
 
     with pytest.raises(ContractReverted, match="order overfilled"):
-        settle(chain, ask(chain, amount=1, trade_nonce=3))
-    assert chain.client.balance_of(chain.tst, chain.users[1].address) == 100 * ONE
+        settle(deployment, ask(deployment, amount=1, trade_nonce=3))
+    assert deployment.client.balance_of(deployment.tst, deployment.users[1].address) == 100 * ONE
 
 
 def test_a_single_fill_over_the_order_is_refused(funded):
@@ -131,12 +133,12 @@ def test_a_single_fill_over_the_order_is_refused(funded):
 
 
 def test_the_same_trade_is_never_settled_twice(funded):
-    chain = funded
-    fields = ask(chain)
-    settle(chain, fields)
+    deployment = funded
+    fields = ask(deployment)
+    settle(deployment, fields)
     with pytest.raises(ContractReverted, match="already traded"):
-        settle(chain, fields)
-    assert chain.client.balance_of(chain.tst, chain.users[1].address) == 25 * ONE
+        settle(deployment, fields)
+    assert deployment.client.balance_of(deployment.tst, deployment.users[1].address) == 25 * ONE
 
 
 def test_an_expired_order_still_settles(funded):
@@ -146,27 +148,27 @@ def test_an_expired_order_still_settles(funded):
 
 @pytest.mark.parametrize("who", ["maker", "taker"])
 def test_it_refuses_a_signature_by_someone_else(funded, who):
-    chain = funded
-    stranger = chain.users[3]
-    fields = ask(chain, **{f"{who}_signer": stranger})
+    deployment = funded
+    stranger = deployment.users[3]
+    fields = ask(deployment, **{f"{who}_signer": stranger})
     with pytest.raises(ContractReverted, match=f"bad {who} signature"):
-        settle(chain, fields)
+        settle(deployment, fields)
 
 
 def test_it_refuses_a_taker_signature_over_another_amount(funded):
-    chain = funded
-    fields = ask(chain)
-    fields["taker_signature"] = ask(chain, amount=ONE // 8)["taker_signature"]
+    deployment = funded
+    fields = ask(deployment)
+    fields["taker_signature"] = ask(deployment, amount=ONE // 8)["taker_signature"]
     with pytest.raises(ContractReverted, match="bad taker signature"):
-        settle(chain, fields)
+        settle(deployment, fields)
 
 
 def test_it_refuses_a_maker_signature_over_another_price(funded):
-    chain = funded
-    fields = ask(chain)
-    fields["maker_signature"] = ask(chain, give_amount=101 * ONE)["maker_signature"]
+    deployment = funded
+    fields = ask(deployment)
+    fields["maker_signature"] = ask(deployment, give_amount=101 * ONE)["maker_signature"]
     with pytest.raises(ContractReverted, match="bad maker signature"):
-        settle(chain, fields)
+        settle(deployment, fields)
 
 
 @pytest.mark.parametrize(
@@ -178,26 +180,31 @@ def test_it_refuses_a_maker_signature_over_another_price(funded):
     ],
 )
 def test_each_fee_is_capped_at_ten_percent(funded, fee, cap):
-    chain = funded
+    deployment = funded
     name = fee.removesuffix("_fee")
     with pytest.raises(ContractReverted, match=f"{name} fee over the cap"):
-        settle(chain, ask(chain, **{fee: cap + 1}))
-    assert settle(chain, ask(chain, **{fee: cap})).succeeded
+        settle(deployment, ask(deployment, **{fee: cap + 1}))
+    assert settle(deployment, ask(deployment, **{fee: cap})).succeeded
 
 
 def test_only_an_admin_settles_trades(funded):
-    chain = funded
-    order, fill = trade_arguments(**ask(chain))
+    deployment = funded
+    order, fill = trade_arguments(**ask(deployment))
     with pytest.raises(ContractReverted, match="not an admin"):
-        chain.client.transact(
-            "Exchange", chain.exchange, "trade", order, fill, private_key=chain.users[1].key
+        deployment.client.transact(
+            "Exchange",
+            deployment.exchange,
+            "trade",
+            order,
+            fill,
+            private_key=deployment.users[1].key,
         )
 
 
 def test_it_refuses_a_self_trade(funded):
-    chain = funded
+    deployment = funded
     with pytest.raises(ContractReverted, match="self trade"):
-        settle(chain, ask(chain, taker=chain.users[0]))
+        settle(deployment, ask(deployment, taker=deployment.users[0]))
 
 
 def test_it_refuses_an_order_giving_and_taking_the_same_token(funded):
@@ -219,26 +226,26 @@ def test_it_refuses_zero_amounts(funded, overrides, reason):
 
 
 def test_it_refuses_a_fill_over_the_takers_balance(funded):
-    chain = funded
+    deployment = funded
     order = {"give_amount": 100_000 * ONE, "take_amount": 100 * ONE, "amount": 11 * ONE}
     with pytest.raises(ContractReverted, match="taker balance too low"):
-        settle(chain, ask(chain, **order))
+        settle(deployment, ask(deployment, **order))
 
 
 def test_it_refuses_a_fill_over_the_makers_balance(funded):
-    chain = funded
+    deployment = funded
     order = {"give_amount": 2_000 * ONE, "take_amount": ONE, "amount": ONE}
     with pytest.raises(ContractReverted, match="maker balance too low"):
-        settle(chain, ask(chain, **order))
+        settle(deployment, ask(deployment, **order))
 
 
 def test_what_a_trade_credits_can_be_withdrawn(funded):
     from tests.chain.contract import signed_withdrawal, token_balance
 
-    chain = funded
-    settle(chain, ask(chain))
-    taker = chain.users[1]
-    before = token_balance(chain, chain.tst, taker.address)
-    withdrawal = signed_withdrawal(chain, taker, chain.tst, 25 * ONE)
-    chain.client.wait_for_receipt(chain.client.send_admin_withdraw(**withdrawal.fields))
-    assert token_balance(chain, chain.tst, taker.address) == before + 25 * ONE
+    deployment = funded
+    settle(deployment, ask(deployment))
+    taker = deployment.users[1]
+    before = token_balance(deployment, deployment.tst, taker.address)
+    withdrawal = signed_withdrawal(deployment, taker, deployment.tst, 25 * ONE)
+    deployment.client.wait_for_receipt(deployment.client.send_admin_withdraw(**withdrawal.fields))
+    assert token_balance(deployment, deployment.tst, taker.address) == before + 25 * ONE

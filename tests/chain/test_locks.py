@@ -41,8 +41,10 @@ def test_a_runner_whose_lock_expired_does_not_release_the_next_runners_lock():
 
 
 @pytest.mark.django_db
-def test_the_watch_task_does_nothing_while_another_runner_holds_the_network(chain, chain_network):
-    deposit_ether(chain, chain.users[0], ONE)
+def test_the_watch_task_does_nothing_while_another_runner_holds_the_network(
+    deployment, chain_network
+):
+    deposit_ether(deployment, deployment.users[0], ONE)
     with network_lock("deposits", chain_network.id) as held:
         assert held
         deposits_watch(chain_network.id)

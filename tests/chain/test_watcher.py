@@ -11,8 +11,8 @@ from tests.chain.contract import ONE, deposit_ether, deposit_token
 pytestmark = pytest.mark.django_db
 
 
-def watch(chain, network, **limits):
-    return deposits_watch_run(network=network, client=chain.client, **limits)
+def watch(deployment, network, **limits):
+    return deposits_watch_run(network=network, client=deployment.client, **limits)
 
 
 def credited(account: str, token_address: str) -> int:
@@ -20,13 +20,13 @@ def credited(account: str, token_address: str) -> int:
     return int(balance.total) if balance else 0
 
 
-def test_it_credits_a_deposit_exactly_once_after_its_confirmations(chain, chain_network):
+def test_it_credits_a_deposit_exactly_once_after_its_confirmations(deployment, chain_network):
     chain_network.confirmations = 3
     chain_network.save()
-    user = chain.users[0]
-    receipt = deposit_ether(chain, user, 2 * ONE)
+    user = deployment.users[0]
+    receipt = deposit_ether(deployment, user, 2 * ONE)
 
-    watch(chain, chain_network)
+    watch(deployment, chain_network)
     deposit = Transfer.objects.get(kind="deposit")
     assert (deposit.status, deposit.amount, deposit.account) == ("PENDING", 2 * ONE, user.address)
     assert (deposit.transaction_hash, deposit.block_number, deposit.block_hash) == (
@@ -36,82 +36,82 @@ def test_it_credits_a_deposit_exactly_once_after_its_confirmations(chain, chain_
     )
     assert credited(user.address, ETHER) == 0
 
-    chain.node.mine(1)  # 2 confirmations of 3
-    watch(chain, chain_network)
+    deployment.node.mine(1)  # 2 confirmations of 3
+    watch(deployment, chain_network)
     assert Transfer.objects.get(id=deposit.id).status == "PENDING"
     assert credited(user.address, ETHER) == 0
 
-    chain.node.mine(1)  # 3 of 3
-    result = watch(chain, chain_network)
+    deployment.node.mine(1)  # 3 of 3
+    result = watch(deployment, chain_network)
     assert result.credited == [deposit.id]
     for _ in range(3):
-        chain.node.mine(1)
-        watch(chain, chain_network)
+        deployment.node.mine(1)
+        watch(deployment, chain_network)
 
     assert Transfer.objects.get(id=deposit.id).status == "COMPLETE"
     assert credited(user.address, ETHER) == 2 * ONE
     assert LedgerEntry.objects.filter(kind=LedgerKind.DEPOSIT).count() == 1
 
 
-def test_it_credits_token_deposits_of_several_users(chain, chain_network):
-    first, second = chain.users[0], chain.users[1]
-    deposit_token(chain, first, chain.tst, 5 * ONE)
-    deposit_token(chain, second, chain.tst, 7 * ONE)
-    deposit_token(chain, first, chain.six, 3_000_000)
+def test_it_credits_token_deposits_of_several_users(deployment, chain_network):
+    first, second = deployment.users[0], deployment.users[1]
+    deposit_token(deployment, first, deployment.tst, 5 * ONE)
+    deposit_token(deployment, second, deployment.tst, 7 * ONE)
+    deposit_token(deployment, first, deployment.six, 3_000_000)
 
-    watch(chain, chain_network)
+    watch(deployment, chain_network)
 
     assert set(Transfer.objects.values_list("status", flat=True)) == {"COMPLETE"}
-    assert credited(first.address, chain.tst) == 5 * ONE
-    assert credited(second.address, chain.tst) == 7 * ONE
-    assert credited(first.address, chain.six) == 3_000_000
+    assert credited(first.address, deployment.tst) == 5 * ONE
+    assert credited(second.address, deployment.tst) == 7 * ONE
+    assert credited(first.address, deployment.six) == 3_000_000
 
 
-def test_a_deposit_in_a_block_reorganised_away_is_never_credited(chain, chain_network):
+def test_a_deposit_in_a_block_reorganised_away_is_never_credited(deployment, chain_network):
     chain_network.confirmations = 3
     chain_network.save()
-    user = chain.users[0]
-    before_deposit = chain.node.snapshot()
-    deposit_ether(chain, user, ONE)
-    watch(chain, chain_network)
+    user = deployment.users[0]
+    before_deposit = deployment.node.snapshot()
+    deposit_ether(deployment, user, ONE)
+    watch(deployment, chain_network)
     deposit = Transfer.objects.get(kind="deposit")
     assert deposit.status == "PENDING"
 
-    # The block with the deposit leaves the chain: a longer chain without it replaces it.
-    chain.node.revert(before_deposit)
-    chain.node.mine(5)
-    result = watch(chain, chain_network)
+    # The block with the deposit leaves the deployment: a longer deployment without it replaces it.
+    deployment.node.revert(before_deposit)
+    deployment.node.mine(5)
+    result = watch(deployment, chain_network)
 
     assert result.reorg
     assert result.rewound_to is None or result.rewound_to < deposit.block_number
     deposit.refresh_from_db()
     assert (deposit.status, deposit.error) == ("FAILED", "its block left the chain")
-    chain.node.mine(5)
-    watch(chain, chain_network)
+    deployment.node.mine(5)
+    watch(deployment, chain_network)
     assert Transfer.objects.get(id=deposit.id).status == "FAILED"
     assert credited(user.address, ETHER) == 0
     assert not LedgerEntry.objects.exists()
     cursor = WatcherCursor.objects.get(network=chain_network)
-    assert cursor.block_hash == chain.client.block(cursor.block_number).hash
+    assert cursor.block_hash == deployment.client.block(cursor.block_number).hash
 
 
-def test_a_deposit_mined_again_after_a_reorg_is_credited_once(chain, chain_network):
+def test_a_deposit_mined_again_after_a_reorg_is_credited_once(deployment, chain_network):
     chain_network.confirmations = 2
     chain_network.save()
-    user = chain.users[0]
-    before_deposit = chain.node.snapshot()
-    receipt = deposit_ether(chain, user, ONE)
-    raw = chain.node.rpc("eth_getRawTransactionByHash", [receipt.transaction_hash])
-    watch(chain, chain_network)
+    user = deployment.users[0]
+    before_deposit = deployment.node.snapshot()
+    receipt = deposit_ether(deployment, user, ONE)
+    raw = deployment.node.rpc("eth_getRawTransactionByHash", [receipt.transaction_hash])
+    watch(deployment, chain_network)
 
-    chain.node.revert(before_deposit)
-    chain.node.mine(3)
-    watch(chain, chain_network)
+    deployment.node.revert(before_deposit)
+    deployment.node.mine(3)
+    watch(deployment, chain_network)
     assert Transfer.objects.get(kind="deposit").status == "FAILED"
-    # The same signed transaction is mined again in the new chain, in another block.
-    chain.node.rpc("eth_sendRawTransaction", [raw])
-    chain.node.mine(2)
-    watch(chain, chain_network)
+    # The same signed transaction is mined again in the new deployment, in another block.
+    deployment.node.rpc("eth_sendRawTransaction", [raw])
+    deployment.node.mine(2)
+    watch(deployment, chain_network)
 
     deposit = Transfer.objects.get(kind="deposit")
     assert deposit.status == "COMPLETE"
@@ -119,16 +119,16 @@ def test_a_deposit_mined_again_after_a_reorg_is_credited_once(chain, chain_netwo
     assert credited(user.address, ETHER) == ONE
 
 
-def test_a_watcher_that_was_down_catches_up_in_bounded_ranges(chain, chain_network):
-    user = chain.users[0]
+def test_a_watcher_that_was_down_catches_up_in_bounded_ranges(deployment, chain_network):
+    user = deployment.users[0]
     for amount in (1, 2, 3):
-        deposit_ether(chain, user, amount * ONE)
-        chain.node.mine(4)
-    head = chain.client.head()
+        deposit_ether(deployment, user, amount * ONE)
+        deployment.node.mine(4)
+    head = deployment.client.head()
 
     runs = 0
     while WatcherCursor.objects.filter(network=chain_network, block_number=head).count() == 0:
-        result = watch(chain, chain_network, max_block_range=3, max_ranges=2)
+        result = watch(deployment, chain_network, max_block_range=3, max_ranges=2)
         runs += 1
         assert result.scanned_to is not None
         assert runs < 100
@@ -138,22 +138,24 @@ def test_a_watcher_that_was_down_catches_up_in_bounded_ranges(chain, chain_netwo
     assert Transfer.objects.filter(status="COMPLETE").count() == 3
 
 
-def test_a_watcher_restarted_mid_range_neither_misses_nor_doubles_a_deposit(chain, chain_network):
-    user = chain.users[0]
+def test_a_watcher_restarted_mid_range_neither_misses_nor_doubles_a_deposit(
+    deployment, chain_network
+):
+    user = deployment.users[0]
     receipts = []
     for amount in (1, 2, 3, 4):
-        receipts.append(deposit_ether(chain, user, amount * ONE))
-    watch(chain, chain_network, max_block_range=receipts[1].block_number + 1, max_ranges=1)
+        receipts.append(deposit_ether(deployment, user, amount * ONE))
+    watch(deployment, chain_network, max_block_range=receipts[1].block_number + 1, max_ranges=1)
     assert Transfer.objects.count() == 2
 
     # A watcher killed after reading a range but before its cursor was saved starts again
     # from the older cursor and reads those blocks a second time.
     WatcherCursor.objects.filter(network=chain_network).update(
         block_number=receipts[0].block_number - 1,
-        block_hash=chain.client.block(receipts[0].block_number - 1).hash,
+        block_hash=deployment.client.block(receipts[0].block_number - 1).hash,
     )
-    watch(chain, chain_network, max_block_range=2, max_ranges=1)  # stops mid-way again
-    watch(chain, chain_network)
+    watch(deployment, chain_network, max_block_range=2, max_ranges=1)  # stops mid-way again
+    watch(deployment, chain_network)
 
     assert sorted(Transfer.objects.values_list("amount", flat=True)) == [
         n * ONE for n in (1, 2, 3, 4)
@@ -164,51 +166,51 @@ def test_a_watcher_restarted_mid_range_neither_misses_nor_doubles_a_deposit(chai
 
 
 def test_a_deposit_of_a_token_the_network_does_not_know_is_recorded_but_not_credited(
-    chain, chain_network
+    deployment, chain_network
 ):
-    user = chain.users[2]
-    deposit_token(chain, user, chain.usdt, 5_000_000)
+    user = deployment.users[2]
+    deposit_token(deployment, user, deployment.usdt, 5_000_000)
 
-    watch(chain, chain_network)
+    watch(deployment, chain_network)
 
     unknown = UnknownTokenDeposit.objects.get()
     assert (unknown.token_address, unknown.account, unknown.amount) == (
-        chain.usdt,
+        deployment.usdt,
         user.address,
         5_000_000,
     )
     assert not Transfer.objects.exists()
     assert not Balance.objects.exists()
-    watch(chain, chain_network)
+    watch(deployment, chain_network)
     assert UnknownTokenDeposit.objects.count() == 1
 
 
-def test_it_keeps_the_hashes_of_the_blocks_it_read(chain, chain_network):
-    receipt = deposit_ether(chain, chain.users[0], ONE)
-    chain.node.mine(2)
+def test_it_keeps_the_hashes_of_the_blocks_it_read(deployment, chain_network):
+    receipt = deposit_ether(deployment, deployment.users[0], ONE)
+    deployment.node.mine(2)
 
-    watch(chain, chain_network)
+    watch(deployment, chain_network)
 
     stored = dict(ChainBlock.objects.filter(network=chain_network).values_list("number", "hash"))
-    head = chain.client.head()
+    head = deployment.client.head()
     assert stored[receipt.block_number] == receipt.block_hash
-    assert stored[head] == chain.client.block(head).hash
+    assert stored[head] == deployment.client.block(head).hash
     cursor = WatcherCursor.objects.get(network=chain_network)
     assert (cursor.block_number, cursor.block_hash) == (head, stored[head])
 
 
 def test_a_credited_deposit_reorganised_away_is_flagged_for_operators_not_undone(
-    chain, chain_network
+    deployment, chain_network
 ):
-    user = chain.users[0]
-    before_deposit = chain.node.snapshot()
-    deposit_ether(chain, user, ONE)
-    watch(chain, chain_network)  # one confirmation is enough on this network
+    user = deployment.users[0]
+    before_deposit = deployment.node.snapshot()
+    deposit_ether(deployment, user, ONE)
+    watch(deployment, chain_network)  # one confirmation is enough on this network
     assert credited(user.address, ETHER) == ONE
 
-    chain.node.revert(before_deposit)
-    chain.node.mine(3)
-    result = watch(chain, chain_network)
+    deployment.node.revert(before_deposit)
+    deployment.node.mine(3)
+    result = watch(deployment, chain_network)
 
     assert result.reorg
     deposit = Transfer.objects.get(kind="deposit")

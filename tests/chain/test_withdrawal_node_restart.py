@@ -56,7 +56,7 @@ def start_node(port: int, state_file) -> AnvilNode:
 
 
 def stop_node(node: AnvilNode) -> None:
-    """SIGTERM: anvil writes its state file (the chain, not its pool) and exits."""
+    """SIGTERM: anvil writes its state file (the deployment, not its pool) and exits."""
     if node.process.poll() is None:
         os.killpg(node.process.pid, signal.SIGTERM)
         try:
@@ -84,24 +84,24 @@ def own_node(tmp_path):
 
 def test_a_node_restarted_without_the_sent_transaction_pays_the_user_once(own_node, settings):
     node, restart = own_node
-    chain = deploy(node)
-    settings.FEE_ACCOUNT = chain.fee_account.address
+    deployment = deploy(node)
+    settings.FEE_ACCOUNT = deployment.fee_account.address
     network = Network.objects.create(
         id=CHAIN_ID,
         name="Own anvil",
         rpc_url=node.rpc_url,
-        exchange_address=chain.exchange,
+        exchange_address=deployment.exchange,
         confirmations=1,
     )
     Token.objects.create(
         network=network, address=ETHER, symbol="ETH", name="Ether", decimals=18, withdrawal_fee=FEE
     )
-    user = chain.users[0]
-    deposit_ether(chain, user, 3 * ONE)
-    deposits_watch_run(network=network, client=chain.client)
+    user = deployment.users[0]
+    deposit_ether(deployment, user, 3 * ONE)
+    deposits_watch_run(network=network, client=deployment.client)
     nonce = next_nonce()
     digest = hashing.withdraw_hash(
-        contract=chain.exchange, token=ETHER, amount=ONE, account=user.address, nonce=nonce
+        contract=deployment.exchange, token=ETHER, amount=ONE, account=user.address, nonce=nonce
     )
     withdrawal = withdrawal_request(
         network=network,
@@ -111,19 +111,23 @@ def test_a_node_restarted_without_the_sent_transaction_pays_the_user_once(own_no
         nonce=nonce,
         signature=user.sign_hash(digest),
     )
-    wallet_before = token_balance(chain, ETHER, user.address)
-    operator_nonce_before = chain.client.nonce(chain.operator.address, pending=False)
+    wallet_before = token_balance(deployment, ETHER, user.address)
+    operator_nonce_before = deployment.client.nonce(deployment.operator.address, pending=False)
 
     node.rpc("evm_setAutomine", [False])  # sent, but not mined before the node stops
-    assert withdrawals_dispatch_run(network=network, client=chain.client).sent == [withdrawal.id]
+    assert withdrawals_dispatch_run(network=network, client=deployment.client).sent == [
+        withdrawal.id
+    ]
     sent_hash = Transfer.objects.get(id=withdrawal.id).transaction_hash
     stop_node(node)
     with pytest.raises(ChainUnavailable):
-        withdrawals_confirm_run(network=network, client=chain.client)
+        withdrawals_confirm_run(network=network, client=deployment.client)
 
     node = restart()
     client = ExchangeClient(
-        rpc_url=node.rpc_url, exchange_address=chain.exchange, operator_key=chain.operator.key
+        rpc_url=node.rpc_url,
+        exchange_address=deployment.exchange,
+        operator_key=deployment.operator.key,
     )
     assert client.receipt(sent_hash) is None
     assert client.rpc("eth_getTransactionByHash", [sent_hash]) is None  # the pool is gone
@@ -136,7 +140,7 @@ def test_a_node_restarted_without_the_sent_transaction_pays_the_user_once(own_no
 
     withdrawal.refresh_from_db()
     assert (withdrawal.status, withdrawal.transaction_hash) == ("COMPLETE", sent_hash)
-    assert client.nonce(chain.operator.address, pending=False) == operator_nonce_before + 1
+    assert client.nonce(deployment.operator.address, pending=False) == operator_nonce_before + 1
     assert client.ether_balance(user.address) == wallet_before + ONE - FEE
     assert client.balance_of(ETHER, user.address) == 2 * ONE
     balance = Balance.objects.get(account=user.address)

@@ -23,21 +23,21 @@ FEE = ONE // 100
 
 
 @pytest.fixture
-def funded(chain, chain_network, settings):
-    """users[0] with 5 ETH deposited on chain and credited by the watcher; ETH has a fee."""
-    settings.FEE_ACCOUNT = chain.fee_account.address
+def funded(deployment, chain_network, settings):
+    """users[0] with 5 ETH deposited on deployment and credited by the watcher; ETH has a fee."""
+    settings.FEE_ACCOUNT = deployment.fee_account.address
     Token.objects.filter(network=chain_network, address=ETHER).update(withdrawal_fee=FEE)
-    user = chain.users[0]
-    deposit_ether(chain, user, 5 * ONE)
-    deposits_watch_run(network=chain_network, client=chain.client)
+    user = deployment.users[0]
+    deposit_ether(deployment, user, 5 * ONE)
+    deposits_watch_run(network=chain_network, client=deployment.client)
     assert Balance.objects.get(account=user.address).total == 5 * ONE
     return user
 
 
-def request_withdrawal(chain, network, user, amount: int, token: str = ETHER) -> Transfer:
+def request_withdrawal(deployment, network, user, amount: int, token: str = ETHER) -> Transfer:
     nonce = next_nonce()
     digest = hashing.withdraw_hash(
-        contract=chain.exchange, token=token, amount=amount, account=user.address, nonce=nonce
+        contract=deployment.exchange, token=token, amount=amount, account=user.address, nonce=nonce
     )
     return withdrawal_request(
         network=network,
@@ -49,18 +49,18 @@ def request_withdrawal(chain, network, user, amount: int, token: str = ETHER) ->
     )
 
 
-def dead_client(chain) -> ExchangeClient:
+def dead_client(deployment) -> ExchangeClient:
     """A client whose node never answers: nothing listens on the port."""
     return ExchangeClient(
         rpc_url=f"http://127.0.0.1:{_free_port()}",
-        exchange_address=chain.exchange,
-        operator_key=chain.operator.key,
+        exchange_address=deployment.exchange,
+        operator_key=deployment.operator.key,
         timeout=2,
     )
 
 
-def operator_nonce(chain) -> int:
-    return chain.client.nonce(chain.operator.address, pending=False)
+def operator_nonce(deployment) -> int:
+    return deployment.client.nonce(deployment.operator.address, pending=False)
 
 
 def ledger(account: str) -> tuple[int, int]:
@@ -69,31 +69,31 @@ def ledger(account: str) -> tuple[int, int]:
 
 
 def test_a_withdrawal_goes_pending_processing_complete_and_pays_the_wallet(
-    chain, chain_network, funded
+    deployment, chain_network, funded
 ):
     chain_network.confirmations = 2
     chain_network.save()
-    wallet_before = token_balance(chain, ETHER, funded.address)
-    withdrawal = request_withdrawal(chain, chain_network, funded, 2 * ONE)
+    wallet_before = token_balance(deployment, ETHER, funded.address)
+    withdrawal = request_withdrawal(deployment, chain_network, funded, 2 * ONE)
     assert withdrawal.status == TransferStatus.PENDING
     assert ledger(funded.address) == (5 * ONE, 2 * ONE)
 
-    dispatched = withdrawals_dispatch_run(network=chain_network, client=chain.client)
+    dispatched = withdrawals_dispatch_run(network=chain_network, client=deployment.client)
 
     assert dispatched.sent == [withdrawal.id]
     withdrawal.refresh_from_db()
     assert withdrawal.status == TransferStatus.PROCESSING
     assert withdrawal.transaction_hash and withdrawal.broadcast_at
-    assert withdrawal.operator_nonce == operator_nonce(chain) - 1
-    receipt = chain.client.wait_for_receipt(withdrawal.transaction_hash)
+    assert withdrawal.operator_nonce == operator_nonce(deployment) - 1
+    receipt = deployment.client.wait_for_receipt(withdrawal.transaction_hash)
     assert receipt.succeeded
 
     # Mined, one confirmation of two: still PROCESSING.
-    assert withdrawals_confirm_run(network=chain_network, client=chain.client).waiting == [
+    assert withdrawals_confirm_run(network=chain_network, client=deployment.client).waiting == [
         withdrawal.id
     ]
-    chain.node.mine(1)
-    confirmed = withdrawals_confirm_run(network=chain_network, client=chain.client)
+    deployment.node.mine(1)
+    confirmed = withdrawals_confirm_run(network=chain_network, client=deployment.client)
 
     assert confirmed.completed == [withdrawal.id]
     withdrawal.refresh_from_db()
@@ -102,146 +102,154 @@ def test_a_withdrawal_goes_pending_processing_complete_and_pays_the_wallet(
         receipt.block_number,
         receipt.block_hash,
     )
-    assert token_balance(chain, ETHER, funded.address) == wallet_before + 2 * ONE - FEE
-    assert chain.client.withdrawn(withdrawal.hash)
-    assert chain.client.balance_of(ETHER, funded.address) == 3 * ONE
+    assert token_balance(deployment, ETHER, funded.address) == wallet_before + 2 * ONE - FEE
+    assert deployment.client.withdrawn(withdrawal.hash)
+    assert deployment.client.balance_of(ETHER, funded.address) == 3 * ONE
     assert ledger(funded.address) == (3 * ONE, 0)
-    assert ledger(chain.fee_account.address) == (FEE, 0)
-    assert chain.client.balance_of(ETHER, chain.fee_account.address) == FEE
+    assert ledger(deployment.fee_account.address) == (FEE, 0)
+    assert deployment.client.balance_of(ETHER, deployment.fee_account.address) == FEE
 
 
-def test_workers_run_again_send_nothing_more(chain, chain_network, funded):
-    withdrawal = request_withdrawal(chain, chain_network, funded, ONE)
-    withdrawals_dispatch_run(network=chain_network, client=chain.client)
+def test_workers_run_again_send_nothing_more(deployment, chain_network, funded):
+    withdrawal = request_withdrawal(deployment, chain_network, funded, ONE)
+    withdrawals_dispatch_run(network=chain_network, client=deployment.client)
     withdrawal.refresh_from_db()
-    chain.client.wait_for_receipt(withdrawal.transaction_hash)
-    withdrawals_confirm_run(network=chain_network, client=chain.client)
-    sent = operator_nonce(chain)
+    deployment.client.wait_for_receipt(withdrawal.transaction_hash)
+    withdrawals_confirm_run(network=chain_network, client=deployment.client)
+    sent = operator_nonce(deployment)
 
     for _ in range(3):
-        withdrawals_dispatch_run(network=chain_network, client=chain.client)
-        withdrawals_confirm_run(network=chain_network, client=chain.client)
-        chain.node.mine(1)
+        withdrawals_dispatch_run(network=chain_network, client=deployment.client)
+        withdrawals_confirm_run(network=chain_network, client=deployment.client)
+        deployment.node.mine(1)
 
-    assert operator_nonce(chain) == sent
+    assert operator_nonce(deployment) == sent
     assert Transfer.objects.get(kind="withdrawal").status == TransferStatus.COMPLETE
 
 
-def test_a_send_that_never_reached_the_node_is_sent_again_once(chain, chain_network, funded):
-    wallet_before = token_balance(chain, ETHER, funded.address)
-    withdrawal = request_withdrawal(chain, chain_network, funded, ONE)
-    nonce_before = operator_nonce(chain)
+def test_a_send_that_never_reached_the_node_is_sent_again_once(deployment, chain_network, funded):
+    wallet_before = token_balance(deployment, ETHER, funded.address)
+    withdrawal = request_withdrawal(deployment, chain_network, funded, ONE)
+    nonce_before = operator_nonce(deployment)
 
-    signed = withdrawal_claim(withdrawal_id=withdrawal.id, client=chain.client)
+    signed = withdrawal_claim(withdrawal_id=withdrawal.id, client=deployment.client)
     # The node is unreachable when the worker sends: the outcome is unknown to it.
     assert withdrawal_broadcast(
-        withdrawal_id=withdrawal.id, signed=signed, client=dead_client(chain)
+        withdrawal_id=withdrawal.id, signed=signed, client=dead_client(deployment)
     ) == ("unknown")
     withdrawal.refresh_from_db()
     assert (withdrawal.status, withdrawal.transaction_hash) == ("PROCESSING", signed.hash)
     assert withdrawal.broadcast_at is None
     with pytest.raises(ChainUnavailable):
-        withdrawals_confirm_run(network=chain_network, client=dead_client(chain))
+        withdrawals_confirm_run(network=chain_network, client=dead_client(deployment))
     # Dispatch never claims it again.
-    assert withdrawals_dispatch_run(network=chain_network, client=chain.client).sent == []
+    assert withdrawals_dispatch_run(network=chain_network, client=deployment.client).sent == []
 
     # The node is back: no receipt, not in its pool, the nonce is free: the same transaction.
-    assert withdrawals_confirm_run(network=chain_network, client=chain.client).resent == [
+    assert withdrawals_confirm_run(network=chain_network, client=deployment.client).resent == [
         withdrawal.id
     ]
-    chain.client.wait_for_receipt(signed.hash)
-    withdrawals_confirm_run(network=chain_network, client=chain.client)
-    withdrawals_confirm_run(network=chain_network, client=chain.client)
+    deployment.client.wait_for_receipt(signed.hash)
+    withdrawals_confirm_run(network=chain_network, client=deployment.client)
+    withdrawals_confirm_run(network=chain_network, client=deployment.client)
 
     withdrawal.refresh_from_db()
     assert (withdrawal.status, withdrawal.transaction_hash) == ("COMPLETE", signed.hash)
-    assert operator_nonce(chain) == nonce_before + 1
-    assert token_balance(chain, ETHER, funded.address) == wallet_before + ONE - FEE
+    assert operator_nonce(deployment) == nonce_before + 1
+    assert token_balance(deployment, ETHER, funded.address) == wallet_before + ONE - FEE
     assert ledger(funded.address) == (4 * ONE, 0)
 
 
 def test_a_node_that_stops_after_the_send_never_leads_to_a_second_payment(
-    chain, chain_network, funded
+    deployment, chain_network, funded
 ):
-    chain.node.rpc("evm_setAutomine", [False])
+    deployment.node.rpc("evm_setAutomine", [False])
     try:
-        wallet_before = token_balance(chain, ETHER, funded.address)
-        withdrawal = request_withdrawal(chain, chain_network, funded, ONE)
-        nonce_before = operator_nonce(chain)
-        assert withdrawals_dispatch_run(network=chain_network, client=chain.client).sent == [
+        wallet_before = token_balance(deployment, ETHER, funded.address)
+        withdrawal = request_withdrawal(deployment, chain_network, funded, ONE)
+        nonce_before = operator_nonce(deployment)
+        assert withdrawals_dispatch_run(network=chain_network, client=deployment.client).sent == [
             withdrawal.id
         ]
 
         # The node stops answering before the receipt: nothing changes, nothing is sent.
         with pytest.raises(ChainUnavailable):
-            withdrawals_confirm_run(network=chain_network, client=dead_client(chain))
+            withdrawals_confirm_run(network=chain_network, client=dead_client(deployment))
         assert Transfer.objects.get(id=withdrawal.id).status == "PROCESSING"
 
         # Back, still unmined: the transaction is in the node's pool, so it waits.
         for _ in range(2):
-            result = withdrawals_confirm_run(network=chain_network, client=chain.client)
+            result = withdrawals_confirm_run(network=chain_network, client=deployment.client)
             assert (result.waiting, result.resent) == ([withdrawal.id], [])
-        assert int(chain.node.rpc("txpool_status")["pending"], 16) == 1
-        chain.node.mine(1)
-        withdrawals_confirm_run(network=chain_network, client=chain.client)
+        assert int(deployment.node.rpc("txpool_status")["pending"], 16) == 1
+        deployment.node.mine(1)
+        withdrawals_confirm_run(network=chain_network, client=deployment.client)
     finally:
-        chain.node.rpc("evm_setAutomine", [True])
+        deployment.node.rpc("evm_setAutomine", [True])
 
     assert Transfer.objects.get(id=withdrawal.id).status == "COMPLETE"
-    assert operator_nonce(chain) == nonce_before + 1
-    assert token_balance(chain, ETHER, funded.address) == wallet_before + ONE - FEE
+    assert operator_nonce(deployment) == nonce_before + 1
+    assert token_balance(deployment, ETHER, funded.address) == wallet_before + ONE - FEE
 
 
 def test_a_transaction_whose_nonce_another_took_is_signed_again_and_paid_once(
-    chain, chain_network, funded
+    deployment, chain_network, funded
 ):
-    wallet_before = token_balance(chain, ETHER, funded.address)
-    withdrawal = request_withdrawal(chain, chain_network, funded, ONE)
-    signed = withdrawal_claim(withdrawal_id=withdrawal.id, client=chain.client)
+    wallet_before = token_balance(deployment, ETHER, funded.address)
+    withdrawal = request_withdrawal(deployment, chain_network, funded, ONE)
+    signed = withdrawal_claim(withdrawal_id=withdrawal.id, client=deployment.client)
     # Lost before it reached the node, and another operator transaction used its nonce.
-    chain.client.transact("Exchange", chain.exchange, "setAdmin", chain.operator.address, True)
-    assert operator_nonce(chain) == signed.nonce + 1
+    deployment.client.transact(
+        "Exchange", deployment.exchange, "setAdmin", deployment.operator.address, True
+    )
+    assert operator_nonce(deployment) == signed.nonce + 1
 
-    result = withdrawals_confirm_run(network=chain_network, client=chain.client)
+    result = withdrawals_confirm_run(network=chain_network, client=deployment.client)
     withdrawal.refresh_from_db()
-    chain.client.wait_for_receipt(withdrawal.transaction_hash)
-    withdrawals_confirm_run(network=chain_network, client=chain.client)
+    deployment.client.wait_for_receipt(withdrawal.transaction_hash)
+    withdrawals_confirm_run(network=chain_network, client=deployment.client)
 
     assert result.resent == [withdrawal.id]
     withdrawal.refresh_from_db()
     assert withdrawal.status == "COMPLETE"
     assert withdrawal.transaction_hash != signed.hash
     assert withdrawal.operator_nonce == signed.nonce + 1
-    assert token_balance(chain, ETHER, funded.address) == wallet_before + ONE - FEE
-    assert chain.client.receipt(signed.hash) is None
+    assert token_balance(deployment, ETHER, funded.address) == wallet_before + ONE - FEE
+    assert deployment.client.receipt(signed.hash) is None
 
 
-def test_a_reverted_withdrawal_fails_and_releases_its_hold(chain, chain_network, funded, fund):
-    # The ledger holds more than the contract (proceeds of trades not yet settled on chain).
+def test_a_reverted_withdrawal_fails_and_releases_its_hold(deployment, chain_network, funded, fund):
+    # The ledger holds more than the contract (proceeds of trades not yet settled on deployment).
     fund(funded.address, Token.objects.get(network=chain_network, address=ETHER), 5 * ONE)
-    first = request_withdrawal(chain, chain_network, funded, 4 * ONE)
-    second = request_withdrawal(chain, chain_network, funded, 4 * ONE)
+    first = request_withdrawal(deployment, chain_network, funded, 4 * ONE)
+    second = request_withdrawal(deployment, chain_network, funded, 4 * ONE)
     # Both are signed while each alone fits the contract balance, then both are sent.
-    signed = [withdrawal_claim(withdrawal_id=w.id, client=chain.client) for w in (first, second)]
+    signed = [
+        withdrawal_claim(withdrawal_id=w.id, client=deployment.client) for w in (first, second)
+    ]
     for withdrawal, transaction in zip((first, second), signed, strict=True):
-        withdrawal_broadcast(withdrawal_id=withdrawal.id, signed=transaction, client=chain.client)
+        withdrawal_broadcast(
+            withdrawal_id=withdrawal.id, signed=transaction, client=deployment.client
+        )
     for transaction in signed:
-        chain.client.wait_for_receipt(transaction.hash)
+        deployment.client.wait_for_receipt(transaction.hash)
 
-    result = withdrawals_confirm_run(network=chain_network, client=chain.client)
+    result = withdrawals_confirm_run(network=chain_network, client=deployment.client)
 
     assert (result.completed, result.failed) == ([first.id], [second.id])
     second.refresh_from_db()
     assert second.status == "FAILED" and "reverted" in second.error
-    assert not chain.client.withdrawn(second.hash)
+    assert not deployment.client.withdrawn(second.hash)
     assert ledger(funded.address) == (6 * ONE, 0)
 
 
-def test_a_withdrawal_the_contract_cannot_pay_yet_waits_pending(chain, chain_network, funded, fund):
+def test_a_withdrawal_the_contract_cannot_pay_yet_waits_pending(
+    deployment, chain_network, funded, fund
+):
     fund(funded.address, Token.objects.get(network=chain_network, address=ETHER), 5 * ONE)
-    withdrawal = request_withdrawal(chain, chain_network, funded, 8 * ONE)
+    withdrawal = request_withdrawal(deployment, chain_network, funded, 8 * ONE)
 
-    result = withdrawals_dispatch_run(network=chain_network, client=chain.client)
+    result = withdrawals_dispatch_run(network=chain_network, client=deployment.client)
 
     assert result.deferred == [withdrawal.id]
     withdrawal.refresh_from_db()
