@@ -1,5 +1,5 @@
 """End to end through a real Celery worker process on the Redis broker: a deposit is
-credited and a withdrawal requested over the API is paid on deployment, by the worker alone."""
+credited and a withdrawal requested over the API is paid on chain, by the worker alone."""
 
 import os
 import subprocess

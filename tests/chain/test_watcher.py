@@ -77,7 +77,7 @@ def test_a_deposit_in_a_block_reorganised_away_is_never_credited(deployment, cha
     deposit = Transfer.objects.get(kind="deposit")
     assert deposit.status == "PENDING"
 
-    # The block with the deposit leaves the deployment: a longer deployment without it replaces it.
+    # The block with the deposit leaves the chain: a longer chain without it replaces it.
     deployment.node.revert(before_deposit)
     deployment.node.mine(5)
     result = watch(deployment, chain_network)
@@ -108,7 +108,7 @@ def test_a_deposit_mined_again_after_a_reorg_is_credited_once(deployment, chain_
     deployment.node.mine(3)
     watch(deployment, chain_network)
     assert Transfer.objects.get(kind="deposit").status == "FAILED"
-    # The same signed transaction is mined again in the new deployment, in another block.
+    # The same signed transaction is mined again in the new chain, in another block.
     deployment.node.rpc("eth_sendRawTransaction", [raw])
     deployment.node.mine(2)
     watch(deployment, chain_network)

@@ -56,7 +56,7 @@ def start_node(port: int, state_file) -> AnvilNode:
 
 
 def stop_node(node: AnvilNode) -> None:
-    """SIGTERM: anvil writes its state file (the deployment, not its pool) and exits."""
+    """SIGTERM: anvil writes its state file (the chain, not its pool) and exits."""
     if node.process.poll() is None:
         os.killpg(node.process.pid, signal.SIGTERM)
         try:

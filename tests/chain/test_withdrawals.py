@@ -24,7 +24,7 @@ FEE = ONE // 100
 
 @pytest.fixture
 def funded(deployment, chain_network, settings):
-    """users[0] with 5 ETH deposited on deployment and credited by the watcher; ETH has a fee."""
+    """users[0] with 5 ETH deposited on chain and credited by the watcher; ETH has a fee."""
     settings.FEE_ACCOUNT = deployment.fee_account.address
     Token.objects.filter(network=chain_network, address=ETHER).update(withdrawal_fee=FEE)
     user = deployment.users[0]
@@ -219,7 +219,7 @@ def test_a_transaction_whose_nonce_another_took_is_signed_again_and_paid_once(
 
 
 def test_a_reverted_withdrawal_fails_and_releases_its_hold(deployment, chain_network, funded, fund):
-    # The ledger holds more than the contract (proceeds of trades not yet settled on deployment).
+    # The ledger holds more than the contract (proceeds of trades not yet settled on chain).
     fund(funded.address, Token.objects.get(network=chain_network, address=ETHER), 5 * ONE)
     first = request_withdrawal(deployment, chain_network, funded, 4 * ONE)
     second = request_withdrawal(deployment, chain_network, funded, 4 * ONE)
