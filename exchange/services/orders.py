@@ -231,9 +231,11 @@ def order_place(
                 price=price,
             )
     except IntegrityError:
-        # Another network's order with the same hash (the contract address differs, so
-        # only by a collision) or a race the lock did not cover: refuse, nothing written.
-        raise duplicate from None
+        # A twin placed on another balance row's lock (only possible across networks, by
+        # a hash collision): the unique index refused it, the transaction rolled back.
+        if Order.objects.filter(hash=expected).exists():
+            raise duplicate from None
+        raise
     logger.info("event=order_placed hash=%s account=%s side=%s", order.hash, account, side)
     return order
 

@@ -609,6 +609,12 @@ def test_get_orderbook_pages_both_sides(api, network, market, trader):
     assert book["asks"] == {"total": 1, "page": 2, "per_page": 2, "records": []}
 
 
+def test_get_orderbook_market_names_are_case_insensitive(api, network, market, trader):
+    create(api, bid(network, market, trader))
+    book = api.post("/get_orderbook", {"market": market.name.lower()}, format="json").json()
+    assert book["bids"]["total"] == 1
+
+
 def test_get_orderbook_refuses_an_unknown_market(api, network, market):
     for name in ("ETH_NOPE", "ETHTST", "TST_ETH"):
         response = api.post("/get_orderbook", {"market": name}, format="json")
