@@ -29,7 +29,7 @@ from chain.client import (
     SignedTransaction,
     TransactionRejected,
 )
-from chain.models import OperatorNonce
+from chain.nonces import operator_nonce_take
 from chain.rpc_extras import block_hash, transaction_known
 from chain.watcher import required_confirmations
 from exchange.models import Network, Transfer, TransferKind, TransferStatus
@@ -54,20 +54,6 @@ class ConfirmResult:
     failed: list[int] = field(default_factory=list)
     waiting: list[int] = field(default_factory=list)
     resent: list[int] = field(default_factory=list)
-
-
-def operator_nonce_take(*, network: Network, address: str, node_nonce: int) -> int:
-    """The next operator nonce: max(what we handed out, the node's pending count).
-    Call inside transaction.atomic(); the row stays locked until commit."""
-    address = address.lower()
-    OperatorNonce.objects.bulk_create(
-        [OperatorNonce(network=network, address=address)], ignore_conflicts=True
-    )
-    row = OperatorNonce.objects.select_for_update().get(network=network, address=address)
-    nonce = max(row.next_nonce, node_nonce)
-    row.next_nonce = nonce + 1
-    row.save(update_fields=["next_nonce", "updated_at"])
-    return nonce
 
 
 def _operator(client: ExchangeClient) -> str:
