@@ -3,7 +3,7 @@
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from exchange.models import FeeSchedule, Market, MarketStatus, Network, Token
+from exchange.models import FeeSchedule, Market, MarketStatus, Network, Token, Transfer
 
 
 @admin.register(Network)
@@ -123,3 +123,36 @@ class FeeScheduleAdmin(admin.ModelAdmin):
             messages.info(
                 request, f"The schedule takes effect at {obj.effective_at:%Y-%m-%d %H:%M} UTC."
             )
+
+
+@admin.register(Transfer)
+class TransferAdmin(admin.ModelAdmin):
+    """Deposits and withdrawals, read-only: the workers move them, the ledger records them.
+    A withdrawal stuck in PENDING or PROCESSING shows why in `error`."""
+
+    list_display = (
+        "id",
+        "kind",
+        "network",
+        "account",
+        "token",
+        "amount",
+        "status",
+        "transaction_hash",
+        "block_number",
+        "error",
+        "created_at",
+    )
+    list_filter = ("network", "kind", "status")
+    search_fields = ("account", "transaction_hash", "hash")
+    list_select_related = ("network", "token")
+    exclude = ("raw_transaction",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
