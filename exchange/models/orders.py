@@ -79,7 +79,7 @@ class Order(models.Model):
     @property
     def remaining(self):
         """What is left to fill, in units of the take token."""
-        return self.take_amount - self.filled
+        return int(self.take_amount) - int(self.filled)
 
     @property
     def remaining_give(self) -> int:
