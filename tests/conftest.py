@@ -38,3 +38,4 @@ def fees(network):
 
 # Shared signing fixtures (tests/signing.py).
 from tests.signing import fund, trader  # noqa: E402, F401
+from tests.trading import maker, taker  # noqa: E402, F401

@@ -7,12 +7,14 @@ before = snapshot(); ...; assert snapshot() == before
 
 from decimal import Decimal
 
+import pytest
+
 from eth_account.signers.local import LocalAccount
 
 from exchange.models import Balance, Candle, LedgerEntry, Order, Token, Trade
 from exchange.services.orders import order_place
 from exchange.services.trades import TradeRequest, trade_execute
-from tests.signing import address_of, signed_order, signed_trade
+from tests.signing import FUNDS, address_of, new_signer, signed_order, signed_trade
 
 
 def place(
@@ -98,3 +100,22 @@ def snapshot() -> dict:
         "trades": Trade.objects.count(),
         "candles": list(Candle.objects.order_by("id").values()),
     }
+
+
+def _funded(market, fund) -> LocalAccount:
+    signer = new_signer()
+    fund(signer, market.base, FUNDS)
+    fund(signer, market.quote, FUNDS)
+    return signer
+
+
+@pytest.fixture
+def maker(market, fund) -> LocalAccount:
+    """A signer funded with FUNDS of the market's base and quote tokens."""
+    return _funded(market, fund)
+
+
+@pytest.fixture
+def taker(market, fund) -> LocalAccount:
+    """Another such signer."""
+    return _funded(market, fund)

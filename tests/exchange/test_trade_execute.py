@@ -23,22 +23,6 @@ FEE = settings.FEE_ACCOUNT
 
 
 @pytest.fixture
-def maker(market, fund):
-    signer = new_signer()
-    fund(signer, market.base, FUNDS)
-    fund(signer, market.quote, FUNDS)
-    return signer
-
-
-@pytest.fixture
-def taker(market, fund):
-    signer = new_signer()
-    fund(signer, market.base, FUNDS)
-    fund(signer, market.quote, FUNDS)
-    return signer
-
-
-@pytest.fixture
 def bid(maker, market):
     """The maker gives 2 ETH (BASE) for 4000 TST (QUOTE): 0.0005 ETH per TST."""
     return place(

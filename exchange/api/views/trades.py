@@ -41,12 +41,15 @@ class CreateTradesView(ExchangeView):
         network = network_from_params({**(items[0] if items else {}), **shared})
         if not items:
             raise ApiError(Code.VALIDATION_FAILED, "Give at least one trade")
-        if was_array:
-            serializer = CreateTradeInput(data=items, many=True)
-            serializer.is_valid(raise_exception=True)
-            rows = serializer.validated_data
-        else:
-            rows = [parse(CreateTradeInput, items[0])]
+        rows, errors = [], {}
+        for index, item in enumerate(items):
+            serializer = CreateTradeInput(data=item)
+            if serializer.is_valid():
+                rows.append(serializer.validated_data)
+            for field, detail in serializer.errors.items():
+                errors[f"[{index}].{field}" if was_array else field] = detail
+        if errors:
+            raise serializers.ValidationError(errors)
         trades = trade_execute(
             network=network,
             fills=[
