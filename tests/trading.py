@@ -8,7 +8,6 @@ before = snapshot(); ...; assert snapshot() == before
 from decimal import Decimal
 
 import pytest
-
 from eth_account.signers.local import LocalAccount
 
 from exchange.models import Balance, Candle, LedgerEntry, Order, Token, Trade
