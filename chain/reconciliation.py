@@ -96,8 +96,10 @@ class _Snapshot:
 
 
 def _snapshot(network: Network) -> _Snapshot:
+    # Inside a caller's transaction (tests) the snapshot is that transaction's.
+    own_transaction = not connection.in_atomic_block
     with transaction.atomic():
-        if connection.vendor == "postgresql":
+        if own_transaction and connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         tokens = {token.id: token for token in Token.objects.filter(network=network)}
