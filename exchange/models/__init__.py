@@ -6,6 +6,7 @@ from exchange.models.operations import (
     RateLimitPolicy,
     SecurityType,
 )
+from exchange.models.market_data import CANDLE_PERIODS, Candle
 from exchange.models.orders import Order, OrderSide, OrderStatus, SettlementStatus, Trade
 from exchange.models.reference import FeeSchedule, Market, MarketStatus, Network, Token
 from exchange.models.transfers import Transfer, TransferKind, TransferStatus
@@ -14,6 +15,8 @@ __all__ = [
     "ApiKey",
     "Balance",
     "Ban",
+    "CANDLE_PERIODS",
+    "Candle",
     "CostClass",
     "FeeSchedule",
     "LedgerEntry",
