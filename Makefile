@@ -5,15 +5,28 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format bench install clean
+.PHONY: run test lint format bench install clean contracts node
 
-install: $(STAMP)
+install: $(STAMP) node_modules/.installed
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
+
+# anvil (the local node) and solc (the contract compiler), pinned in package-lock.json.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+# Recompile chain/contracts/*.sol into chain/contracts/build/*.json (committed).
+contracts: node_modules/.installed
+	node chain/contracts/build.js
+
+# A local Ethereum node (chain id 31337) at http://127.0.0.1:8545, for the demo: see README.
+node: node_modules/.installed
+	node_modules/.bin/anvil --chain-id 31337 --port 8545
 
 # The whole exchange on the embedded default (SQLite, no Redis): see README.
 run: install

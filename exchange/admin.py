@@ -110,6 +110,13 @@ class FeeScheduleAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return obj is None or not obj.has_taken_effect
 
+    def get_actions(self, request):
+        # The bulk delete asks has_delete_permission without an object: it would
+        # delete schedules that have taken effect. Delete one at a time instead.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         if obj.effective_at > timezone.now():

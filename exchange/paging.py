@@ -1,5 +1,8 @@
 from dataclasses import dataclass
 
+# SQL's OFFSET and LIMIT are 64-bit: a page beyond them is past the end of any table.
+_MAX_ROW = 2**63 - 1
+
 
 @dataclass(frozen=True)
 class PageRequest:
@@ -13,7 +16,10 @@ class PageRequest:
         return (self.page - 1) * self.per_page
 
     def slice(self, rows):
-        return rows[self.offset : self.offset + self.per_page]
+        end = self.offset + self.per_page
+        if end > _MAX_ROW:
+            return rows[:0]
+        return rows[self.offset : end]
 
     def envelope(self, total: int, records: list) -> dict:
         return {"total": total, "page": self.page, "per_page": self.per_page, "records": records}

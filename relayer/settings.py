@@ -6,7 +6,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from relayer.env import env_bool, env_int, env_list, env_str
+from relayer.env import env_bool, env_choice, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -77,6 +77,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Redis for the cache and the Celery broker in production; without REDIS_URL the
 # embedded default needs no server: a database cache and Celery's filesystem transport.
 REDIS_URL = env_str("REDIS_URL", "")
+if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix://")
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -128,6 +130,13 @@ API_MAX_PER_PAGE = env_int("API_MAX_PER_PAGE", 500, minimum=1)
 if API_MAX_PER_PAGE < API_DEFAULT_PER_PAGE:
     raise ImproperlyConfigured(f"API_MAX_PER_PAGE must be at least {API_DEFAULT_PER_PAGE}")
 
+# The operator's key signs settlement and withdrawal transactions (chain/client.py): the
+# key itself, or (preferred) the path of a file holding it. Never logged.
+OPERATOR_PRIVATE_KEY = env_str("OPERATOR_PRIVATE_KEY", "")
+OPERATOR_PRIVATE_KEY_FILE = env_str("OPERATOR_PRIVATE_KEY_FILE", "")
+# Seconds before a request to an Ethereum node counts as unanswered (outcome unknown).
+CHAIN_RPC_TIMEOUT = env_int("CHAIN_RPC_TIMEOUT", 10, minimum=1)
+
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
@@ -155,5 +164,8 @@ LOGGING = {
         "keyvalue": {"format": "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "keyvalue"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {
+        "handlers": ["console"],
+        "level": env_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"]),
+    },
 }

@@ -3,6 +3,10 @@ from rest_framework.test import APIClient
 
 from tests.factories import FeeScheduleFactory, MarketFactory, NetworkFactory, TokenFactory
 
+# The local Ethereum node and the deployed exchange; signing helpers and funded traders;
+# trading helpers (maker and taker fixtures).
+pytest_plugins = ["tests.anvil", "tests.signing", "tests.trading"]
+
 
 @pytest.fixture
 def api() -> APIClient:
@@ -34,8 +38,3 @@ def market(network, ether, token):
 @pytest.fixture
 def fees(network):
     return FeeScheduleFactory(network=network)
-
-
-# Shared signing fixtures (tests/signing.py).
-from tests.signing import fund, trader  # noqa: E402, F401
-from tests.trading import maker, taker  # noqa: E402, F401

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Iterator
 from enum import IntEnum
 
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -135,6 +136,14 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         return Response(
             error_body(exc.status_code, str(exc.detail)), exc.status_code, headers=headers
         )
+    if isinstance(exc, PermissionDenied):
+        return Response(error_body(403, str(exc) or "Forbidden"), status=403)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(error_body(413, "Request body too large"), status=413)
+    if isinstance(exc, SuspiciousOperation):
+        # Django's own refusals of a request (too many fields, a bad header): a 400.
+        logger.warning("event=suspicious_request error=%s", type(exc).__name__)
+        return Response(error_body(400, "Bad request"), status=400)
     logger.exception("event=unhandled_api_error view=%s", type(context.get("view")).__name__)
     return Response(error_body(500, "Internal server error"), status=500)
 

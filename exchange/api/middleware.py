@@ -1,3 +1,5 @@
+from http import HTTPStatus
+
 from exchange.api.errors import json_error_response
 
 _REASONS = {404: "Not found", 405: "Method not allowed", 500: "Internal server error"}
@@ -18,7 +20,15 @@ class JsonErrorMiddleware:
             return response
         if response.status_code == 404:
             return json_error_response(404, f"No endpoint {request.method} {request.path}")
-        if response.status_code >= 500 or response.status_code in _REASONS:
-            status = response.status_code
-            return json_error_response(status, _REASONS.get(status, "Server error"))
+        status = response.status_code
+        if status >= 400:
+            # Also Django's own refusals before any view runs (a 400 for a bad Host header).
+            return json_error_response(status, _REASONS.get(status) or _phrase(status))
         return response
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Server error" if status >= 500 else "Bad request"

@@ -1,5 +1,6 @@
 """Reference data operators control: networks, tokens, markets and fee schedules."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -12,6 +13,8 @@ from exchange.validators import validate_address, validate_symbol
 
 # The contract refuses fees above 10%; the admin refuses them first.
 MAX_FEE = Decimal("0.1")
+# How long an operator may take to submit a form whose start time defaulted to "now".
+FEE_SCHEDULE_FORM_GRACE = timedelta(minutes=15)
 
 
 class Network(models.Model):
@@ -161,3 +164,28 @@ class FeeSchedule(models.Model):
     @property
     def has_taken_effect(self) -> bool:
         return self.effective_at <= timezone.now()
+
+    def clean(self) -> None:
+        # A schedule never starts in the past: the time since then belongs to the
+        # schedule that was in force. A start that has just passed (the form's
+        # default "now", submitted a little later) means now.
+        if self.effective_at is None or not self._start_is_being_set():
+            return
+        now = timezone.now()
+        if self.effective_at >= now:
+            return
+        if now - self.effective_at <= FEE_SCHEDULE_FORM_GRACE:
+            self.effective_at = now
+            return
+        raise ValidationError(
+            {
+                "effective_at": "A fee schedule cannot start in the past: trades since then "
+                "were charged under the schedule in force. Choose now or a later time."
+            }
+        )
+
+    def _start_is_being_set(self) -> bool:
+        if self._state.adding or self.pk is None:
+            return True
+        stored = FeeSchedule.objects.filter(pk=self.pk).values_list("effective_at", flat=True)
+        return stored.first() != self.effective_at

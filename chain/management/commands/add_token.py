@@ -1,0 +1,30 @@
+"""Registers an ERC-20 already on chain, reading its symbol, name and decimals."""
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from chain.client import ChainError, exchange_client
+from chain.management.commands.deploy_exchange import _network
+from exchange.services.chain_setup import token_add
+from exchange.validators import validate_address
+
+
+class Command(BaseCommand):
+    help = "Register the ERC-20 at --address on --network (symbol, name, decimals from chain)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--network", type=int, required=True)
+        parser.add_argument("--address", required=True)
+
+    def handle(self, *args, network: int, address: str, **options):
+        row = _network(network, None)
+        try:
+            validate_address(address)
+            token = token_add(network=row, client=exchange_client(row), address=address)
+        except ValidationError as error:
+            raise CommandError("; ".join(error.messages)) from None
+        except (ChainError, ValueError) as error:
+            raise CommandError(f"could not read the token: {error}") from None
+        self.stdout.write(
+            f"token={token.symbol} name={token.name!r} decimals={token.decimals} address={token.address}"
+        )

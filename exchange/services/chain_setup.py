@@ -1,0 +1,80 @@
+"""Putting contracts on a chain and registering them: the exchange, demo tokens, a listed
+token. Used by the deploy_exchange, deploy_demo_tokens and add_token commands."""
+
+from django.db import transaction
+
+from chain.client import ETHER, ExchangeClient
+from exchange.models import Market, Network, Token
+
+# About two weeks of 12-second blocks: long enough that the operator is clearly gone.
+DEFAULT_INACTIVITY_BLOCKS = 100_000
+DEMO_TOKENS = (("TST", "Test Token", 18), ("SIX", "Six Decimals", 6))
+DEMO_MINT_WHOLE_TOKENS = 1_000_000
+
+
+def exchange_deploy(
+    *,
+    network: Network,
+    client: ExchangeClient,
+    fee_account: str | None = None,
+    inactivity_blocks: int = DEFAULT_INACTIVITY_BLOCKS,
+) -> str:
+    """Deploys the Exchange with the operator key (owner and admin), records its address."""
+    operator = client.operator_address
+    if operator is None:
+        raise ValueError("no operator key: set OPERATOR_PRIVATE_KEY or OPERATOR_PRIVATE_KEY_FILE")
+    address = client.deploy("Exchange", fee_account or operator, inactivity_blocks)
+    client.transact("Exchange", address, "setAdmin", operator, True)
+    with transaction.atomic():
+        network = Network.objects.select_for_update().get(pk=network.pk)
+        network.exchange_address = address
+        network.save(update_fields=["exchange_address", "updated_at"])
+    return address
+
+
+def ether_get_or_create(*, network: Network) -> Token:
+    token, _ = Token.objects.get_or_create(
+        network=network,
+        address=ETHER,
+        defaults={"symbol": "ETH", "name": "Ether", "decimals": 18},
+    )
+    return token
+
+
+def demo_tokens_deploy(
+    *, network: Network, client: ExchangeClient, holders: list[str]
+) -> list[Token]:
+    """Deploys TST (18 decimals) and SIX (6), mints each holder 1,000,000 of each, and
+    registers the tokens and the markets ETH_TST and ETH_SIX. A token whose symbol the
+    network already has is not deployed again."""
+    ether = ether_get_or_create(network=network)
+    tokens = []
+    for symbol, name, decimals in DEMO_TOKENS:
+        token = Token.objects.filter(network=network, symbol=symbol).first()
+        if token is None:
+            address = client.deploy("TestToken", name, symbol, decimals)
+            for holder in holders:
+                client.transact(
+                    "TestToken", address, "mint", holder, DEMO_MINT_WHOLE_TOKENS * 10**decimals
+                )
+            token = Token.objects.create(
+                network=network, address=address, symbol=symbol, name=name, decimals=decimals
+            )
+        Market.objects.get_or_create(network=network, base=ether, quote=token)
+        tokens.append(token)
+    return tokens
+
+
+def token_add(*, network: Network, client: ExchangeClient, address: str) -> Token:
+    """Registers the ERC-20 at `address`, reading its symbol, name and decimals from chain."""
+    info = client.token_info(address)
+    token = Token(
+        network=network,
+        address=info.address,
+        symbol=info.symbol,
+        name=info.name[:64],
+        decimals=info.decimals,
+    )
+    token.full_clean()
+    token.save()
+    return token
