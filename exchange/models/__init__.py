@@ -1,4 +1,5 @@
 from exchange.models.ledger import Balance, LedgerEntry, LedgerKind
+from exchange.models.market_data import CANDLE_PERIODS, Candle
 from exchange.models.operations import (
     ApiKey,
     Ban,
@@ -6,16 +7,15 @@ from exchange.models.operations import (
     RateLimitPolicy,
     SecurityType,
 )
-from exchange.models.market_data import CANDLE_PERIODS, Candle
 from exchange.models.orders import Order, OrderSide, OrderStatus, SettlementStatus, Trade
 from exchange.models.reference import FeeSchedule, Market, MarketStatus, Network, Token
 from exchange.models.transfers import Transfer, TransferKind, TransferStatus
 
 __all__ = [
+    "CANDLE_PERIODS",
     "ApiKey",
     "Balance",
     "Ban",
-    "CANDLE_PERIODS",
     "Candle",
     "CostClass",
     "FeeSchedule",

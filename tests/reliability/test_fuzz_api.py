@@ -1,0 +1,82 @@
+"""Schemathesis fuzzes every operation of the API's own OpenAPI schema against a live
+server (pytest-django's live_server, on the test database) seeded with a market, funded
+accounts, orders, trades and transfers: no 5xx, and every response (status, headers,
+content type, body, errors included) as the schema describes it.
+
+Short form: FUZZ_EXAMPLES examples per operation (default 15). RUN_SLOW=1 runs
+FUZZ_SLOW_EXAMPLES (default 400) per operation. Rate limits are raised for the test
+through RateLimitPolicy rows (the middleware still counts every request).
+"""
+
+import os
+
+import pytest
+import requests
+import schemathesis
+from drf_spectacular.generators import SchemaGenerator
+from hypothesis import HealthCheck, Phase, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from exchange.models import CostClass, RateLimitPolicy
+from tests.reliability.seed import seed_exchange
+
+SLOW = os.environ.get("RUN_SLOW") == "1"
+EXAMPLES = int(
+    os.environ.get("FUZZ_SLOW_EXAMPLES", "400") if SLOW else os.environ.get("FUZZ_EXAMPLES", "15")
+)
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+
+
+def _openapi() -> dict:
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+schema = schemathesis.openapi.from_dict(_openapi())
+
+
+def raise_rate_limits() -> None:
+    for cost_class in CostClass.values:
+        RateLimitPolicy.objects.update_or_create(
+            cost_class=cost_class,
+            defaults={
+                "window_seconds": 3600,
+                "ip_limit": 10**9,
+                "account_limit": 10**9,
+                "api_key_limit": 10**9,
+            },
+        )
+
+
+@pytest.fixture
+def fuzz_server(live_server, transactional_db, settings):
+    raise_rate_limits()
+    seed_exchange(settings)
+    session = requests.Session()
+    yield live_server.url, session
+    session.close()
+
+
+@schema.parametrize()
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=not SLOW,  # the short form is the same every run
+    phases=[Phase.explicit, Phase.generate] if not SLOW else list(Phase),
+    suppress_health_check=list(HealthCheck),
+    database=None,
+)
+def test_every_operation_answers_as_its_schema_says(case, fuzz_server):
+    base_url, session = fuzz_server
+    case.call_and_validate(base_url=base_url, session=session, checks=CHECKS, timeout=30)
