@@ -102,14 +102,16 @@ def gunicorn_server(
         )
     server = Server(f"http://127.0.0.1:{port}", process, log_path)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             assert process.poll() is None, server.log()[-3000:]
             try:
-                requests.get(server.url + "/helpers/return_contract_address", timeout=5)
+                # Every worker imports the project on its first request: wait for all.
+                for _ in range(workers):
+                    requests.get(server.url + "/helpers/return_contract_address", timeout=30)
                 break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline, "gunicorn did not start"
+            except (requests.ConnectionError, requests.Timeout):
+                assert time.monotonic() < deadline, f"gunicorn did not start: {server.log()}"
                 time.sleep(0.1)
         yield server
     finally:
