@@ -4,7 +4,7 @@ from rest_framework.test import APIClient
 from tests.factories import FeeScheduleFactory, MarketFactory, NetworkFactory, TokenFactory
 
 # The local Ethereum node and the deployed exchange; signing helpers and funded traders.
-pytest_plugins = ["tests.anvil", "tests.signing", "tests.trading"]
+pytest_plugins = ["tests.anvil", "tests.signing", "tests.trading", "tests.chain.settling"]
 
 
 @pytest.fixture
