@@ -4,8 +4,15 @@ from rest_framework.test import APIClient
 from tests.factories import FeeScheduleFactory, MarketFactory, NetworkFactory, TokenFactory
 
 # The local Ethereum node and the deployed exchange; signing helpers and funded traders;
-# trading helpers (maker and taker fixtures); an exchange on anvil (tests/chain/settling.py).
-pytest_plugins = ["tests.anvil", "tests.signing", "tests.trading", "tests.chain.settling"]
+# trading helpers (maker and taker fixtures); an exchange on anvil (tests/chain/settling.py);
+# a real Celery worker process (tests/celery_worker.py).
+pytest_plugins = [
+    "tests.anvil",
+    "tests.signing",
+    "tests.trading",
+    "tests.chain.settling",
+    "tests.celery_worker",
+]
 
 
 @pytest.fixture
