@@ -1,6 +1,6 @@
 from django.urls import path
 
-from exchange.api.views import balances, orders, reference
+from exchange.api.views import balances, orders, reference, transfers
 
 urlpatterns = [
     path("tokens", reference.TokenListView.as_view(), name="tokens"),
@@ -16,4 +16,6 @@ urlpatterns = [
     path("get_orderbook", orders.OrderBookView.as_view(), name="orderbook"),
     path("accounts/<str:address>", balances.AccountBalancesView.as_view(), name="account-balances"),
     path("balances", balances.BalancesView.as_view(), name="balances"),
+    path("get_transfers", transfers.GetTransfersView.as_view(), name="get-transfers"),
+    path("create_transfers", transfers.CreateTransfersView.as_view(), name="create-transfers"),
 ]
