@@ -12,6 +12,7 @@ from exchange.models import (
     Network,
     RateLimitPolicy,
     Token,
+    Transfer,
 )
 from exchange.selectors.access import access_forget, rate_limits_forget
 from exchange.services.api_keys import api_key_issue, api_key_revoke
@@ -216,3 +217,36 @@ class BanAdmin(admin.ModelAdmin):
         for ban in queryset:
             ban_lift(ban=ban, now=now)
         self.message_user(request, f"Lifted {queryset.count()} ban(s).")
+
+
+@admin.register(Transfer)
+class TransferAdmin(admin.ModelAdmin):
+    """Deposits and withdrawals, read-only: the workers move them, the ledger records them.
+    A withdrawal stuck in PENDING or PROCESSING shows why in `error`."""
+
+    list_display = (
+        "id",
+        "kind",
+        "network",
+        "account",
+        "token",
+        "amount",
+        "status",
+        "transaction_hash",
+        "block_number",
+        "error",
+        "created_at",
+    )
+    list_filter = ("network", "kind", "status")
+    search_fields = ("account", "transaction_hash", "hash")
+    list_select_related = ("network", "token")
+    exclude = ("raw_transaction",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

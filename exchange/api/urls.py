@@ -1,6 +1,6 @@
 from django.urls import path
 
-from exchange.api.views import balances, market_data, orders, reference, trades
+from exchange.api.views import balances, market_data, orders, reference, trades, transfers
 
 urlpatterns = [
     path("tokens", reference.TokenListView.as_view(), name="tokens"),
@@ -20,4 +20,6 @@ urlpatterns = [
     path("get_trades", trades.GetTradesView.as_view(), name="get-trades"),
     path("get_ticker", market_data.TickerView.as_view(), name="ticker"),
     path("get_chart_data", market_data.ChartDataView.as_view(), name="chart-data"),
+    path("get_transfers", transfers.GetTransfersView.as_view(), name="get-transfers"),
+    path("create_transfers", transfers.CreateTransfersView.as_view(), name="create-transfers"),
 ]

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('exchange', '0003_operations'),
+        ('exchange', '0004_transfer_broadcast'),
     ]
 
     operations = [

@@ -1,0 +1,48 @@
+"""What operators see of the chain workers: the watcher's cursor (edit it to rescan from
+an earlier block), the block hashes it keeps, deposits in unknown tokens, operator nonces."""
+
+from django.contrib import admin
+
+from chain.models import ChainBlock, OperatorNonce, UnknownTokenDeposit, WatcherCursor
+
+
+@admin.register(WatcherCursor)
+class WatcherCursorAdmin(admin.ModelAdmin):
+    list_display = ("network", "start_block", "block_number", "block_hash", "updated_at")
+    readonly_fields = ("block_hash", "updated_at")
+
+
+@admin.register(ChainBlock)
+class ChainBlockAdmin(admin.ModelAdmin):
+    list_display = ("network", "number", "hash", "created_at")
+    list_filter = ("network",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(UnknownTokenDeposit)
+class UnknownTokenDepositAdmin(admin.ModelAdmin):
+    list_display = ("network", "token_address", "account", "amount", "block_number", "created_at")
+    list_filter = ("network",)
+    search_fields = ("token_address", "account", "transaction_hash")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OperatorNonce)
+class OperatorNonceAdmin(admin.ModelAdmin):
+    list_display = ("network", "address", "next_nonce", "updated_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
