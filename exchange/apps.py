@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class ExchangeConfig(AppConfig):
     name = "exchange"
     verbose_name = "Exchange"
+
+    def ready(self) -> None:
+        # Connects the Celery task-outcome counters (web and worker alike).
+        from exchange import metrics  # noqa: F401

@@ -30,17 +30,28 @@ INSTALLED_APPS = [
     "django_filters",
     "exchange",
     "chain",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_prometheus",
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "exchange.api.observability.RequestIdMiddleware",
+    # Outside the rate limiter, so that its own refusals (a request too big to read
+    # for the account) are JSON too; it keeps the rate-limit headers of what it replaces.
     "exchange.api.middleware.JsonErrorMiddleware",
+    "exchange.api.throttling.RateLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Serves collected static files (admin, the /docs page) under gunicorn.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "relayer.urls"
@@ -149,8 +160,8 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# Where trade, gas and withdrawal fees are credited: the contract's feeAccount
-# (default: anvil's first account, the local operator).
+# Where withdrawal, trade and settlement gas fees are credited (default: anvil's first
+# account, the local operator).
 FEE_ACCOUNT = env_str("FEE_ACCOUNT", "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266").lower()
 if not re.fullmatch(r"0x[0-9a-f]{40}", FEE_ACCOUNT):
     raise ImproperlyConfigured(f"FEE_ACCOUNT must be an address, got {FEE_ACCOUNT!r}")
@@ -183,7 +194,45 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "exchange.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Relayer API",
+    "DESCRIPTION": (
+        "The relayer's REST API. Every response carries X-RateLimit-Limit, "
+        "X-RateLimit-Remaining and X-RateLimit-Reset; errors have the body "
+        '{"code", "reason", "validationErrors"?}. See README.md.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "exchange.api.schema.add_common_responses",
+    ],
+}
+
+# Rate limits (exchange/api/throttling.py): counters in the shared cache through
+# django-ratelimit; the limits per cost class are RateLimitPolicy rows in the admin.
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_FAIL_OPEN = True
+# Paths outside the API: never counted, never carry the headers.
+RATELIMIT_EXEMPT_PATHS = ["/admin/", "/static/", "/healthz", "/metrics"]
+# Behind N reverse proxies, the client is the N-th address from the right of X-Forwarded-For.
+RATELIMIT_TRUSTED_PROXIES = env_int("RATELIMIT_TRUSTED_PROXIES", 0, minimum=0)
+# A client throttled more than BAN_AFTER times within BAN_WINDOW seconds is banned (418)
+# for BAN_BASE_SECONDS, doubling with each ban in a row up to BAN_MAX_SECONDS.
+RATELIMIT_BAN_AFTER = env_int("RATELIMIT_BAN_AFTER", 20, minimum=1)
+RATELIMIT_BAN_WINDOW = env_int("RATELIMIT_BAN_WINDOW", 300, minimum=1)
+RATELIMIT_BAN_BASE_SECONDS = env_int("RATELIMIT_BAN_BASE_SECONDS", 300, minimum=1)
+RATELIMIT_BAN_MAX_SECONDS = env_int("RATELIMIT_BAN_MAX_SECONDS", 3 * 24 * 3600, minimum=1)
+# How long a web process keeps the RateLimitPolicy rows before reading them again.
+RATELIMIT_POLICY_TTL = env_int("RATELIMIT_POLICY_TTL", 10, minimum=0)
+# /healthz: how long to wait for each node's eth_blockNumber.
+HEALTH_NODE_TIMEOUT = env_int("HEALTH_NODE_TIMEOUT", 3, minimum=1)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -196,10 +245,22 @@ STATIC_ROOT = VAR_DIR / "static"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "exchange.api.observability.RequestIdFilter"}},
     "formatters": {
-        "keyvalue": {"format": "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"},
+        "keyvalue": {
+            "format": (
+                "%(asctime)s level=%(levelname)s logger=%(name)s "
+                "request_id=%(request_id)s %(message)s"
+            )
+        },
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "keyvalue"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "keyvalue",
+            "filters": ["request_id"],
+        }
+    },
     "root": {
         "handlers": ["console"],
         "level": env_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"]),

@@ -1,7 +1,16 @@
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from exchange.api.views.operations import healthz
+from exchange.dashboard import dashboard
 
 urlpatterns = [
+    path("admin/dashboard/", dashboard, name="operator-dashboard"),
     path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
+    path("", include("django_prometheus.urls")),
+    path("schema", SpectacularAPIView.as_view(), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include("exchange.api.urls")),
 ]

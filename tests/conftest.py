@@ -1,6 +1,12 @@
+import time
+from types import SimpleNamespace
+
+import django_ratelimit.core
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from exchange.selectors.access import rate_limits_forget
 from tests.factories import FeeScheduleFactory, MarketFactory, NetworkFactory, TokenFactory
 
 # The local Ethereum node and the deployed exchange; signing helpers and funded traders;
@@ -45,3 +51,15 @@ def market(network, ether, token):
 @pytest.fixture
 def fees(network):
     return FeeScheduleFactory(network=network)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(monkeypatch):
+    """Each test starts with no rate-limit counters and re-reads the policy rows. The
+    counters' clock stands still, so no fixed window can end in the middle of a test."""
+    frozen = time.time()
+    monkeypatch.setattr(django_ratelimit.core, "time", SimpleNamespace(time=lambda: frozen))
+    cache.clear()
+    rate_limits_forget()
+    yield
+    rate_limits_forget()

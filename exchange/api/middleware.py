@@ -18,13 +18,24 @@ class JsonErrorMiddleware:
             "application/json"
         ):
             return response
-        if response.status_code == 404:
-            return json_error_response(404, f"No endpoint {request.method} {request.path}")
         status = response.status_code
+        if status == 404:
+            return _keeping_headers(
+                response, json_error_response(404, f"No endpoint {request.method} {request.path}")
+            )
         if status >= 400:
             # Also Django's own refusals before any view runs (a 400 for a bad Host header).
-            return json_error_response(status, _REASONS.get(status) or _phrase(status))
+            reason = _REASONS.get(status) or _phrase(status)
+            return _keeping_headers(response, json_error_response(status, reason))
         return response
+
+
+def _keeping_headers(original, replacement):
+    """The replacement carries the original's protocol headers (rate limits, request id)."""
+    for name, value in original.items():
+        if name.lower().startswith("x-") or name.lower() in ("allow", "retry-after", "link"):
+            replacement[name] = value
+    return replacement
 
 
 def _phrase(status: int) -> str:

@@ -1,13 +1,23 @@
 from exchange.models.ledger import Balance, LedgerEntry, LedgerKind
 from exchange.models.market_data import CANDLE_PERIODS, Candle
+from exchange.models.operations import (
+    ApiKey,
+    Ban,
+    CostClass,
+    RateLimitPolicy,
+    SecurityType,
+)
 from exchange.models.orders import Order, OrderSide, OrderStatus, SettlementStatus, Trade
 from exchange.models.reference import FeeSchedule, Market, MarketStatus, Network, Token
 from exchange.models.transfers import Transfer, TransferKind, TransferStatus
 
 __all__ = [
     "CANDLE_PERIODS",
+    "ApiKey",
     "Balance",
+    "Ban",
     "Candle",
+    "CostClass",
     "FeeSchedule",
     "LedgerEntry",
     "LedgerKind",
@@ -17,6 +27,8 @@ __all__ = [
     "Order",
     "OrderSide",
     "OrderStatus",
+    "RateLimitPolicy",
+    "SecurityType",
     "SettlementStatus",
     "Token",
     "Trade",

@@ -1,0 +1,245 @@
+"""Rate limits, API keys and bans for every API request, in one middleware.
+
+Each request is counted, with django-ratelimit's counters in the shared cache, in
+its endpoint's cost class (exchange/api/security.py) against its client: the IP,
+and the `account` parameter when present; a valid X-API-KEY replaces both with
+the key's own, larger budget. Every response carries X-RateLimit-Limit,
+X-RateLimit-Remaining and X-RateLimit-Reset (UTC epoch seconds) for the tightest
+of those counters. Over a limit: 429, code 103. A client that sends more than
+RATELIMIT_BAN_AFTER requests while throttled within RATELIMIT_BAN_WINDOW seconds
+is banned (418) for an escalating period (exchange/services/bans.py).
+"""
+
+import ipaddress
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve
+from django.utils import timezone
+from django_ratelimit.core import get_usage
+
+from exchange.api.errors import Code, error_body
+from exchange.api.security import cost_class_of, security_type_of
+from exchange.models import Ban
+from exchange.selectors.access import ActiveBan, api_key_find, ban_active, rate_limits_get
+from exchange.services.bans import ban_impose
+from exchange.validators import ADDRESS_RE
+
+logger = logging.getLogger(__name__)
+
+API_KEY_HEADER = "X-API-KEY"
+# Account parameters are read from bodies up to this size; a larger body is still
+# counted against the IP (or key).
+_MAX_BODY_PEEK = 64 * 1024
+
+
+def now() -> datetime:
+    """The clock bans are judged by; tests replace it to travel in time."""
+    return timezone.now()
+
+
+def is_rate_limited_path(path: str) -> bool:
+    return not any(path.startswith(prefix) for prefix in settings.RATELIMIT_EXEMPT_PATHS)
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's address: REMOTE_ADDR, or behind RATELIMIT_TRUSTED_PROXIES proxies the
+    address the outermost trusted proxy saw (X-Forwarded-For, counted from the right).
+    An IPv6 client is its /64, as it usually holds the whole prefix."""
+    address = request.META.get("REMOTE_ADDR", "") or "unknown"
+    proxies = settings.RATELIMIT_TRUSTED_PROXIES
+    if proxies:
+        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        hops = [hop for hop in hops if hop]
+        if len(hops) >= proxies:
+            address = hops[-proxies]
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False).network_address)
+    return str(parsed)
+
+
+def _address(value) -> str | None:
+    return value.lower() if isinstance(value, str) and ADDRESS_RE.match(value) else None
+
+
+def request_account(request: HttpRequest, url_kwargs: dict) -> str | None:
+    """The account a request names: in its path, its query string (which wins over the
+    body, as for every parameter) or its body (the first item of an array body)."""
+    for name in ("account", "address", "account_address", "accountAddress"):
+        if name in url_kwargs:
+            return _address(url_kwargs[name])
+    if "account" in request.GET:
+        return _address(request.GET.get("account"))
+    if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
+        return None
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    if not 0 < length <= _MAX_BODY_PEEK:
+        return None
+    content_type = request.META.get("CONTENT_TYPE", "")
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        return _address(request.POST.get("account"))
+    try:
+        body = json.loads(request.body)
+    except ValueError:
+        return None
+    if isinstance(body, list) and body:
+        body = body[0]
+    return _address(body.get("account")) if isinstance(body, dict) else None
+
+
+@dataclass(frozen=True)
+class Usage:
+    limit: int
+    count: int
+    time_left: int
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.count)
+
+    @property
+    def exceeded(self) -> bool:
+        return self.count > self.limit
+
+
+def _count(request: HttpRequest, group: str, value: str, limit: int, window: int) -> Usage | None:
+    """One more request in `group` for `value`, with django-ratelimit's counter."""
+    try:
+        usage = get_usage(
+            request,
+            group=group,
+            key=lambda _group, _request: value,
+            rate=(limit, window),
+            increment=True,
+        )
+    except Exception:
+        # The cache is down: serve rather than refuse everyone (healthz reports it).
+        logger.warning("event=ratelimit_cache_error group=%s", group, exc_info=True)
+        return None
+    if usage is None:
+        return None
+    return Usage(limit=usage["limit"], count=usage["count"], time_left=max(0, usage["time_left"]))
+
+
+def _json(status: int, code: int, reason: str) -> JsonResponse:
+    return JsonResponse(error_body(code, reason), status=status)
+
+
+def _banned(ban: ActiveBan | Ban, moment: datetime) -> JsonResponse:
+    response = _json(418, 418, f"Banned until {ban.until:%Y-%m-%d %H:%M:%S} UTC: {ban.reason}")
+    response["Retry-After"] = str(max(1, int((ban.until - moment).total_seconds())))
+    return response
+
+
+class RateLimitMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not is_rate_limited_path(request.path_info):
+            return self.get_response(request)
+        moment = now()
+        try:
+            match = resolve(request.path_info)
+            url_name, url_kwargs = match.url_name, match.kwargs
+        except Resolver404:
+            url_name, url_kwargs = None, {}
+        cost_class = cost_class_of(url_name)
+        limits = rate_limits_get(cost_class=cost_class)
+        ip_client = f"ip:{client_ip(request)}"
+
+        api_key, key_refusal = None, None
+        raw_key = request.headers.get(API_KEY_HEADER)
+        if raw_key is not None:
+            api_key = api_key_find(raw_key=raw_key.strip())
+            security_type = security_type_of(url_name)
+            if api_key is None:
+                key_refusal = _json(401, 401, "Unknown or revoked API key")
+            elif security_type and not api_key.allows(security_type):
+                key_refusal = _json(
+                    403, 403, f"This API key does not allow {security_type} endpoints"
+                )
+
+        if api_key is not None:
+            client = f"key:{api_key.pk}"
+            counters = [(client, api_key.rate_limit_multiplier * limits.api_key_limit)]
+        else:
+            client = ip_client
+            counters = [(client, limits.ip_limit)]
+            account = request_account(request, url_kwargs)
+            if account:
+                counters.append((f"account:{account}", limits.account_limit))
+
+        ban = ban_active(clients=sorted({ip_client, client}), now=moment)
+        if ban is not None:
+            response = _banned(ban, moment)
+            limit = min(limit for _, limit in counters)
+            retry_after = int(response["Retry-After"])
+            return self._with_headers(response, Usage(limit, limit + 1, retry_after), moment)
+
+        usages = [
+            _count(
+                request,
+                f"api:{cost_class}:{value.split(':')[0]}",
+                value,
+                limit,
+                limits.window_seconds,
+            )
+            for value, limit in counters
+        ]
+        usages = [usage for usage in usages if usage is not None]
+        tightest = min(usages, key=lambda usage: usage.remaining, default=None)
+        over = [usage for usage in usages if usage.exceeded]
+        if over:
+            response = self._throttled(request, client, moment, max(u.time_left for u in over))
+        elif key_refusal is not None:
+            response = key_refusal
+        else:
+            response = self.get_response(request)
+        if tightest is None:
+            limit = min(limit for _, limit in counters)
+            tightest = Usage(limit, 0, limits.window_seconds)
+        return self._with_headers(response, tightest, moment)
+
+    def _throttled(
+        self, request: HttpRequest, client: str, moment: datetime, time_left: int
+    ) -> JsonResponse:
+        strikes = _count(
+            request,
+            "api:strikes",
+            client,
+            settings.RATELIMIT_BAN_AFTER,
+            settings.RATELIMIT_BAN_WINDOW,
+        )
+        if strikes is not None and strikes.exceeded:
+            reason = f"kept sending after 429 ({strikes.count} throttled requests)"
+            ban = ban_impose(client=client, reason=reason, now=moment)
+            logger.warning(
+                "event=client_banned client=%s until=%s strikes=%s",
+                client,
+                ban.until.isoformat(),
+                ban.strikes,
+            )
+            return _banned(ban, moment)
+        response = _json(429, Code.THROTTLED, f"Rate limit exceeded; retry in {time_left} s")
+        response["Retry-After"] = str(max(1, time_left))
+        return response
+
+    @staticmethod
+    def _with_headers(response: HttpResponse, usage: Usage, moment: datetime) -> HttpResponse:
+        response["X-RateLimit-Limit"] = str(usage.limit)
+        response["X-RateLimit-Remaining"] = str(usage.remaining)
+        response["X-RateLimit-Reset"] = str(int(moment.timestamp()) + usage.time_left)
+        return response

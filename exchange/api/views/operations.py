@@ -1,0 +1,10 @@
+"""Operational endpoints: health for load balancers and monitors."""
+
+from django.http import HttpRequest, JsonResponse
+
+from exchange.selectors.health import health_get
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    health = health_get()
+    return JsonResponse(health, status=200 if health["ok"] else 503)

@@ -1,0 +1,51 @@
+"""Prometheus metrics beyond django-prometheus's: Celery task outcomes.
+
+Task signals fire in the worker's child processes, so in production the worker runs
+with PROMETHEUS_MULTIPROC_DIR set and, when CELERY_METRICS_PORT is set, serves the
+combined metrics of its children on that port (docker/compose.yaml does both).
+"""
+
+import os
+
+from celery.signals import task_failure, task_retry, task_success, worker_init
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, multiprocess, start_http_server
+
+CELERY_TASKS = Counter(
+    "relayer_celery_tasks_total",
+    "Celery task runs by task name and outcome (success, failure, retry).",
+    ["task", "outcome"],
+)
+
+
+def _task_name(sender) -> str:
+    return getattr(sender, "name", None) or str(sender)
+
+
+@task_success.connect(weak=False)
+def _count_success(sender=None, **kwargs) -> None:
+    CELERY_TASKS.labels(task=_task_name(sender), outcome="success").inc()
+
+
+@task_failure.connect(weak=False)
+def _count_failure(sender=None, **kwargs) -> None:
+    CELERY_TASKS.labels(task=_task_name(sender), outcome="failure").inc()
+
+
+@task_retry.connect(weak=False)
+def _count_retry(sender=None, request=None, **kwargs) -> None:
+    name = getattr(request, "task", None) or _task_name(sender)
+    CELERY_TASKS.labels(task=name, outcome="retry").inc()
+
+
+@worker_init.connect(weak=False)
+def serve_worker_metrics(**kwargs):
+    """Serves the worker's metrics on CELERY_METRICS_PORT; returns the server, or None."""
+    port = os.environ.get("CELERY_METRICS_PORT")
+    if not port:
+        return None
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    server, _thread = start_http_server(int(port), addr="0.0.0.0", registry=registry)
+    return server

@@ -1,0 +1,131 @@
+"""Reads for API access control: keys, bans and the rate-limit policy.
+
+Keys and bans are read on every API request, so they are kept in the shared cache
+(cache-aside; the database stays the record). Every write goes through
+exchange/services/{api_keys,bans}.py, which calls access_forget: the cached entry
+is dropped at once and again after commit, so no replica serves a stale one.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+
+from exchange.models import ApiKey, Ban, CostClass, RateLimitPolicy
+from exchange.models.operations import DEFAULT_LIMITS, DEFAULT_WINDOW_SECONDS, api_key_hash
+
+logger = logging.getLogger(__name__)
+
+_API_KEY_CACHE_SECONDS = 60
+_BAN_CACHE_SECONDS = 300
+
+
+def _api_key_cache_key(key_hash: str) -> str:
+    return f"access:apikey:{key_hash}"
+
+
+def _ban_cache_key(client: str) -> str:
+    return f"access:ban:{client}"
+
+
+def _cache(method: str, *args, default=None):
+    """A cache call that degrades to the database when the cache is down."""
+    try:
+        return getattr(cache, method)(*args)
+    except Exception:
+        logger.warning("event=access_cache_error method=%s", method, exc_info=True)
+        return default
+
+
+def access_forget(*, clients: list[str] = (), key_hashes: list[str] = ()) -> None:
+    keys = [_ban_cache_key(client) for client in clients]
+    keys += [_api_key_cache_key(key_hash) for key_hash in key_hashes]
+    _cache("delete_many", keys)
+    # A request that read the old row before the commit may have cached it again.
+    transaction.on_commit(lambda: _cache("delete_many", keys))
+
+
+def api_key_find(*, raw_key: str) -> ApiKey | None:
+    """The active key with this raw value, or None for an unknown or revoked one."""
+    key_hash = api_key_hash(raw_key)
+    api_key = _cache("get", _api_key_cache_key(key_hash))
+    if api_key is None:
+        api_key = ApiKey.objects.filter(key_hash=key_hash, revoked_at__isnull=True).first()
+        if api_key is not None:
+            _cache("set", _api_key_cache_key(key_hash), api_key, _API_KEY_CACHE_SECONDS)
+    return api_key
+
+
+@dataclass(frozen=True)
+class ActiveBan:
+    client: str
+    until: datetime
+    reason: str
+
+
+def ban_active(*, clients: list[str], now: datetime) -> ActiveBan | None:
+    """The longest ban in force on any of `clients`, or None."""
+    keys = {client: _ban_cache_key(client) for client in clients}
+    cached = _cache("get_many", list(keys.values()), default={})
+    states = {client: cached[key] for client, key in keys.items() if key in cached}
+    missing = [client for client in clients if client not in states]
+    if missing:
+        rows = {
+            client: (until, reason)
+            for client, until, reason in Ban.objects.filter(client__in=missing).values_list(
+                "client", "until", "reason"
+            )
+        }
+        fresh = {client: rows.get(client, (None, "")) for client in missing}
+        states.update(fresh)
+        _cache(
+            "set_many",
+            {keys[client]: state for client, state in fresh.items()},
+            _BAN_CACHE_SECONDS,
+        )
+    in_force = [
+        ActiveBan(client, until, reason)
+        for client, (until, reason) in states.items()
+        if until is not None and until > now
+    ]
+    return max(in_force, key=lambda ban: ban.until, default=None)
+
+
+@dataclass(frozen=True)
+class Limits:
+    window_seconds: int
+    ip_limit: int
+    account_limit: int
+    api_key_limit: int
+
+
+_policy_memo: dict = {"at": float("-inf"), "limits": {}}
+
+
+def rate_limits_get(*, cost_class: CostClass) -> Limits:
+    """The cost class's limits: the operator's policy row, else the built-in default.
+
+    Kept in memory for RATELIMIT_POLICY_TTL seconds, so an edit in the admin takes
+    effect on every web process within that time without a query per request.
+    """
+    if time.monotonic() - _policy_memo["at"] >= settings.RATELIMIT_POLICY_TTL:
+        _policy_memo["limits"] = {
+            policy.cost_class: Limits(
+                policy.window_seconds, policy.ip_limit, policy.account_limit, policy.api_key_limit
+            )
+            for policy in RateLimitPolicy.objects.all()
+        }
+        _policy_memo["at"] = time.monotonic()
+    limits = _policy_memo["limits"].get(cost_class)
+    if limits is None:
+        ip_limit, account_limit, key_limit = DEFAULT_LIMITS[cost_class]
+        limits = Limits(DEFAULT_WINDOW_SECONDS, ip_limit, account_limit, key_limit)
+    return limits
+
+
+def rate_limits_forget() -> None:
+    _policy_memo["at"] = float("-inf")

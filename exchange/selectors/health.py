@@ -1,0 +1,83 @@
+"""Health of what the relayer depends on: database, cache/broker, each network's node."""
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+
+from exchange.models import Network
+
+
+def _check_database() -> dict:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as error:
+        return {"ok": False, "error": type(error).__name__}
+    return {"ok": True}
+
+
+def _check_cache() -> dict:
+    probe = f"healthz:{uuid.uuid4().hex}"
+    try:
+        cache.set(probe, "1", 10)
+        ok = cache.get(probe) == "1"
+        cache.delete(probe)
+    except Exception as error:
+        return {"ok": False, "error": type(error).__name__}
+    return {"ok": ok} if ok else {"ok": False, "error": "value not read back"}
+
+
+def _check_broker() -> dict:
+    url = settings.CELERY_BROKER_URL
+    if url.startswith("filesystem://"):
+        folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
+        folder.mkdir(parents=True, exist_ok=True)
+        return {"ok": folder.is_dir()}
+    from kombu import Connection
+
+    try:
+        with Connection(url, connect_timeout=settings.HEALTH_NODE_TIMEOUT) as broker:
+            broker.ensure_connection(
+                max_retries=1, interval_start=0, timeout=settings.HEALTH_NODE_TIMEOUT
+            )
+    except Exception as error:
+        return {"ok": False, "error": type(error).__name__}
+    return {"ok": True}
+
+
+def node_block_number(rpc_url: str, *, timeout: float) -> int:
+    """The node's eth_blockNumber; raises on any failure."""
+    payload = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []})
+    request = urllib.request.Request(
+        rpc_url, data=payload.encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        body = json.loads(response.read())
+    return int(body["result"], 16)
+
+
+def _check_node(network: Network) -> dict:
+    if not network.rpc_url:
+        return {"ok": False, "error": "no RPC URL configured"}
+    try:
+        block = node_block_number(network.rpc_url, timeout=settings.HEALTH_NODE_TIMEOUT)
+    except (OSError, ValueError, KeyError, TypeError, urllib.error.URLError) as error:
+        return {"ok": False, "error": type(error).__name__}
+    return {"ok": True, "blockNumber": block}
+
+
+def health_get() -> dict:
+    """{"ok": bool, "checks": {name: {"ok": bool, ...}}}; never carries an RPC URL,
+    which may embed a provider's credentials."""
+    checks = {"database": _check_database(), "cache": _check_cache(), "broker": _check_broker()}
+    if checks["database"]["ok"]:
+        for network in Network.objects.filter(enabled=True).order_by("id"):
+            checks[f"node:{network.id}"] = _check_node(network)
+    return {"ok": all(check["ok"] for check in checks.values()), "checks": checks}
