@@ -1,5 +1,6 @@
 """One settings module, configured from the environment (see .env.example)."""
 
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -104,6 +105,21 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+ORDER_EXPIRY_SWEEP_SECONDS = env_int("ORDER_EXPIRY_SWEEP_SECONDS", 10, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    # Reads already hide expired orders; the sweep releases their holds.
+    "orders-expire": {
+        "task": "exchange.orders_expire",
+        "schedule": float(ORDER_EXPIRY_SWEEP_SECONDS),
+    },
+}
+
+# The operator's account that every trade fee and settlement gas fee is credited to.
+FEE_ACCOUNT = env_str("FEE_ACCOUNT", "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266").lower()
+if not re.fullmatch(r"0x[0-9a-f]{40}", FEE_ACCOUNT):
+    raise ImproperlyConfigured(
+        f"FEE_ACCOUNT must be an address (0x and 40 hex digits), got {FEE_ACCOUNT!r}"
+    )
 
 # The networkId used when a request names none (the spec's default is Mainnet).
 DEFAULT_NETWORK_ID = env_int("DEFAULT_NETWORK_ID", 1, minimum=1)

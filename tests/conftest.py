@@ -34,3 +34,8 @@ def market(network, ether, token):
 @pytest.fixture
 def fees(network):
     return FeeScheduleFactory(network=network)
+
+
+# Shared signing fixtures (tests/signing.py).
+from tests.signing import fund, trader  # noqa: E402, F401
+from tests.trading import maker, taker  # noqa: E402, F401

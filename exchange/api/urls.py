@@ -1,6 +1,6 @@
 from django.urls import path
 
-from exchange.api.views import reference
+from exchange.api.views import balances, market_data, orders, reference, trades
 
 urlpatterns = [
     path("tokens", reference.TokenListView.as_view(), name="tokens"),
@@ -10,4 +10,14 @@ urlpatterns = [
         name="contract-address",
     ),
     path("get_fee_info", reference.FeeInfoView.as_view(), name="fee-info"),
+    path("create_orders", orders.CreateOrderView.as_view(), name="create-orders"),
+    path("get_orders", orders.GetOrdersView.as_view(), name="get-orders"),
+    path("delete_orders", orders.DeleteOrderView.as_view(), name="delete-orders"),
+    path("get_orderbook", orders.OrderBookView.as_view(), name="orderbook"),
+    path("accounts/<str:address>", balances.AccountBalancesView.as_view(), name="account-balances"),
+    path("balances", balances.BalancesView.as_view(), name="balances"),
+    path("create_trades", trades.CreateTradesView.as_view(), name="create-trades"),
+    path("get_trades", trades.GetTradesView.as_view(), name="get-trades"),
+    path("get_ticker", market_data.TickerView.as_view(), name="ticker"),
+    path("get_chart_data", market_data.ChartDataView.as_view(), name="chart-data"),
 ]

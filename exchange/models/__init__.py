@@ -1,10 +1,13 @@
 from exchange.models.ledger import Balance, LedgerEntry, LedgerKind
+from exchange.models.market_data import CANDLE_PERIODS, Candle
 from exchange.models.orders import Order, OrderSide, OrderStatus, SettlementStatus, Trade
 from exchange.models.reference import FeeSchedule, Market, MarketStatus, Network, Token
 from exchange.models.transfers import Transfer, TransferKind, TransferStatus
 
 __all__ = [
+    "CANDLE_PERIODS",
     "Balance",
+    "Candle",
     "FeeSchedule",
     "LedgerEntry",
     "LedgerKind",

@@ -38,8 +38,9 @@ class Balance(models.Model):
         return f"{self.account} {self.token.symbol}: {self.total} (held {self.held})"
 
     @property
-    def available(self):
-        return self.total - self.held
+    def available(self) -> int:
+        # int, not Decimal: Decimal arithmetic rounds to 28 digits; amounts have up to 78.
+        return int(self.total) - int(self.held)
 
 
 class LedgerKind(models.TextChoices):

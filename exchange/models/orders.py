@@ -3,9 +3,13 @@
 import uuid
 
 from django.db import models
+from django.utils import timezone
 
 from exchange.models.fields import AddressField, AmountField, HashField
 from exchange.models.reference import Market, Network, Token
+
+# One definition of the fill arithmetic, shared with the settlement contract.
+from exchange.trading_math import remaining_give
 
 
 class OrderSide(models.TextChoices):
@@ -47,14 +51,25 @@ class Order(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [
+            # id last: the book's full sort key (price, expiry, then arrival) is one range scan.
             models.Index(
-                fields=["market", "side", "price", "expiry_ms"],
+                fields=["market", "side", "price", "expiry_ms", "id"],
                 condition=models.Q(status="OPEN"),
                 name="order_book",
             ),
             models.Index(fields=["account", "created_at"], name="order_account"),
             models.Index(
                 fields=["expiry_ms"], condition=models.Q(status="OPEN"), name="order_open_expiry"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(give_amount__gt=0, take_amount__gt=0),
+                name="order_amounts_positive",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(filled__gte=0, filled__lte=models.F("take_amount")),
+                name="order_filled_within_take",
             ),
         ]
 
@@ -64,7 +79,14 @@ class Order(models.Model):
     @property
     def remaining(self):
         """What is left to fill, in units of the take token."""
-        return self.take_amount - self.filled
+        return int(self.take_amount) - int(self.filled)
+
+    @property
+    def remaining_give(self) -> int:
+        """What the order still holds, in units of the give token (see remaining_give())."""
+        return remaining_give(
+            give_amount=self.give_amount, take_amount=self.take_amount, filled=self.filled
+        )
 
 
 class SettlementStatus(models.TextChoices):
@@ -117,7 +139,8 @@ class Trade(models.Model):
     transaction_hash = HashField(blank=True)
     gas_used = models.PositiveBigIntegerField(null=True, blank=True)
     settlement_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Set by trade_execute (one instant per request, also the candles' bucket time).
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["id"]

@@ -54,8 +54,9 @@ def balance_change(
     Refuses (InsufficientBalance) any change that would make total or held negative
     or hold more than the total; the database constraints are the last line.
     """
-    total = balance.total + total_delta
-    held = balance.held + held_delta
+    # In int: Decimal arithmetic rounds to 28 significant digits, amounts have up to 78.
+    total = int(balance.total) + int(total_delta)
+    held = int(balance.held) + int(held_delta)
     if total < 0 or held < 0 or held > total:
         raise InsufficientBalance(balance, Decimal(held_delta or -total_delta))
     balance.total, balance.held = total, held

@@ -1,0 +1,114 @@
+"""Signed orders: place, list, cancel, and the order book."""
+
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from exchange.api.base import ExchangeView
+from exchange.api.errors import FieldCode, FieldError, NotFound
+from exchange.api.fields import (
+    AddressField,
+    AmountField,
+    Bytes32Field,
+    SignatureField,
+    UintField,
+    parse,
+)
+from exchange.api.pagination import page_request, paginated_response
+from exchange.selectors.orders import market_by_name, order_list, order_record, orderbook_get
+from exchange.services.orders import order_cancel, order_place
+
+# Expiries are stored as a signed 64-bit integer of milliseconds (year 292278994).
+_MAX_EXPIRY_MS = 2**63 - 1
+
+
+class CreateOrderInput(serializers.Serializer):
+    account = AddressField()
+    giveTokenAddress = AddressField()
+    giveAmount = AmountField()
+    takeTokenAddress = AddressField()
+    takeAmount = AmountField()
+    nonce = UintField()
+    expiryTimestampInMilliseconds = UintField(maximum=_MAX_EXPIRY_MS)
+    orderHash = Bytes32Field(required=False)
+    signature = SignatureField()
+
+
+class CreateOrderView(ExchangeView):
+    def post(self, request):
+        data = parse(CreateOrderInput, self.params())
+        order = order_place(
+            network=self.network(),
+            account=data["account"],
+            give_token_address=data["giveTokenAddress"],
+            give_amount=data["giveAmount"],
+            take_token_address=data["takeTokenAddress"],
+            take_amount=data["takeAmount"],
+            nonce=data["nonce"],
+            expiry_ms=data["expiryTimestampInMilliseconds"],
+            order_hash=data.get("orderHash"),
+            signature=data["signature"],
+        )
+        return Response(order_record(order), status=status.HTTP_201_CREATED)
+
+
+class GetOrdersInput(serializers.Serializer):
+    account = AddressField(required=False)
+    orderHash = Bytes32Field(required=False)
+    # The spec's records call it "hash"; accepted as a request field too.
+    hash = Bytes32Field(required=False)
+
+
+class GetOrdersView(ExchangeView):
+    def post(self, request):
+        params = self.params()
+        data = parse(GetOrdersInput, params)
+        order_hash = data.get("orderHash") or data.get("hash")
+        account = data.get("account")
+        if account is None and order_hash is None:
+            raise FieldError("account", FieldCode.REQUIRED, "Give an account or an orderHash")
+        page = page_request(params)
+        total, records = order_list(
+            network=self.network(), page=page, account=account, order_hash=order_hash
+        )
+        if order_hash is not None and total == 0:
+            raise NotFound(f"No open order with hash {order_hash}")
+        return paginated_response(request, page, total, records)
+
+
+class DeleteOrderInput(serializers.Serializer):
+    orderHash = Bytes32Field()
+    account = AddressField()
+    nonce = UintField()
+    signature = SignatureField()
+
+
+class DeleteOrderView(ExchangeView):
+    def post(self, request):
+        data = parse(DeleteOrderInput, self.params())
+        order_cancel(
+            network=self.network(),
+            order_hash=data["orderHash"],
+            account=data["account"],
+            nonce=data["nonce"],
+            signature=data["signature"],
+        )
+        return Response({"success": "0"})
+
+
+class OrderBookInput(serializers.Serializer):
+    market = serializers.CharField(max_length=40)
+
+
+class OrderBookView(ExchangeView):
+    def post(self, request):
+        params = self.params()
+        name = parse(OrderBookInput, params)["market"]
+        page = page_request(params)
+        market = market_by_name(network=self.network(), name=name)
+        if market is None:
+            raise FieldError(
+                "market",
+                FieldCode.UNSUPPORTED_OPTION,
+                f"Market {name} is not traded on network {self.network().id} (names are BASE_QUOTE)",
+            )
+        return Response(orderbook_get(market=market, page=page))

@@ -1,0 +1,128 @@
+"""Reads of orders: an account's open orders, one order, the order book.
+
+Every read shows live orders only: OPEN and not yet expired (expiry_ms > now), so an
+order that has expired but has not been swept yet is never shown. Records are built
+from values_list rows (a serializer per object would cost more than the query).
+"""
+
+from exchange.clock import now_ms
+from exchange.models import Market, Network, Order, OrderSide, OrderStatus
+from exchange.paging import PageRequest
+
+_FIELDS = (
+    "account",
+    "give_token__address",
+    "give_amount",
+    "take_token__address",
+    "take_amount",
+    "filled",
+    "nonce",
+    "expiry_ms",
+    "hash",
+    "created_at",
+)
+_BOOK_FIELDS = (
+    "account",
+    "give_amount",
+    "take_amount",
+    "filled",
+    "nonce",
+    "expiry_ms",
+    "hash",
+    "created_at",
+)
+
+
+def _record(row: tuple, hash_key: str) -> dict:
+    account, give_token, give, take_token, take, filled, nonce, expiry, hash_, created = row
+    return {
+        "account": account,
+        "giveTokenAddress": give_token,
+        "giveAmount": str(give),
+        "takeTokenAddress": take_token,
+        "takeAmount": str(take),
+        "filled": str(filled),
+        "nonce": str(nonce),
+        "expiryTimestampInMilliseconds": str(expiry),
+        hash_key: hash_,
+        "created_at": str(int(created.timestamp())),
+    }
+
+
+def order_record(order: Order, *, hash_key: str = "orderHash") -> dict:
+    """One order as the API shows it (create_orders: "orderHash"; get_orders: "hash")."""
+    return _record(
+        (
+            order.account,
+            order.give_token.address,
+            order.give_amount,
+            order.take_token.address,
+            order.take_amount,
+            order.filled,
+            order.nonce,
+            order.expiry_ms,
+            order.hash,
+            order.created_at,
+        ),
+        hash_key,
+    )
+
+
+def live_orders(network: Network):
+    return Order.objects.filter(network=network, status=OrderStatus.OPEN, expiry_ms__gt=now_ms())
+
+
+def order_list(
+    *,
+    network: Network,
+    page: PageRequest,
+    account: str | None = None,
+    order_hash: str | None = None,
+) -> tuple[int, list[dict]]:
+    """The live orders of an account and/or with a hash, oldest first (get_orders)."""
+    orders = live_orders(network)
+    if account is not None:
+        orders = orders.filter(account=account.lower())
+    if order_hash is not None:
+        orders = orders.filter(hash=order_hash.lower())
+    rows = page.slice(orders.order_by("created_at", "id").values_list(*_FIELDS))
+    return orders.count(), [_record(row, "hash") for row in rows]
+
+
+def market_by_name(*, network: Network, name: str) -> Market | None:
+    base, sep, quote = name.partition("_")
+    if not sep:
+        return None
+    return (
+        Market.objects.select_related("base", "quote")
+        .filter(network=network, base__symbol=base, quote__symbol=quote)
+        .first()
+    )
+
+
+def orderbook_side(market: Market, side: str, expiry_after: int):
+    """The query of one side of the book, in book order (served by the order_book index)."""
+    ordering = (
+        ("-price", "expiry_ms", "id") if side == OrderSide.BID else ("price", "expiry_ms", "id")
+    )
+    return Order.objects.filter(
+        market=market, side=side, status=OrderStatus.OPEN, expiry_ms__gt=expiry_after
+    ).order_by(*ordering)
+
+
+def orderbook_get(*, market: Market, page: PageRequest) -> dict:
+    """{"bids": envelope, "asks": envelope}: bids by price descending, asks ascending,
+    each then by expiry ascending (and arrival); page/per_page apply to both sides."""
+    now = now_ms()
+    book = {}
+    for key, side in (("bids", OrderSide.BID), ("asks", OrderSide.ASK)):
+        give, take = (
+            (market.base, market.quote) if side == OrderSide.BID else (market.quote, market.base)
+        )
+        orders = orderbook_side(market, side, now)
+        records = [
+            _record((account, give.address, g, take.address, *rest), "orderHash")
+            for account, g, *rest in page.slice(orders.values_list(*_BOOK_FIELDS))
+        ]
+        book[key] = page.envelope(orders.count(), records)
+    return book

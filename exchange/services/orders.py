@@ -1,0 +1,327 @@
+"""Placing, cancelling and expiring signed orders (PROTOCOL.md: hashes, signatures, balances).
+
+The hold rule, shared with the trade service: an open order holds exactly its remaining
+give amount, `order_remaining_give(order)`. A fill that moves `filled` from f0 to f1
+releases `remaining_give(f0) - remaining_give(f1)` from the hold; a cancel or an expiry
+releases what is left. So the held part of a balance always equals the sum of its open
+orders' remaining give amounts (plus pending withdrawals), and a filled order holds 0.
+
+Lock order (every service that changes orders and balances): order rows first, by id,
+then balance rows by id (exchange/services/ledger.py balances_lock).
+"""
+
+import logging
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+
+from django.db import IntegrityError, transaction
+
+from chain import hashing
+from chain.signatures import InvalidSignature, recover_signer
+from exchange.api.errors import FieldCode, FieldError, NotFound, OrderSubmissionDisabled
+from exchange.clock import now_ms
+from exchange.models import (
+    Balance,
+    LedgerKind,
+    Market,
+    MarketStatus,
+    Network,
+    Order,
+    OrderSide,
+    OrderStatus,
+    Token,
+)
+from exchange.models.orders import PRICE_DIGITS, PRICE_PLACES, remaining_give
+from exchange.services.ledger import balance_change, balances_lock, token_balance_lock
+
+logger = logging.getLogger(__name__)
+
+_PRICE_QUANTUM = Decimal(1).scaleb(-PRICE_PLACES)
+_PRICE_LIMIT = Decimal(10) ** (PRICE_DIGITS - PRICE_PLACES)
+
+
+def order_remaining_give(order: Order) -> int:
+    """The order's hold: give_amount - floor(filled * give_amount / take_amount).
+
+    Exactly 0 when filled == take_amount (no dust stays held).
+    """
+    return remaining_give(
+        give_amount=order.give_amount, take_amount=order.take_amount, filled=order.filled
+    )
+
+
+def order_price(
+    *, side: str, give_amount: int, take_amount: int, base_decimals: int, quote_decimals: int
+) -> Decimal:
+    """The human price in BASE per one QUOTE, to PRICE_PLACES places (PROTOCOL.md, "Markets")."""
+    base_amount, quote_amount = (
+        (give_amount, take_amount) if side == OrderSide.BID else (take_amount, give_amount)
+    )
+    with localcontext() as context:
+        context.prec = 200
+        price = (Decimal(base_amount) * Decimal(10) ** quote_decimals) / (
+            Decimal(quote_amount) * Decimal(10) ** base_decimals
+        )
+        return price.quantize(_PRICE_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+def _signature_error(field: str, hash_hex: str, signature: str, account: str, what: str):
+    try:
+        signer = recover_signer(hash_hex, signature)
+    except InvalidSignature as error:
+        return FieldError(field, FieldCode.INVALID_SIGNATURE, f"Invalid signature: {error}")
+    if signer != account:
+        return FieldError(
+            field,
+            FieldCode.INVALID_SIGNATURE,
+            f"The signature of {what} {hash_hex} recovers to {signer}, not to {account}",
+        )
+    return None
+
+
+def _listed_token(network: Network, address: str, field: str) -> Token:
+    token = Token.objects.filter(network=network, address=address, listed=True).first()
+    if token is None:
+        raise FieldError(
+            field,
+            FieldCode.ADDRESS_NOT_SUPPORTED,
+            f"Token {address} is not listed on network {network.id}",
+        )
+    return token
+
+
+def _market_and_side(network: Network, give: Token, take: Token) -> tuple[Market, str]:
+    markets = Market.objects.select_related("base", "quote").filter(
+        network=network, base__in=[give, take], quote__in=[give, take]
+    )
+    for market in markets:
+        if market.base_id == give.id and market.quote_id == take.id:
+            return market, OrderSide.BID
+        if market.base_id == take.id and market.quote_id == give.id:
+            return market, OrderSide.ASK
+    raise FieldError(
+        "takeTokenAddress",
+        FieldCode.ADDRESS_NOT_SUPPORTED,
+        f"No market trades {give.symbol} against {take.symbol} on network {network.id}",
+    )
+
+
+def _contract_address(network: Network) -> str:
+    if not network.exchange_address:
+        raise OrderSubmissionDisabled(f"No exchange contract is deployed on network {network.id}")
+    return network.exchange_address
+
+
+def order_place(
+    *,
+    network: Network,
+    account: str,
+    give_token_address: str,
+    give_amount: int,
+    take_token_address: str,
+    take_amount: int,
+    nonce: int,
+    expiry_ms: int,
+    signature: str,
+    order_hash: str | None = None,
+) -> Order:
+    """Checks a signed order and puts it on the book, holding its giveAmount.
+
+    Refusals (FieldError/ApiError, nothing written): submission disabled on the network
+    or market (102), unknown token or market (1003), a hash that is not the server's
+    (1005 on orderHash, naming the expected hash), a signature that is not account's
+    (1005 on signature, naming whom it recovers to), an expired order (1004), a hash
+    already used (1005), more than the available balance (1004 on giveAmount).
+    """
+    account = account.lower()
+    give_token_address, take_token_address = give_token_address.lower(), take_token_address.lower()
+    if not network.order_submission_enabled:
+        raise OrderSubmissionDisabled(f"Order submission is disabled on network {network.id}")
+    if give_token_address == take_token_address:
+        raise FieldError(
+            "takeTokenAddress",
+            FieldCode.ADDRESS_NOT_SUPPORTED,
+            "giveTokenAddress and takeTokenAddress must be different tokens",
+        )
+    give_token = _listed_token(network, give_token_address, "giveTokenAddress")
+    take_token = _listed_token(network, take_token_address, "takeTokenAddress")
+    market, side = _market_and_side(network, give_token, take_token)
+    if market.status != MarketStatus.TRADING:
+        raise OrderSubmissionDisabled(
+            f"Market {market.name} is {market.get_status_display().lower()}: new orders are refused"
+        )
+
+    contract = _contract_address(network)
+    expected = hashing.order_hash(
+        contract=contract,
+        account=account,
+        give_token=give_token_address,
+        give_amount=give_amount,
+        take_token=take_token_address,
+        take_amount=take_amount,
+        nonce=nonce,
+        expiry_ms=expiry_ms,
+    )
+    if order_hash is not None and order_hash.lower() != expected:
+        try:
+            signer = f"recovers to {recover_signer(expected, signature)}"
+        except InvalidSignature as error:
+            signer = f"is invalid ({error})"
+        raise FieldError(
+            "orderHash",
+            FieldCode.INVALID_SIGNATURE,
+            f"orderHash {order_hash} does not match the order's fields: the server computed "
+            f"{expected} with contractAddress {contract}; the signature over it {signer}",
+        )
+    error = _signature_error("signature", expected, signature, account, "orderHash")
+    if error:
+        raise error
+
+    if expiry_ms <= now_ms():
+        raise FieldError(
+            "expiryTimestampInMilliseconds",
+            FieldCode.OUT_OF_RANGE,
+            f"The order expired at {expiry_ms} (Unix ms); it must be in the future",
+        )
+    price = order_price(
+        side=side,
+        give_amount=give_amount,
+        take_amount=take_amount,
+        base_decimals=market.base.decimals,
+        quote_decimals=market.quote.decimals,
+    )
+    if price >= _PRICE_LIMIT:
+        raise FieldError(
+            "takeAmount",
+            FieldCode.OUT_OF_RANGE,
+            f"The order's price is above the largest price the book stores ({_PRICE_LIMIT})",
+        )
+
+    duplicate = FieldError(
+        "orderHash", FieldCode.INVALID_SIGNATURE, f"An order with hash {expected} already exists"
+    )
+    try:
+        with transaction.atomic():
+            balance = token_balance_lock(token=give_token, account=account)
+            # Checked under the lock: a concurrent twin of this order has committed by now.
+            if Order.objects.filter(hash=expected).exists():
+                raise duplicate
+            if give_amount > balance.available:
+                raise FieldError(
+                    "giveAmount",
+                    FieldCode.OUT_OF_RANGE,
+                    f"giveAmount {give_amount} is more than the available balance "
+                    f"{balance.available} of {give_token.symbol} ({give_token.address})",
+                )
+            balance_change(
+                balance, kind=LedgerKind.HOLD, held_delta=give_amount, reference=expected
+            )
+            order = Order.objects.create(
+                network=network,
+                market=market,
+                account=account,
+                give_token=give_token,
+                give_amount=give_amount,
+                take_token=take_token,
+                take_amount=take_amount,
+                nonce=nonce,
+                expiry_ms=expiry_ms,
+                hash=expected,
+                signature=signature.lower(),
+                side=side,
+                price=price,
+            )
+    except IntegrityError:
+        # Another network's order with the same hash (the contract address differs, so
+        # only by a collision) or a race the lock did not cover: refuse, nothing written.
+        raise duplicate from None
+    logger.info("event=order_placed hash=%s account=%s side=%s", order.hash, account, side)
+    return order
+
+
+def _release(order: Order, balance: Balance, *, status: str) -> int:
+    """Closes a locked open order, releasing its hold from its locked give balance."""
+    release = order_remaining_give(order)
+    if release:
+        balance_change(balance, kind=LedgerKind.RELEASE, held_delta=-release, reference=order.hash)
+    order.status = status
+    order.save(update_fields=["status", "updated_at"])
+    return release
+
+
+def _give_balances_lock(network: Network, orders: list[Order]) -> dict:
+    return balances_lock(
+        network=network, keys=[(order.account, order.give_token_id) for order in orders]
+    )
+
+
+def order_cancel(
+    *, network: Network, order_hash: str, account: str, nonce: int, signature: str
+) -> Order:
+    """Cancels an open order signed off by its owner (cancelHash) and releases its hold.
+
+    An unknown (or other network's) order is a 404; an order that is not the account's,
+    a signature that is not the owner's (1005), or an order already filled, cancelled or
+    expired (400) changes nothing. Cancels are allowed in every market status: they only
+    give users their funds back.
+    """
+    order_hash, account = order_hash.lower(), account.lower()
+    order = Order.objects.filter(network=network, hash=order_hash).first()
+    if order is None:
+        raise NotFound(f"No order with hash {order_hash} on network {network.id}")
+    if order.account != account:
+        raise FieldError(
+            "account",
+            FieldCode.ADDRESS_NOT_SUPPORTED,
+            f"Order {order_hash} belongs to {order.account}, not to {account}",
+        )
+    expected = hashing.cancel_hash(order_hash=order_hash, nonce=nonce)
+    error = _signature_error("signature", expected, signature, order.account, "cancelHash")
+    if error:
+        raise error
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        if order.status == OrderStatus.OPEN and order.expiry_ms <= now_ms():
+            # Expired but not yet swept: the sweep will release it; refuse like an expired one.
+            status_label = "expired"
+        else:
+            status_label = order.get_status_display().lower()
+        if order.status != OrderStatus.OPEN or status_label == "expired":
+            raise FieldError(
+                "orderHash",
+                FieldCode.UNSUPPORTED_OPTION,
+                f"Order {order_hash} is already {status_label}: nothing to cancel",
+            )
+        balance = _give_balances_lock(network, [order])[(order.account, order.give_token_id)]
+        released = _release(order, balance, status=OrderStatus.CANCELLED)
+    logger.info("event=order_cancelled hash=%s released=%s", order.hash, released)
+    return order
+
+
+def orders_expire(*, now: int | None = None, batch_size: int = 500) -> int:
+    """Closes open orders whose expiry has passed and releases their holds; returns the count.
+
+    Batches lock their orders with SKIP LOCKED, so concurrent sweeps (or a sweep racing a
+    fill or cancel) never wait on each other and never expire an order twice.
+    """
+    now = now_ms() if now is None else now
+    expired = 0
+    for network in Network.objects.all():
+        while True:
+            with transaction.atomic():
+                batch = list(
+                    Order.objects.select_for_update(skip_locked=True)
+                    .filter(network=network, status=OrderStatus.OPEN, expiry_ms__lte=now)
+                    .order_by("id")[:batch_size]
+                )
+                if not batch:
+                    break
+                balances = _give_balances_lock(network, batch)
+                for order in batch:
+                    _release(
+                        order,
+                        balances[(order.account, order.give_token_id)],
+                        status=OrderStatus.EXPIRED,
+                    )
+            expired += len(batch)
+            logger.info("event=orders_expired network=%s count=%s", network.id, len(batch))
+    return expired
