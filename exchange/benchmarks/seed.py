@@ -8,7 +8,8 @@ What it makes (at --scale 1):
 - 100,000 open orders in ETH_TKA (the book; real hashes and signatures) and a few
   hundred large asks in ETH_TKC that the create_trades scenarios fill;
 - 1,000,000 settled trades over the last 30 days across the five markets, filling
-  100,000 FILLED orders; one account (the "hot" one) is the taker of 1% of them.
+  100,000 FILLED orders; one account (the "hot" one) is the taker of 1% of them;
+- the candles of every period for those trades, as trade_execute would keep them.
 
 Historical trades are seeded as settled history: their balance legs are not in the
 ledger (the accounts' deposits are). Everything is deterministic for a given scale.
@@ -21,12 +22,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from django.core.management import call_command, get_commands
 from django.db import connection, transaction
 
 from chain.hashing import order_hash
 from exchange.benchmarks.keys import Account, accounts
 from exchange.models import FeeSchedule, Market, Network, Token
+from exchange.models.market_data import CANDLE_PERIODS
+
+BASE_PERIOD = 300
 
 NETWORK_ID = 1
 CONTRACT = "0x" + "be" * 20
@@ -97,11 +100,11 @@ def seed(*, scale: float, log=print) -> Seeded:
             _ledger_and_holds()
             step("ledger and holds")
         step("indexes rebuilt")
+        _candles(step)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
         cursor.execute("SELECT id FROM exchange_balance ORDER BY id LIMIT 1000")
         balance_ids = [row[0] for row in cursor.fetchall()]
-    _candles()
     hot = people[n_accounts - 1]
     seeded = Seeded(
         scale=scale,
@@ -173,7 +176,8 @@ def _truncate() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE exchange_network, exchange_token, exchange_market, exchange_feeschedule,"
-            " exchange_balance, exchange_ledgerentry, exchange_order, exchange_trade"
+            " exchange_balance, exchange_ledgerentry, exchange_order, exchange_trade,"
+            " exchange_candle"
             " RESTART IDENTITY CASCADE"
         )
         cursor.execute("DROP TABLE IF EXISTS bench_account")
@@ -470,12 +474,39 @@ def _ledger_and_holds() -> None:
         )
 
 
-# Management commands that, once merged, rebuild derived tables from the trades.
-DERIVED_DATA_COMMANDS = ["rebuild_candles"]
-
-
-def _candles() -> None:
-    commands = get_commands()
-    for name in DERIVED_DATA_COMMANDS:
-        if name in commands:
-            call_command(name)
+def _candles(step) -> None:
+    """The Candle rows trade_execute would have kept for the seeded trades: 5-minute
+    candles from the trades, every longer period rolled up from those."""
+    periods = [period for period in CANDLE_PERIODS if period != BASE_PERIOD]
+    assert all(period % BASE_PERIOD == 0 for period in periods)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO exchange_candle (market_id, period, bucket_start, open, high, low, close,
+                base_volume, quote_volume, trade_count, first_trade_id, last_trade_id)
+            SELECT market_id, %(period)s, s - s %% %(period)s,
+                (array_agg(price ORDER BY id))[1], max(price), min(price),
+                (array_agg(price ORDER BY id DESC))[1], sum(base_amount), sum(quote_amount),
+                count(*), min(id), max(id)
+            FROM (SELECT *, floor(extract(epoch FROM created_at))::bigint AS s
+                  FROM exchange_trade) AS t
+            GROUP BY market_id, s - s %% %(period)s
+            """,
+            {"period": BASE_PERIOD},
+        )
+        cursor.execute(
+            """
+            INSERT INTO exchange_candle (market_id, period, bucket_start, open, high, low, close,
+                base_volume, quote_volume, trade_count, first_trade_id, last_trade_id)
+            SELECT c.market_id, p.period, c.bucket_start - c.bucket_start %% p.period,
+                (array_agg(c.open ORDER BY c.first_trade_id))[1], max(c.high), min(c.low),
+                (array_agg(c.close ORDER BY c.last_trade_id DESC))[1], sum(c.base_volume),
+                sum(c.quote_volume), sum(c.trade_count), min(c.first_trade_id),
+                max(c.last_trade_id)
+            FROM exchange_candle c CROSS JOIN unnest(%(periods)s::integer[]) AS p(period)
+            WHERE c.period = %(base)s
+            GROUP BY c.market_id, p.period, c.bucket_start - c.bucket_start %% p.period
+            """,
+            {"periods": periods, "base": BASE_PERIOD},
+        )
+    step("candles")
