@@ -37,6 +37,13 @@ def _row(result: dict) -> list[str]:
 HEADER = ["scenario", "req/s", "p50 ms", "p99 ms", "RSS MiB", "x base s/p50/p99", "target", "met"]
 
 
+def _load_line(load: dict, nproc: int) -> str:
+    line = f"load average (1 min): {load['start']} at start, {load['end']} at end"
+    if max(load["start"], load["end"]) > nproc:
+        line += f"; above {nproc} CPUs: other work on the machine skewed these figures"
+    return line
+
+
 def table(result: dict) -> str:
     rows = [_row(r) for r in result["baselines"] + result["scenarios"]]
     widths = [max(len(row[i]) for row in [HEADER, *rows]) for i in range(len(HEADER) - 1)]
@@ -54,6 +61,7 @@ def table(result: dict) -> str:
         f" open orders, {seed['trades']} trades (seeded in {seed['seconds']} s);"
         f" wrk {config['duration_s']} s x {config['connections']} connections;"
         f" gunicorn {config['gunicorn_workers']} workers ({config['gunicorn_config']})",
+        _load_line(result["load_average_1m"], machine["nproc"]),
         "",
         line(HEADER),
         line(["-" * w for w in widths] + ["---"]),

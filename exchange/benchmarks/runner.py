@@ -105,6 +105,7 @@ def run(
     log=print,
 ) -> dict:
     started = datetime.now(UTC)
+    load_at_start = os.getloadavg()
     work_dir = out_dir / "work"
     work_dir.mkdir(parents=True, exist_ok=True)
     database_url = _database_url()
@@ -188,6 +189,11 @@ def run(
         "baselines": list(baselines.values()),
         "scenarios": results,
         "workers": workers,
+        # Other work on the machine skews every figure: a load above nproc says so.
+        "load_average_1m": {
+            "start": round(load_at_start[0], 2),
+            "end": round(os.getloadavg()[0], 2),
+        },
         "seconds": round(time.monotonic() - _T0, 1),
     }
 
