@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from chain import hashing
@@ -28,8 +28,6 @@ from exchange.api.errors import (
     OrderSubmissionDisabled,
 )
 from exchange.models import (
-    CANDLE_PERIODS,
-    Candle,
     FeeSchedule,
     LedgerKind,
     Market,
@@ -40,6 +38,7 @@ from exchange.models import (
     OrderStatus,
     Trade,
 )
+from exchange.services.candles import candles_record
 from exchange.services.ledger import balance_change, balances_lock
 from exchange.trading_math import Fill, FillRefused, fee_rate_e18, fill_compute
 
@@ -286,62 +285,6 @@ def _ledger_apply(*, balances: dict, trade: Trade, fill: Fill) -> None:
                 held_delta=held_delta,
                 reference=ref,
             )
-
-
-_CANDLE_UPSERT = """
-INSERT INTO {table} AS c (market_id, period, bucket_start, open, high, low, close,
-    base_volume, quote_volume, trade_count, first_trade_id, last_trade_id)
-VALUES {values}
-ON CONFLICT (market_id, period, bucket_start) DO UPDATE SET
-    open = CASE WHEN excluded.first_trade_id < c.first_trade_id
-        THEN excluded.open ELSE c.open END,
-    close = CASE WHEN excluded.last_trade_id > c.last_trade_id
-        THEN excluded.close ELSE c.close END,
-    high = {greatest}(c.high, excluded.high),
-    low = {least}(c.low, excluded.low),
-    base_volume = c.base_volume + excluded.base_volume,
-    quote_volume = c.quote_volume + excluded.quote_volume,
-    trade_count = c.trade_count + excluded.trade_count,
-    first_trade_id = {least}(c.first_trade_id, excluded.first_trade_id),
-    last_trade_id = {greatest}(c.last_trade_id, excluded.last_trade_id)
-"""
-
-
-def candles_record(*, market_id: int, trades: Sequence[Trade]) -> None:
-    """Adds trades (all of one market and one instant) to a candle of every period.
-
-    One INSERT ... ON CONFLICT DO UPDATE; its rows come in (period, bucket) order, so
-    concurrent writers lock them in the same order. open/close follow trade ids, so
-    the result does not depend on which transaction commits first.
-    """
-    if not trades:
-        return
-    trades = sorted(trades, key=lambda trade: trade.id)
-    prices = [trade.price for trade in trades]
-    moment = int(trades[0].created_at.timestamp())
-    row = [
-        prices[0],
-        max(prices),
-        min(prices),
-        prices[-1],
-        sum(int(trade.base_amount) for trade in trades),
-        sum(int(trade.quote_amount) for trade in trades),
-        len(trades),
-        trades[0].id,
-        trades[-1].id,
-    ]
-    params: list = []
-    for period in CANDLE_PERIODS:
-        params += [market_id, period, moment - moment % period, *row]
-    sqlite = connection.vendor == "sqlite"
-    sql = _CANDLE_UPSERT.format(
-        table=Candle._meta.db_table,
-        values=", ".join(["(" + ", ".join(["%s"] * 12) + ")"] * len(CANDLE_PERIODS)),
-        greatest="MAX" if sqlite else "GREATEST",
-        least="MIN" if sqlite else "LEAST",
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
 
 
 def _settlement_hook(trade_ids: list[int]) -> None:

@@ -13,7 +13,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from exchange.models import Balance, Candle, Order, OrderStatus, Trade
-from tests.signing import FUNDS, new_signer
+from tests.signing import FUNDS, new_signer, signed_cancel
 from tests.trading import fill_payload, place, token_sums
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,17 +22,18 @@ ETH = 10**18
 THREADS = 16
 
 
-def post_at_once(bodies: list) -> list:
-    """POSTs each body to /create_trades from its own thread, all released together;
+def post_at_once(bodies: list, path: str = "/create_trades") -> list:
+    """POSTs each (path, body) or body from its own thread, all released together;
     returns (status, json) per body."""
     barrier = threading.Barrier(len(bodies))
     outcomes: list = [None] * len(bodies)
 
     def worker(index, body):
+        target, payload = body if isinstance(body, tuple) else (path, body)
         try:
             client = APIClient()
             barrier.wait()
-            response = client.post("/create_trades", body, format="json")
+            response = client.post(target, payload, format="json")
             outcomes[index] = (response.status_code, response.json())
         finally:
             connection.close()
@@ -147,5 +148,33 @@ def test_requests_filling_the_same_orders_in_opposite_orders_do_not_deadlock(
         assert order.filled == sum(10 * ETH + index for index in range(THREADS))
     assert Trade.objects.count() == 3 * THREADS
     assert Candle.objects.get(period=86400).trade_count == 3 * THREADS
+    assert token_sums() == before
+    assert_no_negative_balance()
+
+
+def test_a_cancel_racing_fills_leaves_the_hold_equal_to_what_is_left(
+    network, market, fees, maker, fund
+):
+    bid = place(
+        maker,
+        give_token=market.base,
+        give_amount=3 * ETH,
+        take_token=market.quote,
+        take_amount=9000 * ETH,
+    )
+    takers = funded_takers(market, fund, THREADS - 1)
+    before = token_sums()
+    bodies = [[fill_payload(taker, bid, 1000 * ETH + 1)] for taker in takers]
+    bodies.insert(THREADS // 2, ("/delete_orders", signed_cancel(maker, order_hash=bid.hash)))
+
+    outcomes = post_at_once(bodies)
+
+    assert outcomes[THREADS // 2] == (200, {"success": "0"}), outcomes
+    fills = [status for index, (status, _) in enumerate(outcomes) if index != THREADS // 2]
+    assert set(fills) <= {201, 400}, outcomes
+    bid.refresh_from_db()
+    assert bid.status == OrderStatus.CANCELLED
+    assert bid.filled == fills.count(201) * (1000 * ETH + 1)
+    assert Balance.objects.get(account=bid.account, token=market.base).held == 0
     assert token_sums() == before
     assert_no_negative_balance()
