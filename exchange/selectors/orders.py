@@ -95,7 +95,7 @@ def market_by_name(*, network: Network, name: str) -> Market | None:
         return None
     return (
         Market.objects.select_related("base", "quote")
-        .filter(network=network, base__symbol=base, quote__symbol=quote)
+        .filter(network=network, base__symbol__iexact=base, quote__symbol__iexact=quote)
         .first()
     )
 

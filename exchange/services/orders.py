@@ -231,9 +231,11 @@ def order_place(
                 price=price,
             )
     except IntegrityError:
-        # Another network's order with the same hash (the contract address differs, so
-        # only by a collision) or a race the lock did not cover: refuse, nothing written.
-        raise duplicate from None
+        # A twin placed on another balance row's lock (only possible across networks, by
+        # a hash collision): the unique index refused it, the transaction rolled back.
+        if Order.objects.filter(hash=expected).exists():
+            raise duplicate from None
+        raise
     logger.info("event=order_placed hash=%s account=%s side=%s", order.hash, account, side)
     return order
 
@@ -281,15 +283,17 @@ def order_cancel(
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
         if order.status == OrderStatus.OPEN and order.expiry_ms <= now_ms():
-            # Expired but not yet swept: the sweep will release it; refuse like an expired one.
-            status_label = "expired"
+            # Expired but not swept yet: it is already off the book; the sweep releases it.
+            state = "expired"
+        elif order.status != OrderStatus.OPEN:
+            state = order.get_status_display().lower()
         else:
-            status_label = order.get_status_display().lower()
-        if order.status != OrderStatus.OPEN or status_label == "expired":
+            state = None
+        if state is not None:
             raise FieldError(
                 "orderHash",
                 FieldCode.UNSUPPORTED_OPTION,
-                f"Order {order_hash} is already {status_label}: nothing to cancel",
+                f"Order {order_hash} is already {state}: nothing to cancel",
             )
         balance = _give_balances_lock(network, [order])[(order.account, order.give_token_id)]
         released = _release(order, balance, status=OrderStatus.CANCELLED)

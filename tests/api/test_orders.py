@@ -1,6 +1,7 @@
 """POST /create_orders, /get_orders, /delete_orders, /get_orderbook: shapes and refusals."""
 
 import time
+from urllib.parse import urlencode
 
 import pytest
 from django.db.models import Sum
@@ -608,6 +609,12 @@ def test_get_orderbook_pages_both_sides(api, network, market, trader):
     assert book["asks"] == {"total": 1, "page": 2, "per_page": 2, "records": []}
 
 
+def test_get_orderbook_market_names_are_case_insensitive(api, network, market, trader):
+    create(api, bid(network, market, trader))
+    book = api.post("/get_orderbook", {"market": market.name.lower()}, format="json").json()
+    assert book["bids"]["total"] == 1
+
+
 def test_get_orderbook_refuses_an_unknown_market(api, network, market):
     for name in ("ETH_NOPE", "ETHTST", "TST_ETH"):
         response = api.post("/get_orderbook", {"market": name}, format="json")
@@ -626,3 +633,15 @@ def test_get_orderbook_keeps_markets_apart(api, network, market, trader, fund):
     create(api, bid(network, market, trader))
     book = api.post("/get_orderbook", {"market": other_market.name}, format="json").json()
     assert book["bids"]["total"] == book["asks"]["total"] == 0
+
+
+def test_create_orders_accepts_a_form_encoded_body(api, network, market, trader):
+    payload = bid(network, market, trader)
+    response = api.generic(
+        "POST",
+        "/create_orders",
+        urlencode(payload),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 201, response.json()
+    assert response.json()["orderHash"] == payload["orderHash"]
