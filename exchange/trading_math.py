@@ -21,7 +21,7 @@ stays the maker's). Once F + A == T the order holds exactly 0. Fee rates are fra
 """
 
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Context, Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 
 FEE_ONE = 10**18
 # Enough digits for any uint256 divided or scaled by any token's decimals.
@@ -152,9 +152,4 @@ def decimal_str(value: Decimal | int) -> str:
     value = Decimal(value)
     if value == 0:
         return "0"
-    text = format(value.normalize(context=_EXACT), "f")
-    return text
-
-
-def truncate(value: Decimal, places: int) -> Decimal:
-    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN)
+    return format(value.normalize(context=_EXACT), "f")

@@ -22,13 +22,13 @@ ON CONFLICT (market_id, period, bucket_start) DO UPDATE SET
         THEN excluded.open ELSE c.open END,
     close = CASE WHEN excluded.last_trade_id > c.last_trade_id
         THEN excluded.close ELSE c.close END,
-    high = {greatest}(c.high, excluded.high),
-    low = {least}(c.low, excluded.low),
+    high = GREATEST(c.high, excluded.high),
+    low = LEAST(c.low, excluded.low),
     base_volume = c.base_volume + excluded.base_volume,
     quote_volume = c.quote_volume + excluded.quote_volume,
     trade_count = c.trade_count + excluded.trade_count,
-    first_trade_id = {least}(c.first_trade_id, excluded.first_trade_id),
-    last_trade_id = {greatest}(c.last_trade_id, excluded.last_trade_id)
+    first_trade_id = LEAST(c.first_trade_id, excluded.first_trade_id),
+    last_trade_id = GREATEST(c.last_trade_id, excluded.last_trade_id)
 """
 
 
@@ -89,19 +89,40 @@ def candles_record(*, market_id: int, trades: Sequence[Trade]) -> None:
     buckets = _buckets(sorted(trades, key=lambda trade: trade.id))
     if not buckets:
         return
+    if connection.vendor != "postgresql":
+        _merge_by_orm(market_id, buckets)
+        return
     params: list = []
     for (period, start), b in sorted(buckets.items()):
         params += [market_id, period, start, b.open, b.high, b.low, b.close]
         params += [b.base_volume, b.quote_volume, b.trade_count, b.first_trade_id, b.last_trade_id]
-    sqlite = connection.vendor == "sqlite"
     sql = _UPSERT.format(
         table=Candle._meta.db_table,
         values=", ".join(["(" + ", ".join(["%s"] * 12) + ")"] * len(buckets)),
-        greatest="MAX" if sqlite else "GREATEST",
-        least="MIN" if sqlite else "LEAST",
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+def _merge_by_orm(market_id: int, buckets: dict[tuple[int, int], _Bucket]) -> None:
+    """The embedded SQLite mode: writers are serialised, and Python keeps the sums
+    exact (SQLite's arithmetic on NUMERIC columns would round big amounts)."""
+    for (period, start), b in sorted(buckets.items()):
+        candle = Candle.objects.filter(
+            market_id=market_id, period=period, bucket_start=start
+        ).first()
+        if candle is None:
+            Candle.objects.create(market_id=market_id, period=period, bucket_start=start, **vars(b))
+            continue
+        if b.first_trade_id < candle.first_trade_id:
+            candle.open, candle.first_trade_id = b.open, b.first_trade_id
+        if b.last_trade_id > candle.last_trade_id:
+            candle.close, candle.last_trade_id = b.close, b.last_trade_id
+        candle.high, candle.low = max(candle.high, b.high), min(candle.low, b.low)
+        candle.base_volume = int(candle.base_volume) + b.base_volume
+        candle.quote_volume = int(candle.quote_volume) + b.quote_volume
+        candle.trade_count += b.trade_count
+        candle.save()
 
 
 def candles_rebuild(*, market: Market, batch_size: int = 5000) -> int:

@@ -7,6 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from exchange.models import OrderSide
+from exchange.services.orders import order_price
 from exchange.trading_math import (
     FillRefused,
     decimal_str,
@@ -104,4 +106,21 @@ def test_human_figures_are_exact_decimals_without_exponents():
     assert (
         decimal_str(to_human(2**256 - 1, 77))
         == "1.15792089237316195423570985008687907853269984665640564039457584007913129639935"
+    )
+
+
+@given(give=UINT, take=UINT, base_decimals=st.integers(0, 30), quote_decimals=st.integers(0, 30))
+def test_the_trade_price_is_the_order_services_price(give, take, base_decimals, quote_decimals):
+    # A trade records its order's price; both must be the same function of the amounts.
+    assert order_price(
+        side=OrderSide.BID,
+        give_amount=give,
+        take_amount=take,
+        base_decimals=base_decimals,
+        quote_decimals=quote_decimals,
+    ) == human_price(
+        base_amount=give,
+        quote_amount=take,
+        base_decimals=base_decimals,
+        quote_decimals=quote_decimals,
     )
