@@ -58,8 +58,13 @@ def table(result: dict) -> str:
         f"Benchmark {result['date']} on {machine['nproc']} CPU ({machine['cpu_model']}),"
         f" {machine['memory_mib']} MiB",
         f"scale {config['scale']}: {seed['accounts']} accounts, {seed['open_orders_in_book']}"
-        f" open orders, {seed['trades']} trades (seeded in {seed['seconds']} s);"
-        f" wrk {config['duration_s']} s x {config['connections']} connections;"
+        f" open orders, {seed['trades']} trades"
+        + (
+            " (reused from an earlier run);"
+            if seed.get("reused")
+            else f" (seeded in {seed['seconds']} s);"
+        )
+        + f" wrk {config['duration_s']} s x {config['connections']} connections;"
         f" gunicorn {config['gunicorn_workers']} workers ({config['gunicorn_config']})",
         _load_line(result["load_average_1m"], machine["nproc"]),
         "",

@@ -12,7 +12,7 @@ from django.urls import Resolver404, resolve
 from exchange.benchmarks.load import Load, run_wrk, write_requests
 from exchange.benchmarks.machine import machine
 from exchange.benchmarks.scenarios import BASELINES, SCENARIOS, WORKER_SCENARIOS, Scenario
-from exchange.benchmarks.seed import Seeded, seed
+from exchange.benchmarks.seed import Seeded, reuse, seed
 from exchange.benchmarks.server import DEPLOYED_CONFIG, WORKERS, Server
 
 WARM_UP_SECONDS = 1
@@ -102,6 +102,7 @@ def run(
     load: Load,
     only: set[str] | None,
     out_dir: Path,
+    reuse_seed: bool = False,
     log=print,
 ) -> dict:
     started = datetime.now(UTC)
@@ -109,7 +110,11 @@ def run(
     work_dir = out_dir / "work"
     work_dir.mkdir(parents=True, exist_ok=True)
     database_url = _database_url()
-    seeded = seed(scale=scale, log=log)
+    seeded = reuse(scale=scale) if reuse_seed else None
+    if seeded is None:
+        seeded = seed(scale=scale, log=log)
+    else:
+        log(f"reusing the data seeded earlier at scale {scale}")
     connection.close()
 
     def selected(name: str) -> bool:
@@ -185,6 +190,7 @@ def run(
             "trades": seeded.trades,
             "hot_account_trades": seeded.hot_trades,
             "seconds": round(seeded.seconds, 1),
+            "reused": seeded.seconds == 0,
         },
         "baselines": list(baselines.values()),
         "scenarios": results,

@@ -26,7 +26,7 @@ from django.db import connection, transaction
 
 from chain.hashing import order_hash
 from exchange.benchmarks.keys import Account, accounts
-from exchange.models import FeeSchedule, Market, Network, Token
+from exchange.models import FeeSchedule, Market, Network, Order, Token
 from exchange.models.market_data import CANDLE_PERIODS
 
 BASE_PERIOD = 300
@@ -110,6 +110,12 @@ def seed(*, scale: float, log=print, vacuum: bool = True) -> Seeded:
     with connection.cursor() as cursor:
         cursor.execute("SELECT id FROM exchange_balance ORDER BY id LIMIT 1000")
         balance_ids = [row[0] for row in cursor.fetchall()]
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_seed")
+        cursor.execute("CREATE TABLE bench_seed (scale double precision, seconds double precision)")
+        cursor.execute(
+            "INSERT INTO bench_seed VALUES (%s, %s)", [scale, time.monotonic() - started]
+        )
     hot = people[n_accounts - 1]
     seeded = Seeded(
         scale=scale,
@@ -127,6 +133,46 @@ def seed(*, scale: float, log=print, vacuum: bool = True) -> Seeded:
     seeded.seconds = time.monotonic() - started
     log(f"seeded in {seeded.seconds:.1f} s")
     return seeded
+
+
+def reuse(*, scale: float) -> Seeded | None:
+    """The data an earlier seed(scale=scale) left, or None if there is none.
+
+    Earlier runs' writes stay (orders placed in ETH_TKB, fills of the ETH_TKC asks, each
+    a millionth of an order): the scenarios do not depend on them.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('bench_seed') IS NOT NULL")
+        if not cursor.fetchone()[0]:
+            return None
+        cursor.execute("SELECT scale FROM bench_seed")
+        row = cursor.fetchone()
+        if row is None or row[0] != scale:
+            return None
+        cursor.execute("SELECT id FROM exchange_balance ORDER BY id LIMIT 1000")
+        balance_ids = [row[0] for row in cursor.fetchall()]
+    n_accounts, n_book, n_trades = sizes(scale)
+    people = accounts(n_accounts)
+    tokens = dict(Token.objects.values_list("symbol", "address"))
+    markets = {market.name: market.id for market in Market.objects.select_related("base", "quote")}
+    fill_hashes = (
+        Order.objects.filter(market_id=markets["ETH_TKC"], status="OPEN")
+        .order_by("id")
+        .values_list("hash", flat=True)[:FILL_ORDERS]
+    )
+    return Seeded(
+        scale=scale,
+        contract=CONTRACT,
+        accounts=people,
+        markets=markets,
+        tokens=tokens,
+        book_orders=n_book,
+        trades=n_trades,
+        hot_account=people[n_accounts - 1].address,
+        hot_trades=n_trades // HOT_TRADE_EVERY,
+        fill_orders=[{"hash": h, "maker": i} for i, h in enumerate(fill_hashes)],
+        balance_ids=balance_ids,
+    )
 
 
 def _stepper(log):

@@ -34,6 +34,11 @@ class Command(BaseCommand):
             "--only", default="", help="Comma-separated scenario names (baselines always run)."
         )
         parser.add_argument(
+            "--reuse-seed",
+            action="store_true",
+            help="Keep the data an earlier run seeded at the same --scale (else seed anew).",
+        )
+        parser.add_argument(
             "--output", default=str(Path(settings.BASE_DIR) / "bench-results"), help="Results dir."
         )
 
@@ -62,6 +67,7 @@ class Command(BaseCommand):
             ),
             only=only,
             out_dir=out_dir,
+            reuse_seed=options["reuse_seed"],
             log=lambda message: self.stderr.write(message),
         )
         self.stdout.write(table(result))
