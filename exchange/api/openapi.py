@@ -1,5 +1,5 @@
 """The OpenAPI description of the endpoints whose views carry no @extend_schema: orders,
-balances, transfers, trades and market data.
+balances and transfers.
 
 drf-spectacular view extensions attach it without touching the views (each replacement
 subclass only adds the schema and calls the view itself). A view annotated with
@@ -67,19 +67,6 @@ class MarketRequest(serializers.Serializer):
     market = serializers.CharField(max_length=40, help_text="BASE_QUOTE, e.g. ETH_SAN")
 
 
-class TickerRequest(serializers.Serializer):
-    market = serializers.CharField(required=False, max_length=40)
-
-
-class ChartRequest(serializers.Serializer):
-    market = serializers.CharField(max_length=40)
-    startingTimestampInMilliseconds = _uint("Unix milliseconds")
-    endingTimestampInMilliseconds = _uint("Unix milliseconds")
-    periodInSeconds = serializers.ChoiceField(
-        choices=["300", "900", "1800", "7200", "14400", "86400"]
-    )
-
-
 class GetTransfersRequest(serializers.Serializer):
     account = _address()
     startingTimestampInMilliseconds = _uint("Unix milliseconds", required=False)
@@ -92,24 +79,6 @@ class CreateTransferRequest(serializers.Serializer):
     tokenAddress = _address()
     nonce = _uint("The client's Unix time in milliseconds")
     signature = _signature()
-
-
-class CreateTradeRequest(serializers.Serializer):
-    account = _address()
-    amount = _uint("In the filled order's takeToken base units")
-    orderHash = _bytes32()
-    nonce = _uint("The client's Unix time in milliseconds")
-    signature = _signature()
-    tradeHash = _bytes32(required=False)
-
-
-class GetTradesRequest(serializers.Serializer):
-    orderHash = _bytes32(required=False)
-    market = serializers.CharField(required=False, max_length=40)
-    account = _address(required=False)
-    startingTimestampInMilliseconds = _uint("Unix milliseconds", required=False)
-    endingTimestampInMilliseconds = _uint("Unix milliseconds", required=False)
-    sort = serializers.ChoiceField(choices=["asc", "desc"], required=False)
 
 
 # --- responses ------------------------------------------------------------------------
@@ -164,59 +133,6 @@ class TransferRecord(serializers.Serializer):
     blockHash = serializers.CharField(allow_null=True)
     blockNumber = serializers.IntegerField(allow_null=True)
     created_at = serializers.CharField(help_text="Unix seconds")
-
-
-class TradeResult(serializers.Serializer):
-    amount = serializers.CharField(help_text="QUOTE base units")
-    date = serializers.CharField(help_text="YYYY-MM-DD HH:MM:SS, UTC")
-    total = serializers.CharField(help_text="BASE base units")
-    baseTokenAddress = serializers.CharField()
-    quoteTokenAddress = serializers.CharField()
-    type = serializers.ChoiceField(choices=["buy", "sell"])
-    price = serializers.CharField(help_text="BASE per QUOTE, human units")
-    orderHash = serializers.CharField()
-    uuid = serializers.CharField()
-
-
-class TradeRecord(serializers.Serializer):
-    id = serializers.CharField()
-    giveTokenAddress = serializers.CharField()
-    giveAmount = serializers.CharField()
-    takeTokenAddress = serializers.CharField()
-    takeAmount = serializers.CharField()
-    orderHash = serializers.CharField()
-    uuid = serializers.CharField()
-    buyerFee = serializers.CharField()
-    sellerFee = serializers.CharField()
-    gasFee = serializers.CharField()
-    makerAddress = serializers.CharField()
-    takerAddress = serializers.CharField()
-    transactionHash = serializers.CharField(allow_null=True)
-    created_at = serializers.CharField(help_text="YYYY-MM-DD HH:MM:SS, UTC")
-
-
-class TickerRecord(serializers.Serializer):
-    baseTokenAddress = serializers.CharField()
-    quoteTokenAddress = serializers.CharField()
-    last = serializers.CharField(help_text='A price, or "N/A"')
-    high = serializers.CharField()
-    low = serializers.CharField()
-    lowestAsk = serializers.CharField()
-    highestBid = serializers.CharField()
-    percentChange = serializers.CharField()
-    baseVolume = serializers.CharField()
-    quoteVolume = serializers.CharField()
-
-
-class Candle(serializers.Serializer):
-    date = serializers.CharField(help_text="The bucket's start, Unix seconds")
-    high = serializers.CharField()
-    low = serializers.CharField()
-    open = serializers.CharField()
-    close = serializers.CharField()
-    volume = serializers.CharField(help_text="BASE")
-    quoteVolume = serializers.CharField(help_text="QUOTE")
-    weightedAverage = serializers.CharField()
 
 
 BalancePage = page_envelope("BalancePage", BalanceRecord)
@@ -330,46 +246,5 @@ DOCUMENTED = [
         parameters=[NETWORK_ID],
         request=CreateTransferRequest,
         responses={200: Success},
-    ),
-    _documented(
-        f"{_VIEWS}.trades.CreateTradesView",
-        "post",
-        operation_id="create_trades",
-        summary="Fill signed orders, one object or an array, all or nothing",
-        description=_DISABLED,
-        tags=["trades"],
-        parameters=[NETWORK_ID],
-        request=CreateTradeRequest(many=True),
-        responses={201: TradeResult(many=True), 404: _NOT_FOUND},
-    ),
-    _documented(
-        f"{_VIEWS}.trades.GetTradesView",
-        "post",
-        operation_id="get_trades",
-        summary="Trades by order, market and/or account (paginated)",
-        tags=["trades"],
-        parameters=_PAGED,
-        request=GetTradesRequest,
-        responses={200: page_envelope("TradePage", TradeRecord)},
-    ),
-    _documented(
-        f"{_VIEWS}.market_data.TickerView",
-        "post",
-        operation_id="get_ticker",
-        summary="24-hour ticker of every market or one (paginated)",
-        tags=["market data"],
-        parameters=_PAGED,
-        request=TickerRequest,
-        responses={200: page_envelope("TickerPage", TickerRecord)},
-    ),
-    _documented(
-        f"{_VIEWS}.market_data.ChartDataView",
-        "post",
-        operation_id="get_chart_data",
-        summary="Candles of a market over a range",
-        tags=["market data"],
-        parameters=[NETWORK_ID],
-        request=ChartRequest,
-        responses={200: Candle(many=True)},
     ),
 ]

@@ -216,8 +216,8 @@ class Exchange(RuleBasedStateMachine):
 
 
 Exchange.TestCase.settings = settings(
-    max_examples=300 if SLOW else 12,
-    stateful_step_count=60 if SLOW else 25,
+    max_examples=300 if SLOW else 8,
+    stateful_step_count=60 if SLOW else 20,
     deadline=None,
     derandomize=not SLOW,
     database=None,
