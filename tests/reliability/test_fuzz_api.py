@@ -9,10 +9,13 @@ through RateLimitPolicy rows (the middleware still counts every request).
 """
 
 import os
+from types import SimpleNamespace
 
 import pytest
 import requests
 import schemathesis
+from django.core.management import call_command
+from django.test import override_settings
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import not_a_server_error
@@ -79,13 +82,19 @@ def raise_rate_limits() -> None:
         )
 
 
-@pytest.fixture
-def fuzz_server(live_server, transactional_db, settings):
-    raise_rate_limits()
-    seed_exchange(settings)
-    session = requests.Session()
-    yield live_server.url, session
-    session.close()
+@pytest.fixture(scope="module")
+def fuzz_server(live_server, django_db_setup, django_db_blocker):
+    """One seeded exchange, committed, for every operation's test (the fuzzer writes
+    nothing that matters to the next one: its signatures are random); flushed after."""
+    with django_db_blocker.unblock(), override_settings(DEFAULT_NETWORK_ID=NETWORK_ID):
+        raise_rate_limits()
+        seed_exchange(SimpleNamespace())
+        session = requests.Session()
+        try:
+            yield live_server.url, session
+        finally:
+            session.close()
+            call_command("flush", interactive=False, verbosity=0)
 
 
 @schema.parametrize()
