@@ -1,5 +1,6 @@
 """One settings module, configured from the environment (see .env.example)."""
 
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -118,13 +119,56 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 ORDER_EXPIRY_SWEEP_SECONDS = env_int("ORDER_EXPIRY_SWEEP_SECONDS", 10, minimum=1)
+# Chain ticks fan out: each enqueues one task per enabled network that has an RPC URL
+# and an exchange contract; a per-network lock keeps one runner at a time.
+CHAIN_TICK_SECONDS = env_int("CHAIN_TICK_SECONDS", 3, minimum=1)
+# Settlement: how long the settler waits for a sent trade's receipt before it leaves the
+# rest of the queue to the next tick (the next trade is signed only once this one is mined).
+SETTLEMENT_RECEIPT_WAIT_SECONDS = env_int("SETTLEMENT_RECEIPT_WAIT_SECONDS", 5, minimum=0)
+# How often (seconds) beat reconciles the ledger with the contract (ReconciliationRun).
+RECONCILE_SECONDS = env_int("RECONCILE_SECONDS", 300, minimum=10)
 CELERY_BEAT_SCHEDULE = {
     # Reads already hide expired orders; the sweep releases their holds.
     "orders-expire": {
         "task": "exchange.orders_expire",
         "schedule": float(ORDER_EXPIRY_SWEEP_SECONDS),
     },
+    "deposits-watch": {
+        "task": "chain.tasks.deposits_watch_all",
+        "schedule": float(CHAIN_TICK_SECONDS),
+        "options": {"expires": CHAIN_TICK_SECONDS * 2},
+    },
+    "withdrawals-dispatch": {
+        "task": "chain.tasks.withdrawals_dispatch_all",
+        "schedule": float(CHAIN_TICK_SECONDS),
+        "options": {"expires": CHAIN_TICK_SECONDS * 2},
+    },
+    "withdrawals-confirm": {
+        "task": "chain.tasks.withdrawals_confirm_all",
+        "schedule": float(CHAIN_TICK_SECONDS),
+        "options": {"expires": CHAIN_TICK_SECONDS * 2},
+    },
+    "trades-settle": {
+        "task": "chain.tasks.trades_settle_all",
+        "schedule": float(CHAIN_TICK_SECONDS),
+        "options": {"expires": CHAIN_TICK_SECONDS * 2},
+    },
+    "reconcile": {
+        "task": "chain.tasks.reconcile_all",
+        "schedule": float(RECONCILE_SECONDS),
+        "options": {"expires": RECONCILE_SECONDS},
+    },
 }
+
+# Where trade, gas and withdrawal fees are credited: the contract's feeAccount
+# (default: anvil's first account, the local operator).
+FEE_ACCOUNT = env_str("FEE_ACCOUNT", "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266").lower()
+if not re.fullmatch(r"0x[0-9a-f]{40}", FEE_ACCOUNT):
+    raise ImproperlyConfigured(f"FEE_ACCOUNT must be an address, got {FEE_ACCOUNT!r}")
+# Deposit watcher: blocks per eth_getLogs call, and ranges per run (a run must end well
+# within its lock's TTL; a watcher that was down catches up over several runs).
+WATCHER_MAX_BLOCK_RANGE = env_int("WATCHER_MAX_BLOCK_RANGE", 2000, minimum=1)
+WATCHER_MAX_RANGES_PER_RUN = env_int("WATCHER_MAX_RANGES_PER_RUN", 20, minimum=1)
 
 # The networkId used when a request names none (the spec's default is Mainnet).
 DEFAULT_NETWORK_ID = env_int("DEFAULT_NETWORK_ID", 1, minimum=1)

@@ -10,7 +10,7 @@ from exchange.selectors.access import rate_limits_forget
 from tests.factories import FeeScheduleFactory, MarketFactory, NetworkFactory, TokenFactory
 
 # The local Ethereum node and the deployed exchange; signing helpers and funded traders.
-pytest_plugins = ["tests.anvil", "tests.signing"]
+pytest_plugins = ["tests.anvil", "tests.signing", "tests.trading"]
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from exchange.models import FeeSchedule, Market, Network, Token
+from exchange.models import FeeSchedule, Market, Network, Token, Transfer, TransferKind
 from exchange.validators import ETHER_ADDRESS
 
 
@@ -49,3 +49,18 @@ class FeeScheduleFactory(factory.django.DjangoModelFactory):
     maker_fee = Decimal("0.001")
     taker_fee = Decimal("0.002")
     effective_at = factory.LazyFunction(lambda: timezone.now() - timezone.timedelta(days=1))
+
+
+class DepositFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Transfer
+
+    network = factory.SubFactory(NetworkFactory)
+    kind = TransferKind.DEPOSIT
+    account = factory.Sequence(lambda n: f"0x{0xD0000 + n:040x}")
+    token = factory.SubFactory(TokenFactory, network=factory.SelfAttribute("..network"))
+    amount = 10**18
+    transaction_hash = factory.Sequence(lambda n: f"0x{n + 1:064x}")
+    log_index = 0
+    block_number = 100
+    block_hash = factory.Sequence(lambda n: f"0x{0xB10C00 + n:064x}")

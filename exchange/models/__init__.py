@@ -1,4 +1,5 @@
 from exchange.models.ledger import Balance, LedgerEntry, LedgerKind
+from exchange.models.market_data import CANDLE_PERIODS, Candle
 from exchange.models.operations import (
     ApiKey,
     Ban,
@@ -11,9 +12,11 @@ from exchange.models.reference import FeeSchedule, Market, MarketStatus, Network
 from exchange.models.transfers import Transfer, TransferKind, TransferStatus
 
 __all__ = [
+    "CANDLE_PERIODS",
     "ApiKey",
     "Balance",
     "Ban",
+    "Candle",
     "CostClass",
     "FeeSchedule",
     "LedgerEntry",

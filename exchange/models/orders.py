@@ -3,9 +3,13 @@
 import uuid
 
 from django.db import models
+from django.utils import timezone
 
 from exchange.models.fields import AddressField, AmountField, HashField
 from exchange.models.reference import Market, Network, Token
+
+# One definition of the fill arithmetic, shared with the settlement contract.
+from exchange.trading_math import remaining_give
 
 
 class OrderSide(models.TextChoices):
@@ -22,17 +26,6 @@ class OrderStatus(models.TextChoices):
 
 # BASE per QUOTE, exact enough to order the book; the API renders prices from the amounts.
 PRICE_DIGITS, PRICE_PLACES = 78, 36
-
-
-def remaining_give(*, give_amount: int, take_amount: int, filled: int) -> int:
-    """The part of give_amount not yet given away: the hold an open order keeps.
-
-    give_amount - floor(filled * give_amount / take_amount), in integers. Rounding the
-    cumulative fill (not each trade) makes it exactly 0 once filled == take_amount, so a
-    fully filled order leaves no dust held.
-    """
-    give_amount, take_amount, filled = int(give_amount), int(take_amount), int(filled)
-    return give_amount - filled * give_amount // take_amount
 
 
 class Order(models.Model):
@@ -146,7 +139,16 @@ class Trade(models.Model):
     transaction_hash = HashField(blank=True)
     gas_used = models.PositiveBigIntegerField(null=True, blank=True)
     settlement_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Settlement: the operator's signed trade() transaction, stored (with its nonce and
+    # hash) before it is broadcast, so an unknown outcome is looked up, and the very same
+    # transaction sent again, instead of a second settlement. The block it was mined in.
+    operator_nonce = models.PositiveBigIntegerField(null=True, blank=True)
+    raw_transaction = models.TextField(blank=True, db_default="")
+    broadcast_at = models.DateTimeField(null=True, blank=True)
+    block_number = models.PositiveBigIntegerField(null=True, blank=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+    # Set by trade_execute (one instant per request, also the candles' bucket time).
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["id"]

@@ -35,6 +35,12 @@ class Transfer(models.Model):
     block_hash = HashField(blank=True)
     block_number = models.PositiveBigIntegerField(null=True, blank=True)
     log_index = models.PositiveIntegerField(null=True, blank=True)
+    # Withdrawals: the operator's signed adminWithdraw transaction, stored (with its
+    # nonce and hash) before it is broadcast, so an unknown outcome can be looked up
+    # and the very same transaction sent again instead of a second payment.
+    operator_nonce = models.PositiveBigIntegerField(null=True, blank=True)
+    raw_transaction = models.TextField(blank=True)
+    broadcast_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

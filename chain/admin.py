@@ -1,0 +1,94 @@
+"""What operators see of the chain workers: the watcher's cursor (edit it to rescan from
+an earlier block), the block hashes it keeps, deposits in unknown tokens, operator nonces."""
+
+from django.contrib import admin
+
+from chain.models import (
+    ChainBlock,
+    OperatorNonce,
+    ReconciliationRun,
+    UnknownTokenDeposit,
+    WatcherCursor,
+)
+
+
+@admin.register(WatcherCursor)
+class WatcherCursorAdmin(admin.ModelAdmin):
+    list_display = ("network", "start_block", "block_number", "block_hash", "updated_at")
+    readonly_fields = ("block_hash", "updated_at")
+
+
+@admin.register(ChainBlock)
+class ChainBlockAdmin(admin.ModelAdmin):
+    list_display = ("network", "number", "hash", "created_at")
+    list_filter = ("network",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(UnknownTokenDeposit)
+class UnknownTokenDepositAdmin(admin.ModelAdmin):
+    list_display = ("network", "token_address", "account", "amount", "block_number", "created_at")
+    list_filter = ("network",)
+    search_fields = ("token_address", "account", "transaction_hash")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OperatorNonce)
+class OperatorNonceAdmin(admin.ModelAdmin):
+    list_display = ("network", "address", "next_nonce", "updated_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ReconciliationRun)
+class ReconciliationRunAdmin(admin.ModelAdmin):
+    """The ledger compared with the contract (beat's `reconcile`, or `manage.py reconcile`):
+    read-only. `differences` lists each mismatch as JSON; see the README."""
+
+    list_display = (
+        "started_at",
+        "network",
+        "ok",
+        "block_number",
+        "balances_checked",
+        "difference_count",
+        "error",
+    )
+    list_filter = ("ok", "network")
+    readonly_fields = (
+        "network",
+        "started_at",
+        "finished_at",
+        "ok",
+        "block_number",
+        "balances_checked",
+        "differences",
+        "error",
+    )
+
+    @admin.display(description="differences")
+    def difference_count(self, obj: ReconciliationRun) -> int:
+        return len(obj.difference_list)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

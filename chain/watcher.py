@@ -1,0 +1,243 @@
+"""The deposit watcher: reads the exchange contract's Deposit logs into Transfers.
+
+One run (under the network's lock, chain/tasks.py):
+1. If the cursor's block is no longer the node's block at that height, a reorg
+   happened: rewind to the newest stored block the node still has, and fail the
+   pending deposits whose blocks are gone.
+2. Scan forward from the cursor in bounded ranges (WATCHER_MAX_BLOCK_RANGE blocks per
+   eth_getLogs, at most WATCHER_MAX_RANGES_PER_RUN ranges), up to the head: each log
+   is recorded at once as a PENDING deposit; the range's last block and every block
+   holding a deposit are stored with their hashes; the cursor moves in the same
+   transaction, so a watcher stopped mid-range re-reads that range and records
+   nothing twice (unique transaction hash + log index).
+3. Credit each pending deposit with the network's confirmations whose block is
+   still canonical; fail the ones whose block is not.
+
+Because every block hash commits to its parent, the cursor block being canonical
+means everything below it is too: one hash comparison per run detects a reorg.
+"""
+
+import logging
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+
+from chain.client import DepositLog, ExchangeClient
+from chain.models import ChainBlock, UnknownTokenDeposit, WatcherCursor
+from chain.rpc_extras import block_hash
+from exchange.models import Network, Token, Transfer, TransferKind, TransferStatus
+from exchange.services.deposit_records import deposit_confirm, deposit_fail, deposit_record
+
+logger = logging.getLogger(__name__)
+
+# How far back a reorg is searched when no stored block matches (deeper reorgs
+# than this do not happen on the networks we run on), and how many block hashes
+# are kept below the cursor.
+REORG_MAX_DEPTH = 128
+BLOCKS_KEPT = 256
+
+
+@dataclass
+class WatchResult:
+    head: int = 0
+    scanned_to: int | None = None
+    recorded: int = 0
+    credited: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    reorg: bool = False
+    # After a reorg: the block the cursor went back to (None: back to its start block).
+    rewound_to: int | None = None
+
+
+def required_confirmations(network: Network) -> int:
+    return max(1, network.confirmations)
+
+
+def deposits_watch_run(
+    *,
+    network: Network,
+    client: ExchangeClient,
+    max_block_range: int | None = None,
+    max_ranges: int | None = None,
+) -> WatchResult:
+    max_block_range = max_block_range or settings.WATCHER_MAX_BLOCK_RANGE
+    max_ranges = max_ranges or settings.WATCHER_MAX_RANGES_PER_RUN
+    cursor, _ = WatcherCursor.objects.get_or_create(network=network)
+    result = WatchResult(head=client.head())
+    _rewind_on_reorg(network=network, cursor=cursor, client=client, result=result)
+    for _ in range(max_ranges):
+        start = cursor.next_block
+        if start > result.head:
+            break
+        end = min(result.head, start + max_block_range - 1)
+        if not _scan_range(
+            network=network, cursor=cursor, client=client, start=start, end=end, result=result
+        ):
+            break
+    _confirm_pending(network=network, client=client, result=result)
+    _prune_blocks(network=network, cursor=cursor)
+    return result
+
+
+def _rewind_on_reorg(
+    *, network: Network, cursor: WatcherCursor, client: ExchangeClient, result: WatchResult
+) -> None:
+    if cursor.block_number is None or block_hash(client, cursor.block_number) == cursor.block_hash:
+        return
+    fork_number, fork_hash = None, ""
+    stored = ChainBlock.objects.filter(
+        network=network,
+        number__lt=cursor.block_number,
+        number__gte=max(0, cursor.block_number - REORG_MAX_DEPTH),
+    ).order_by("-number")
+    for block in stored:
+        if block_hash(client, block.number) == block.hash:
+            fork_number, fork_hash = block.number, block.hash
+            break
+    if fork_number is None:
+        deepest = cursor.block_number - REORG_MAX_DEPTH
+        if deepest >= cursor.start_block:
+            fork_number, fork_hash = deepest, block_hash(client, deepest) or ""
+    # Deposits above the fork whose block the node no longer has. A credited one means a
+    # reorg deeper than the confirmations: it is flagged for operators, never undone here.
+    floor = -1 if fork_number is None else fork_number
+    gone, credited_gone = [], []
+    above = Transfer.objects.filter(
+        network=network,
+        kind=TransferKind.DEPOSIT,
+        block_number__gt=max(floor, cursor.block_number - REORG_MAX_DEPTH),
+        status__in=[TransferStatus.PENDING, TransferStatus.COMPLETE],
+    ).values_list("id", "status", "block_number", "block_hash")
+    for deposit_id, status, number, stored_hash in above:
+        if block_hash(client, number) != stored_hash:
+            if status == TransferStatus.PENDING:
+                gone.append((deposit_id, stored_hash))
+            else:
+                credited_gone.append(deposit_id)
+    for deposit_id in credited_gone:
+        Transfer.objects.filter(id=deposit_id).update(
+            error="credited, then its block left the chain: an operator must reconcile"
+        )
+        logger.error(
+            "event=credited_deposit_reorged network=%s transfer=%s", network.id, deposit_id
+        )
+    with transaction.atomic():
+        ChainBlock.objects.filter(network=network, number__gt=floor).delete()
+        cursor.block_number, cursor.block_hash = fork_number, fork_hash
+        cursor.save()
+        for deposit_id, stored_hash in gone:
+            if deposit_fail(
+                deposit_id=deposit_id, block_hash=stored_hash, reason="its block left the chain"
+            ):
+                result.failed.append(deposit_id)
+    result.reorg, result.rewound_to = True, fork_number
+    logger.warning(
+        "event=reorg_detected network=%s rewound_to=%s failed=%s",
+        network.id,
+        fork_number,
+        len(result.failed),
+    )
+
+
+def _scan_range(
+    *,
+    network: Network,
+    cursor: WatcherCursor,
+    client: ExchangeClient,
+    start: int,
+    end: int,
+    result: WatchResult,
+) -> bool:
+    """Reads one range and moves the cursor past it; False if the chain changed meanwhile."""
+    end_hash = block_hash(client, end)
+    logs = [log for log in client.deposit_logs(start, end) if not log.removed]
+    # The logs belong to the chain that links the cursor's block to end_hash only if
+    # both are still canonical after the read; otherwise the next run sorts it out.
+    if block_hash(client, end) != end_hash or (
+        cursor.block_number is not None
+        and block_hash(client, cursor.block_number) != cursor.block_hash
+    ):
+        logger.info("event=chain_moved_during_scan network=%s range=%s-%s", network.id, start, end)
+        return False
+    tokens = {t.address: t for t in Token.objects.filter(network=network)}
+    with transaction.atomic():
+        for log in logs:
+            _record(network=network, tokens=tokens, log=log)
+            result.recorded += 1
+        blocks = {log.block_number: log.block_hash for log in logs}
+        blocks[end] = end_hash
+        for number, seen_hash in blocks.items():
+            ChainBlock.objects.update_or_create(
+                network=network, number=number, defaults={"hash": seen_hash}
+            )
+        cursor.block_number, cursor.block_hash = end, end_hash
+        cursor.save()
+    result.scanned_to = end
+    logger.info(
+        "event=deposits_scanned network=%s range=%s-%s logs=%s", network.id, start, end, len(logs)
+    )
+    return True
+
+
+def _record(*, network: Network, tokens: dict[str, Token], log: DepositLog) -> None:
+    token = tokens.get(log.token)
+    if token is None:
+        UnknownTokenDeposit.objects.get_or_create(
+            network=network,
+            transaction_hash=log.transaction_hash,
+            log_index=log.log_index,
+            defaults={
+                "token_address": log.token,
+                "account": log.user,
+                "amount": log.amount,
+                "contract_balance": log.balance,
+                "block_number": log.block_number,
+                "block_hash": log.block_hash,
+            },
+        )
+        logger.warning(
+            "event=deposit_unknown_token network=%s token=%s tx=%s",
+            network.id,
+            log.token,
+            log.transaction_hash,
+        )
+        return
+    deposit_record(
+        network=network,
+        token=token,
+        account=log.user,
+        amount=log.amount,
+        transaction_hash=log.transaction_hash,
+        log_index=log.log_index,
+        block_number=log.block_number,
+        block_hash=log.block_hash,
+    )
+
+
+def _confirm_pending(*, network: Network, client: ExchangeClient, result: WatchResult) -> None:
+    deepest_confirmed = result.head - required_confirmations(network) + 1
+    pending = Transfer.objects.filter(
+        network=network,
+        kind=TransferKind.DEPOSIT,
+        status=TransferStatus.PENDING,
+        block_number__lte=deepest_confirmed,
+    ).order_by("block_number", "log_index")
+    canonical: dict[int, str | None] = {}
+    for deposit_id, number, stored_hash in pending.values_list("id", "block_number", "block_hash"):
+        if number not in canonical:
+            canonical[number] = block_hash(client, number)
+        if canonical[number] == stored_hash:
+            if deposit_confirm(deposit_id=deposit_id, block_hash=stored_hash):
+                result.credited.append(deposit_id)
+        elif deposit_fail(
+            deposit_id=deposit_id, block_hash=stored_hash, reason="its block left the chain"
+        ):
+            result.failed.append(deposit_id)
+
+
+def _prune_blocks(*, network: Network, cursor: WatcherCursor) -> None:
+    if cursor.block_number is not None:
+        ChainBlock.objects.filter(
+            network=network, number__lt=cursor.block_number - BLOCKS_KEPT
+        ).delete()

@@ -1,0 +1,109 @@
+"""Reads of trades: create_trades results and the get_trades history."""
+
+from datetime import UTC, datetime, timedelta
+
+from django.db.models import Q
+
+from exchange.models import Market, Network, Trade
+from exchange.paging import PageRequest
+from exchange.trading_math import decimal_str
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+TRADE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def from_ms(milliseconds: int) -> datetime:
+    """Unix milliseconds as an exact aware datetime (no float on the way)."""
+    return _EPOCH + timedelta(milliseconds=milliseconds)
+
+
+def trade_result(trade: Trade) -> dict:
+    """One create_trades result (PROTOCOL.md "Trades"): sizes in QUOTE and BASE base
+    units, the human price BASE per QUOTE, and the taker's side."""
+    market = trade.market
+    return {
+        "amount": str(trade.quote_amount),
+        "date": trade.created_at.astimezone(UTC).strftime(TRADE_TIME_FORMAT),
+        "total": str(trade.base_amount),
+        "baseTokenAddress": market.base.address,
+        "quoteTokenAddress": market.quote.address,
+        "type": trade.taker_side,
+        "price": decimal_str(trade.price),
+        "orderHash": trade.order.hash,
+        "uuid": str(trade.uuid),
+    }
+
+
+_FIELDS = (
+    "id",
+    "give_token__address",
+    "give_amount",
+    "take_token__address",
+    "take_amount",
+    "order__hash",
+    "uuid",
+    "buyer_fee",
+    "seller_fee",
+    "gas_fee",
+    "maker",
+    "taker",
+    "transaction_hash",
+    "created_at",
+)
+
+
+def _history_record(row: tuple) -> dict:
+    (id_, give_token, give, take_token, take, order_hash, uuid, buyer_fee, seller_fee, gas_fee) = (
+        row[:10]
+    )
+    maker, taker, transaction_hash, created_at = row[10:]
+    return {
+        "id": str(id_),
+        "giveTokenAddress": give_token,
+        "giveAmount": str(give),
+        "takeTokenAddress": take_token,
+        "takeAmount": str(take),
+        "orderHash": order_hash,
+        "uuid": str(uuid),
+        "buyerFee": str(buyer_fee),
+        "sellerFee": str(seller_fee),
+        "gasFee": str(gas_fee),
+        "makerAddress": maker,
+        "takerAddress": taker,
+        "transactionHash": transaction_hash or None,
+        "created_at": created_at.astimezone(UTC).strftime(TRADE_TIME_FORMAT),
+    }
+
+
+def trade_list(
+    *,
+    network: Network,
+    page: PageRequest,
+    order_hash: str | None = None,
+    market: Market | None = None,
+    account: str | None = None,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    ascending: bool = False,
+) -> tuple[int, list[dict]]:
+    """Trades matching every filter given (account: as maker or taker), by time.
+
+    The range is inclusive at both ends, to the millisecond. Each record shows the
+    maker's side: give* is what the maker gave (the taker received), take* the
+    `amount` the taker gave; transactionHash is null until the settlement is sent.
+    """
+    trades = Trade.objects.filter(network=network)
+    if order_hash is not None:
+        trades = trades.filter(order__hash=order_hash.lower())
+    if market is not None:
+        trades = trades.filter(market=market)
+    if account is not None:
+        account = account.lower()
+        trades = trades.filter(Q(maker=account) | Q(taker=account))
+    if start_ms is not None:
+        trades = trades.filter(created_at__gte=from_ms(start_ms))
+    if end_ms is not None:
+        trades = trades.filter(created_at__lt=from_ms(end_ms + 1))
+    ordering = ("created_at", "id") if ascending else ("-created_at", "-id")
+    rows = page.slice(trades.order_by(*ordering).values_list(*_FIELDS))
+    return trades.count(), [_history_record(row) for row in rows]

@@ -1,0 +1,409 @@
+"""Filling signed orders: create_trades (PROTOCOL.md "Trades", "Markets, sides, prices").
+
+One request's trades are one transaction: all fill or none do. Locks, always in this
+order so that no two requests can deadlock: the market row (FOR NO KEY UPDATE, which
+serialises the market's trades without blocking new orders that reference it), the
+orders by id, the balances by id (balances_lock), then the market's candle rows.
+The amounts and fees are exchange/trading_math.py's, which the contract mirrors.
+"""
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from chain import hashing
+from chain.signatures import InvalidSignature, recover_signer
+from exchange.api.errors import (
+    ApiError,
+    Code,
+    FieldCode,
+    FieldError,
+    NotFound,
+    OrderSubmissionDisabled,
+)
+from exchange.models import (
+    FeeSchedule,
+    LedgerKind,
+    Market,
+    MarketStatus,
+    Network,
+    Order,
+    OrderSide,
+    OrderStatus,
+    Trade,
+)
+from exchange.services.candles import candles_record
+from exchange.services.ledger import balance_change, balances_lock
+from exchange.trading_math import Fill, FillRefused, fee_rate_e18, fill_compute
+
+logger = logging.getLogger(__name__)
+
+# Bounds the locks one request takes; a client fills more orders with more requests.
+MAX_TRADES_PER_REQUEST = 50
+
+
+@dataclass(frozen=True)
+class TradeRequest:
+    """One create_trades item, already parsed (addresses and hashes lower-case)."""
+
+    order_hash: str
+    amount: int
+    account: str
+    nonce: int
+    signature: str
+    trade_hash: str | None = None  # optional: the client's own tradeHash, checked if given
+
+
+def _field(index: int, name: str, indexed: bool) -> str:
+    return f"[{index}].{name}" if indexed else name
+
+
+def _check_signatures(
+    contract: str, fills: Sequence[TradeRequest], indexed: bool
+) -> tuple[str, list[str]]:
+    """The taker and each item's tradeHash; every item signed by the same taker, once."""
+    taker = fills[0].account
+    hashes: list[str] = []
+    for index, item in enumerate(fills):
+        if item.account != taker:
+            raise FieldError(
+                _field(index, "account", indexed),
+                FieldCode.UNSUPPORTED_OPTION,
+                f"Every trade of one request must be signed by the same account ({taker})",
+            )
+        expected = hashing.trade_hash(
+            contract=contract,
+            order_hash=item.order_hash,
+            amount=item.amount,
+            account=item.account,
+            nonce=item.nonce,
+        )
+        if item.trade_hash is not None and item.trade_hash != expected:
+            raise FieldError(
+                _field(index, "tradeHash", indexed),
+                FieldCode.INVALID_SIGNATURE,
+                f"tradeHash {item.trade_hash} does not match the trade's fields: the server "
+                f"computed {expected} with contractAddress {contract}",
+            )
+        try:
+            signer = recover_signer(expected, item.signature)
+        except InvalidSignature as error:
+            raise FieldError(
+                _field(index, "signature", indexed),
+                FieldCode.INVALID_SIGNATURE,
+                f"Invalid signature: {error}",
+            ) from None
+        if signer != taker:
+            raise FieldError(
+                _field(index, "signature", indexed),
+                FieldCode.INVALID_SIGNATURE,
+                f"The signature of tradeHash {expected} recovers to {signer}, not to {taker}",
+            )
+        if expected in hashes:
+            raise FieldError(
+                _field(index, "nonce", indexed),
+                FieldCode.INVALID_SIGNATURE,
+                f"Trade {index} repeats trade {hashes.index(expected)} (tradeHash {expected}): "
+                "sign each fill with its own nonce",
+            )
+        hashes.append(expected)
+    return taker, hashes
+
+
+def _orders_get(network: Network, fills: Sequence[TradeRequest], indexed: bool) -> dict[str, Order]:
+    """The orders named, all on one give/take token pair; an unknown one is a 404."""
+    orders = {
+        order.hash: order
+        for order in Order.objects.filter(
+            network=network, hash__in={item.order_hash for item in fills}
+        )
+    }
+    pair = None
+    for index, item in enumerate(fills):
+        order = orders.get(item.order_hash)
+        if order is None:
+            raise NotFound(
+                f"{_field(index, 'orderHash', indexed)}: no order with hash "
+                f"{item.order_hash} on network {network.id}"
+            )
+        if pair is None:
+            pair = (order.give_token_id, order.take_token_id)
+        elif (order.give_token_id, order.take_token_id) != pair:
+            raise FieldError(
+                _field(index, "orderHash", indexed),
+                FieldCode.UNSUPPORTED_OPTION,
+                "Every order filled in one request must have the same "
+                "giveTokenAddress/takeTokenAddress pair as the first one",
+            )
+    return orders
+
+
+def _market_lock(market_id: int) -> Market:
+    market = (
+        Market.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("base", "quote")
+        .get(pk=market_id)
+    )
+    if market.status != MarketStatus.TRADING:
+        raise OrderSubmissionDisabled(
+            f"Market {market.name} is {market.get_status_display().lower()}: trades are refused"
+        )
+    if not (market.base.listed and market.quote.listed):
+        raise OrderSubmissionDisabled(f"Market {market.name} trades a token that is not listed")
+    return market
+
+
+def _fee_rates(network: Network, at: datetime) -> tuple[int, int]:
+    schedule = FeeSchedule.objects.in_force(network, at=at)
+    if schedule is None:
+        return 0, 0
+    return fee_rate_e18(schedule.maker_fee), fee_rate_e18(schedule.taker_fee)
+
+
+def _fills_compute(
+    *,
+    fills: Sequence[TradeRequest],
+    hashes: list[str],
+    orders: dict[int, Order],
+    by_hash: dict[str, int],
+    taker: str,
+    now_ms: int,
+    rates: tuple[int, int],
+    gas_fee: int,
+    indexed: bool,
+) -> list[Fill]:
+    """Checks each item against its locked order and computes its numbers."""
+    used = set(Trade.objects.filter(hash__in=hashes).values_list("hash", flat=True))
+    filled = {order_id: order.filled for order_id, order in orders.items()}
+    computed = []
+    for index, item in enumerate(fills):
+        order = orders[by_hash[item.order_hash]]
+        if order.status != OrderStatus.OPEN or order.expiry_ms <= now_ms:
+            state = "expired" if order.status == OrderStatus.OPEN else order.status.lower()
+            raise FieldError(
+                _field(index, "orderHash", indexed),
+                FieldCode.UNSUPPORTED_OPTION,
+                f"Order {order.hash} is {state}: it cannot be filled",
+            )
+        if order.account == taker:
+            raise FieldError(
+                _field(index, "account", indexed),
+                FieldCode.UNSUPPORTED_OPTION,
+                f"Order {order.hash} is {taker}'s own: an account cannot fill its own order",
+            )
+        if hashes[index] in used:
+            raise FieldError(
+                _field(index, "nonce", indexed),
+                FieldCode.INVALID_SIGNATURE,
+                f"This trade (tradeHash {hashes[index]}) was already submitted: "
+                "sign a new one with a new nonce",
+            )
+        try:
+            fill = fill_compute(
+                give_amount=int(order.give_amount),
+                take_amount=int(order.take_amount),
+                filled=int(filled[order.id]),
+                amount=item.amount,
+                maker_fee_e18=rates[0],
+                taker_fee_e18=rates[1],
+                gas_fee=gas_fee,
+            )
+        except FillRefused as refusal:
+            raise FieldError(
+                _field(index, "amount", indexed), FieldCode.OUT_OF_RANGE, str(refusal)
+            ) from None
+        filled[order.id] = fill.filled_after
+        computed.append(fill)
+    return computed
+
+
+def _trade_record(*, network, market, order, item, trade_hash, fill, taker, created_at) -> Trade:
+    if order.side == OrderSide.BID:
+        # The maker gives BASE for QUOTE: the taker gives QUOTE, so the taker sells.
+        base_amount, quote_amount, taker_side = fill.taker_gross, fill.amount, "sell"
+        buyer_fee, seller_fee = fill.maker_fee, fill.taker_fee
+    else:
+        base_amount, quote_amount, taker_side = fill.amount, fill.taker_gross, "buy"
+        buyer_fee, seller_fee = fill.taker_fee, fill.maker_fee
+    return Trade(
+        uuid=uuid.uuid4(),
+        network=network,
+        market=market,
+        order=order,
+        maker=order.account,
+        taker=taker,
+        give_token_id=order.give_token_id,
+        give_amount=fill.taker_gross,
+        take_token_id=order.take_token_id,
+        take_amount=fill.amount,
+        hash=trade_hash,
+        nonce=item.nonce,
+        signature=item.signature,
+        buyer_fee=buyer_fee,
+        seller_fee=seller_fee,
+        maker_fee=fill.maker_fee,
+        taker_fee=fill.taker_fee,
+        gas_fee=fill.gas_fee,
+        gas_fee_token_id=order.give_token_id,
+        price=order.price,
+        quote_amount=quote_amount,
+        base_amount=base_amount,
+        taker_side=taker_side,
+        created_at=created_at,
+    )
+
+
+def _ledger_apply(*, balances: dict, trade: Trade, fill: Fill) -> None:
+    """Moves one fill's funds; zero legs write no entry. Sums to zero per token."""
+    give, take = trade.give_token_id, trade.take_token_id
+    maker, taker, fees = trade.maker, trade.taker, settings.FEE_ACCOUNT
+    ref = str(trade.uuid)
+    legs = [
+        ((maker, give), LedgerKind.TRADE, -fill.taker_gross, -fill.hold_release),
+        ((maker, take), LedgerKind.TRADE, fill.amount, 0),
+        ((maker, take), LedgerKind.TRADE_FEE, -fill.maker_fee, 0),
+        ((fees, take), LedgerKind.TRADE_FEE, fill.maker_fee, 0),
+        ((taker, take), LedgerKind.TRADE, -fill.amount, 0),
+        ((taker, give), LedgerKind.TRADE, fill.taker_gross, 0),
+        ((taker, give), LedgerKind.TRADE_FEE, -fill.taker_fee, 0),
+        ((fees, give), LedgerKind.TRADE_FEE, fill.taker_fee, 0),
+        ((taker, give), LedgerKind.GAS_FEE, -fill.gas_fee, 0),
+        ((fees, give), LedgerKind.GAS_FEE, fill.gas_fee, 0),
+    ]
+    for key, kind, total_delta, held_delta in legs:
+        if total_delta or held_delta:
+            balance_change(
+                balances[key],
+                kind=kind,
+                total_delta=total_delta,
+                held_delta=held_delta,
+                reference=ref,
+            )
+
+
+def _enqueue_settlement(network_id: int) -> None:
+    """After commit: tell the settler (chain/settler.py) there are trades to send. Each
+    UNSETTLED Trade row is itself the outbox entry, so nothing is lost if this never
+    runs: beat's trades-settle tick sends them anyway."""
+    from chain.tasks import trades_settle
+
+    trades_settle.delay(network_id)
+
+
+def trade_execute(
+    *,
+    network: Network,
+    fills: Sequence[TradeRequest],
+    indexed: bool = True,
+    at: datetime | None = None,
+) -> list[Trade]:
+    """Fills every item's order for its taker, all or nothing, and returns the trades.
+
+    `indexed` names refused fields "[i].amount" (an array body) or "amount" (one
+    object). `at` fixes the trades' time (tests); by default the time after the locks.
+
+    Refusals (nothing written): submission disabled on the network or market, or the
+    market not TRADING (102); a hash that is not the server's or a signature not the
+    taker's (1005); items signed by different accounts, orders on different pairs, an
+    order not open or expired, the taker's own order (1006); a tradeHash used before
+    (1005 on nonce); an amount over what is left, too small to buy anything or to pay
+    the gas fee, or over the taker's available balance (1004 on amount); an unknown
+    order (404).
+    """
+    if not fills:
+        raise ApiError(Code.VALIDATION_FAILED, "Give at least one trade")
+    if len(fills) > MAX_TRADES_PER_REQUEST:
+        raise ApiError(
+            Code.VALIDATION_FAILED,
+            f"At most {MAX_TRADES_PER_REQUEST} trades per request, got {len(fills)}",
+        )
+    if not network.order_submission_enabled:
+        raise OrderSubmissionDisabled(f"Order submission is disabled on network {network.id}")
+    if not network.exchange_address:
+        raise OrderSubmissionDisabled(f"No exchange contract is deployed on network {network.id}")
+    taker, hashes = _check_signatures(network.exchange_address, fills, indexed)
+    by_hash_unlocked = _orders_get(network, fills, indexed)
+    first = by_hash_unlocked[fills[0].order_hash]
+
+    with transaction.atomic():
+        market = _market_lock(first.market_id)
+        order_ids = sorted({order.id for order in by_hash_unlocked.values()})
+        orders = {
+            order.id: order
+            for order in Order.objects.select_for_update().filter(id__in=order_ids).order_by("id")
+        }
+        by_hash = {order.hash: order.id for order in orders.values()}
+        created_at = at or timezone.now()
+        give_token, take_token = (
+            (market.base, market.quote)
+            if first.give_token_id == market.base_id
+            else (market.quote, market.base)
+        )
+        take_id = take_token.id
+        computed = _fills_compute(
+            fills=fills,
+            hashes=hashes,
+            orders=orders,
+            by_hash=by_hash,
+            taker=taker,
+            now_ms=int(created_at.timestamp() * 1000),
+            rates=_fee_rates(network, created_at),
+            gas_fee=int(give_token.trade_gas_fee),
+            indexed=indexed,
+        )
+
+        keys = {(taker, give_token.id), (taker, take_id)}
+        keys |= {(settings.FEE_ACCOUNT, give_token.id), (settings.FEE_ACCOUNT, take_id)}
+        keys |= {(order.account, t) for order in orders.values() for t in (give_token.id, take_id)}
+        balances = balances_lock(network=network, keys=keys)
+        paying = balances[(taker, take_id)]
+        needed = 0
+        for index, fill in enumerate(computed):
+            needed += fill.amount
+            if needed > paying.available:
+                raise FieldError(
+                    _field(index, "amount", indexed),
+                    FieldCode.OUT_OF_RANGE,
+                    f"The trades need {needed} of {take_token.symbol} ({take_token.address}) "
+                    f"but {taker} has {paying.available} available",
+                )
+
+        trades = []
+        for index, (item, fill) in enumerate(zip(fills, computed, strict=True)):
+            order = orders[by_hash[item.order_hash]]
+            trade = _trade_record(
+                network=network,
+                market=market,
+                order=order,
+                item=item,
+                trade_hash=hashes[index],
+                fill=fill,
+                taker=taker,
+                created_at=created_at,
+            )
+            order.filled = fill.filled_after
+            _ledger_apply(balances=balances, trade=trade, fill=fill)
+            trades.append(trade)
+        for order in orders.values():
+            if order.filled == order.take_amount:
+                order.status = OrderStatus.FILLED
+            order.save(update_fields=["filled", "status", "updated_at"])
+        Trade.objects.bulk_create(trades)
+        candles_record(market_id=market.id, trades=trades)
+        # robust: a broker outage must not fail trades that are committed.
+        transaction.on_commit(lambda: _enqueue_settlement(network.id), robust=True)
+
+    logger.info(
+        "event=trades_executed taker=%s market=%s count=%s uuids=%s",
+        taker,
+        market.name,
+        len(trades),
+        ",".join(str(trade.uuid) for trade in trades),
+    )
+    return trades

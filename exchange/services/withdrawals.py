@@ -1,0 +1,186 @@
+"""Withdrawals: a signed request holds the amount; the chain workers send it
+(chain/withdrawals.py) and settle the ledger here once the outcome is known.
+
+States: PENDING (held, queued) -> PROCESSING (transaction signed, stored and sent)
+-> COMPLETE (mined and confirmed: debited, fee to the fee account) or FAILED
+(reverted or refused: hold released). Each step is a conditional update on the
+status, so a step runs once however many workers try it.
+"""
+
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from chain.hashing import withdraw_hash
+from chain.signatures import InvalidSignature, recover_signer
+from exchange.api.errors import ApiError, Code, FieldCode, FieldError
+from exchange.models import LedgerKind, Network, Token, Transfer, TransferKind, TransferStatus
+from exchange.services.ledger import balance_change, balances_lock, token_balance_lock
+
+logger = logging.getLogger(__name__)
+
+FEE_CAP_DIVISOR = 10
+
+
+def withdrawal_request(
+    *,
+    network: Network,
+    account: str,
+    token_address: str,
+    amount: int,
+    nonce: int,
+    signature: str,
+) -> Transfer:
+    """Checks the signed withdrawHash and the available balance, holds the amount and
+    queues the withdrawal for dispatch (after commit)."""
+    account, token_address = account.lower(), token_address.lower()
+    if not network.exchange_address:
+        raise ApiError(Code.VALIDATION_FAILED, f"No exchange contract on network {network.id}")
+    token = Token.objects.filter(network=network, address=token_address).first()
+    if token is None:
+        raise FieldError(
+            "tokenAddress",
+            FieldCode.ADDRESS_NOT_SUPPORTED,
+            f"Token {token_address} is not supported on network {network.id}",
+        )
+    expected_hash = withdraw_hash(
+        contract=network.exchange_address,
+        token=token_address,
+        amount=amount,
+        account=account,
+        nonce=nonce,
+    )
+    try:
+        signer = recover_signer(expected_hash, signature)
+    except InvalidSignature as error:
+        raise FieldError(
+            "signature",
+            FieldCode.INVALID_SIGNATURE,
+            f"Invalid signature ({error}); expected a signature of withdrawHash {expected_hash}",
+        ) from None
+    if signer != account:
+        raise FieldError(
+            "signature",
+            FieldCode.INVALID_SIGNATURE,
+            f"The signature of withdrawHash {expected_hash} recovers to {signer}, not {account}",
+        )
+    fee = int(token.withdrawal_fee)
+    if amount <= fee or fee > amount // FEE_CAP_DIVISOR:
+        # The contract refuses a fee over 10% of the amount (its FEE_CAP_DIVISOR).
+        raise FieldError(
+            "amount",
+            FieldCode.OUT_OF_RANGE,
+            f"amount must be more than the withdrawal fee of {fee} and at least "
+            f"{FEE_CAP_DIVISOR} times it",
+        )
+    replay = FieldError(
+        "signature", FieldCode.INVALID_SIGNATURE, f"withdrawHash {expected_hash} was already used"
+    )
+    if Transfer.objects.filter(hash=expected_hash).exists():
+        raise replay
+    try:
+        with transaction.atomic():
+            balance = token_balance_lock(token=token, account=account)
+            if balance.available < amount:
+                raise FieldError(
+                    "amount",
+                    FieldCode.OUT_OF_RANGE,
+                    f"amount {amount} is more than the available balance {balance.available}",
+                )
+            withdrawal = Transfer.objects.create(
+                network=network,
+                kind=TransferKind.WITHDRAWAL,
+                account=account,
+                token=token,
+                amount=amount,
+                fee=fee,
+                hash=expected_hash,
+                nonce=nonce,
+                signature=signature,
+            )
+            balance_change(
+                balance,
+                kind=LedgerKind.HOLD,
+                held_delta=amount,
+                reference=f"transfer:{withdrawal.id}",
+            )
+            # robust: a broker outage must not fail a committed request; beat's next
+            # tick dispatches every PENDING withdrawal anyway.
+            transaction.on_commit(lambda: _enqueue_dispatch(network.id), robust=True)
+    except IntegrityError:
+        # The same withdrawHash committed by a concurrent request.
+        raise replay from None
+    logger.info("event=withdrawal_requested transfer=%s amount=%s", withdrawal.id, amount)
+    return withdrawal
+
+
+def _enqueue_dispatch(network_id: int) -> None:
+    from chain.tasks import withdrawals_dispatch
+
+    withdrawals_dispatch.delay(network_id)
+
+
+def withdrawal_complete(
+    *, withdrawal_id: int, block_number: int, block_hash: str, fee_account: str | None = None
+) -> bool:
+    """PROCESSING -> COMPLETE once the transaction is mined, succeeded and confirmed:
+    the user's total and hold drop by the amount; the fee goes to the fee account."""
+    fee_account = (fee_account or settings.FEE_ACCOUNT).lower()
+    with transaction.atomic():
+        changed = Transfer.objects.filter(
+            id=withdrawal_id, kind=TransferKind.WITHDRAWAL, status=TransferStatus.PROCESSING
+        ).update(
+            status=TransferStatus.COMPLETE,
+            block_number=block_number,
+            block_hash=block_hash.lower(),
+            updated_at=timezone.now(),
+        )
+        if changed != 1:
+            return False
+        withdrawal = Transfer.objects.select_related("token__network").get(id=withdrawal_id)
+        token = withdrawal.token
+        keys = [(withdrawal.account, token.id)]
+        if withdrawal.fee:
+            keys.append((fee_account, token.id))
+        balances = balances_lock(network=token.network, keys=keys)
+        reference = f"transfer:{withdrawal.id}"
+        balance_change(
+            balances[(withdrawal.account, token.id)],
+            kind=LedgerKind.WITHDRAWAL,
+            total_delta=-withdrawal.amount,
+            held_delta=-withdrawal.amount,
+            reference=reference,
+        )
+        if withdrawal.fee:
+            balance_change(
+                balances[(fee_account, token.id)],
+                kind=LedgerKind.WITHDRAWAL_FEE,
+                total_delta=withdrawal.fee,
+                reference=reference,
+            )
+    logger.info("event=withdrawal_complete transfer=%s", withdrawal_id)
+    return True
+
+
+def withdrawal_fail(*, withdrawal_id: int, reason: str) -> bool:
+    """PENDING or PROCESSING -> FAILED (reverted, or refused for good): the hold is released."""
+    with transaction.atomic():
+        changed = Transfer.objects.filter(
+            id=withdrawal_id,
+            kind=TransferKind.WITHDRAWAL,
+            status__in=[TransferStatus.PENDING, TransferStatus.PROCESSING],
+        ).update(status=TransferStatus.FAILED, error=reason, updated_at=timezone.now())
+        if changed != 1:
+            return False
+        withdrawal = Transfer.objects.select_related("token__network").get(id=withdrawal_id)
+        balance = token_balance_lock(token=withdrawal.token, account=withdrawal.account)
+        balance_change(
+            balance,
+            kind=LedgerKind.RELEASE,
+            held_delta=-withdrawal.amount,
+            reference=f"transfer:{withdrawal.id}",
+        )
+    logger.warning("event=withdrawal_failed transfer=%s reason=%s", withdrawal_id, reason)
+    return True

@@ -1,0 +1,59 @@
+import pytest
+from django.conf import settings
+
+from chain.tasks import _chain_networks
+from relayer.celery import app
+from tests.factories import NetworkFactory
+
+
+def test_every_beat_entry_names_a_registered_task():
+    app.loader.import_default_modules()
+    for entry in settings.CELERY_BEAT_SCHEDULE.values():
+        assert entry["task"] in app.tasks
+
+
+@pytest.mark.django_db
+def test_the_chain_ticks_cover_enabled_networks_with_a_node_and_a_contract():
+    watched = NetworkFactory(rpc_url="http://node", exchange_address="0x" + "ab" * 20)
+    NetworkFactory(rpc_url="", exchange_address="0x" + "ab" * 20)
+    NetworkFactory(rpc_url="http://node", exchange_address="")
+    NetworkFactory(rpc_url="http://node", exchange_address="0x" + "ab" * 20, enabled=False)
+
+    assert list(_chain_networks().values_list("id", flat=True)) == [watched.id]
+
+
+@pytest.mark.django_db
+def test_run_chain_workers_watches_and_withdraws_in_the_foreground(
+    deployment, chain_network, settings
+):
+    from django.core.management import call_command
+
+    from chain import hashing
+    from chain.client import ETHER
+    from exchange.models import Transfer
+    from exchange.services.withdrawals import withdrawal_request
+    from tests.chain.contract import ONE, deposit_ether
+
+    settings.OPERATOR_PRIVATE_KEY = deployment.operator.key
+    user = deployment.users[0]
+    deposit_ether(deployment, user, 2 * ONE)
+    call_command("run_chain_workers", "--network", str(chain_network.id), stdout=None)
+    assert Transfer.objects.get(kind="deposit").status == "COMPLETE"
+
+    digest = hashing.withdraw_hash(
+        contract=deployment.exchange, token=ETHER, amount=ONE, account=user.address, nonce=1
+    )
+    withdrawal = withdrawal_request(
+        network=chain_network,
+        account=user.address,
+        token_address=ETHER,
+        amount=ONE,
+        nonce=1,
+        signature=user.sign_hash(digest),
+    )
+    call_command("run_chain_workers", stdout=None)
+    withdrawal.refresh_from_db()
+    deployment.client.wait_for_receipt(withdrawal.transaction_hash)
+    call_command("run_chain_workers", stdout=None)
+    withdrawal.refresh_from_db()
+    assert withdrawal.status == "COMPLETE"
