@@ -37,11 +37,20 @@ def amount_html(amount, token: Token | None):
         return str(int(amount))
     human = format(to_human(int(amount), token.decimals).normalize(), "f")
     return format_html(
-        '{}<br><span class="human-amount" title="{} decimals">{} {}</span>',
+        '{}<br><span class="human-amount" title="{} decimals" style="white-space:nowrap">{} {}</span>',
         int(amount),
         token.decimals,
         human,
         token.symbol,
+    )
+
+
+def short_hex(value: str):
+    """An address or hash shortened to 0x1234…abcd, the whole value on hover."""
+    if not value:
+        return "-"
+    return format_html(
+        '<span title="{}" style="white-space:nowrap">{}…{}</span>', value, value[:6], value[-4:]
     )
 
 
@@ -76,7 +85,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class OrderAdmin(ReadOnlyAdmin):
     list_display = (
         "short_hash",
-        "account",
+        "short_account",
         "market",
         "side",
         "price",
@@ -94,8 +103,12 @@ class OrderAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
 
     @admin.display(description="hash", ordering="hash")
-    def short_hash(self, obj: Order) -> str:
-        return format_html('<span title="{}">{}…</span>', obj.hash, obj.hash[:12])
+    def short_hash(self, obj: Order):
+        return short_hex(obj.hash)
+
+    @admin.display(description="account", ordering="account")
+    def short_account(self, obj: Order):
+        return short_hex(obj.account)
 
     @admin.display(description="give")
     def give(self, obj: Order):
@@ -151,8 +164,8 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     list_select_related = ("balance__token",)
 
     @admin.display(description="account", ordering="balance__account")
-    def account(self, obj: LedgerEntry) -> str:
-        return obj.balance.account
+    def account(self, obj: LedgerEntry):
+        return short_hex(obj.balance.account)
 
     @admin.display(description="token")
     def token(self, obj: LedgerEntry) -> str:
@@ -184,13 +197,13 @@ class TradeAdmin(ReadOnlyAdmin):
     list_display = (
         "uuid",
         "market",
-        "maker",
-        "taker",
+        "maker_short",
+        "taker_short",
         "give",
         "take",
         "fees",
         "settlement_status",
-        "transaction_hash",
+        "transaction_short",
         "created_at",
     )
     list_filter = ("settlement_status", "network", "market")
@@ -208,6 +221,18 @@ class TradeAdmin(ReadOnlyAdmin):
             except ValidationError:  # not a UUID
                 return queryset.none(), False
         return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description="maker", ordering="maker")
+    def maker_short(self, obj: Trade):
+        return short_hex(obj.maker)
+
+    @admin.display(description="taker", ordering="taker")
+    def taker_short(self, obj: Trade):
+        return short_hex(obj.taker)
+
+    @admin.display(description="transaction")
+    def transaction_short(self, obj: Trade):
+        return short_hex(obj.transaction_hash)
 
     @admin.display(description="maker gave")
     def give(self, obj: Trade):
@@ -251,15 +276,14 @@ class TransferAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
         "kind",
-        "network",
-        "account",
+        "account_short",
         "token",
         "amount_units",
         "fee_units",
         "status",
-        "transaction_hash",
+        "transaction_short",
         "block_number",
-        "error",
+        "error_short",
         "created_at",
     )
     list_filter = ("kind", "status", "network", "token")
@@ -268,6 +292,18 @@ class TransferAdmin(ReadOnlyAdmin):
     list_select_related = ("network", "token")
     exclude = ("raw_transaction",)
     actions = ["retry_withdrawal"]
+
+    @admin.display(description="account", ordering="account")
+    def account_short(self, obj: Transfer):
+        return short_hex(obj.account)
+
+    @admin.display(description="transaction")
+    def transaction_short(self, obj: Transfer):
+        return short_hex(obj.transaction_hash)
+
+    @admin.display(description="error")
+    def error_short(self, obj: Transfer) -> str:
+        return obj.error if len(obj.error) <= 60 else obj.error[:59] + "…"
 
     @admin.display(description="amount", ordering="amount")
     def amount_units(self, obj: Transfer):

@@ -6,6 +6,7 @@ from django.utils import timezone
 from exchange.models import FeeSchedule, Market, MarketStatus, Network, Token
 from exchange.services.trade_settlement import settlement_resume
 
+
 @admin.register(Network)
 class NetworkAdmin(admin.ModelAdmin):
     list_display = (
@@ -173,4 +174,3 @@ class FeeScheduleAdmin(admin.ModelAdmin):
             messages.info(
                 request, f"The schedule takes effect at {obj.effective_at:%Y-%m-%d %H:%M} UTC."
             )
-

@@ -63,9 +63,9 @@ def _network_figures(network: Network, *, now: datetime) -> dict:
     lag = head - scanned if isinstance(head, int) and scanned is not None else None
 
     transfers = Transfer.objects.filter(network=network)
-    deposits = transfers.filter(
-        kind=TransferKind.DEPOSIT, status=TransferStatus.PENDING
-    ).aggregate(count=Count("id"), oldest=Min("created_at"))
+    deposits = transfers.filter(kind=TransferKind.DEPOSIT, status=TransferStatus.PENDING).aggregate(
+        count=Count("id"), oldest=Min("created_at")
+    )
     withdrawals = transfers.filter(kind=TransferKind.WITHDRAWAL)
     counts = dict(
         withdrawals.filter(

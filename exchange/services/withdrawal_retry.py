@@ -95,6 +95,9 @@ def withdrawal_retry(*, withdrawal_id: int, operator: str) -> str:
                 f"it is {withdrawal.status}: only FAILED or PENDING withdrawals are retried"
             )
     logger.warning(
-        "event=withdrawal_retry transfer=%s operator=%s outcome=%s", withdrawal_id, operator, outcome
+        "event=withdrawal_retry transfer=%s operator=%s outcome=%s",
+        withdrawal_id,
+        operator,
+        outcome,
     )
     return outcome

@@ -217,7 +217,15 @@ def test_it_counts_deposits_waiting_and_withdrawals_by_status(operator, network,
     other_network = NetworkFactory()
     elsewhere = TokenFactory(network=other_network, symbol="OTH")
     D, W, S = TransferKind.DEPOSIT, TransferKind.WITHDRAWAL, TransferStatus
-    old = _transfer(six, D, S.PENDING, age=timedelta(hours=2), block_number=1, log_index=0, transaction_hash="0x1")
+    old = _transfer(
+        six,
+        D,
+        S.PENDING,
+        age=timedelta(hours=2),
+        block_number=1,
+        log_index=0,
+        transaction_hash="0x1",
+    )
     _transfer(six, D, S.PENDING, block_number=2, log_index=0, transaction_hash="0x2")
     _transfer(six, D, S.COMPLETE, block_number=3, log_index=0, transaction_hash="0x3")
     _transfer(elsewhere, D, S.PENDING, block_number=4, log_index=0, transaction_hash="0x4")
@@ -294,7 +302,9 @@ def test_it_retries_a_failed_withdrawal(operator, network):
 def test_it_refuses_to_retry_a_processing_withdrawal(operator, network):
     six = TokenFactory(network=network, symbol="SIX", decimals=6)
     sent = _transfer(six, TransferKind.WITHDRAWAL, TransferStatus.PROCESSING)
-    response = operator.post(URL, {"action": "withdrawal_retry", "withdrawal": sent.pk}, follow=True)
+    response = operator.post(
+        URL, {"action": "withdrawal_retry", "withdrawal": sent.pk}, follow=True
+    )
     assert "not retried" in response.content.decode()
     assert Transfer.objects.get(pk=sent.pk).status == TransferStatus.PROCESSING
 

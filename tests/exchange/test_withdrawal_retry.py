@@ -32,7 +32,10 @@ def _withdrawal(token, *, status=TransferStatus.PENDING, hold=True) -> Transfer:
         with transaction.atomic():
             balance = token_balance_lock(token=token, account=ACCOUNT)
             balance_change(
-                balance, kind=LedgerKind.HOLD, held_delta=AMOUNT, reference=f"transfer:{withdrawal.id}"
+                balance,
+                kind=LedgerKind.HOLD,
+                held_delta=AMOUNT,
+                reference=f"transfer:{withdrawal.id}",
             )
     return withdrawal
 
@@ -56,9 +59,7 @@ def _held(token) -> int:
     return int(Balance.objects.get(account=ACCOUNT, token=token).held)
 
 
-def test_a_failed_withdrawal_is_held_again_and_queued(
-    funded, django_capture_on_commit_callbacks
-):
+def test_a_failed_withdrawal_is_held_again_and_queued(funded, django_capture_on_commit_callbacks):
     withdrawal = _failed(funded)
     assert _held(funded) == 0
     with django_capture_on_commit_callbacks() as callbacks:
