@@ -1,5 +1,6 @@
-"""The arithmetic of a fill, in integers: the one definition shared by the relayer's
-ledger and the settlement contract, which must compute bit for bit the same numbers.
+"""The arithmetic of a fill, in integers: what the ledger books, which is exactly what the
+settlement contract's trade() does (chain/settlement.py is trade() in Python, checked
+against the contract; fill_compute goes through it, so the two cannot drift).
 
 Pure functions, no Django. For one fill of an order with giveAmount G and takeAmount T,
 already filled F (in take-token units), the taker fills A (0 < A <= T - F):
@@ -13,6 +14,10 @@ already filled F (in take-token units), the taker fills A (0 < A <= T - F):
     remaining_give(F) = G - floor(F * G / T)          what an open order holds
     hold_release = remaining_give(F) - remaining_give(F + A)
 
+Refused, as the contract refuses them: A * G over 2^256 - 1, taker_gross == 0, and any
+fee over a tenth of what it comes out of (fee <= base // 10; a fee schedule is at most
+0.1, so only a gas fee too big for a small fill can hit the cap).
+
 The maker's give balance loses taker_gross from its total and hold_release from its
 hold; hold_release >= taker_gross (at most one unit more, the rounding dust, which
 stays the maker's). Once F + A == T the order holds exactly 0. Fee rates are fractions
@@ -22,6 +27,8 @@ stays the maker's). Once F + A == T the order holds exactly 0. Fee rates are fra
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
+
+from chain.settlement import SettlementRefused, fee_cap, settlement
 
 FEE_ONE = 10**18
 # Enough digits for any uint256 divided or scaled by any token's decimals.
@@ -89,38 +96,52 @@ def fill_compute(
     taker_fee_e18: int,
     gas_fee: int,
 ) -> Fill:
-    """Every number of one fill (see the module docstring), or FillRefused.
-
-    Refused: amount <= 0 or above what is left of the order; a fill that gives the
-    taker nothing (taker_gross == 0); fees and gas that leave the taker nothing
-    (taker_net <= 0).
-    """
-    left = int(take_amount) - int(filled)
+    """Every number of one fill (see the module docstring), or FillRefused with a reason
+    a client can act on: the amount is not positive or above what is left, too small
+    to buy anything or to carry the gas fee, or too large for uint256 arithmetic."""
+    give_amount, take_amount, filled, amount = map(int, (give_amount, take_amount, filled, amount))
+    left = take_amount - filled
     if amount <= 0 or amount > left:
         raise FillRefused(f"amount {amount} is more than the {left} left to fill")
     gross = taker_gross(amount=amount, give_amount=give_amount, take_amount=take_amount)
-    if gross == 0:
-        raise FillRefused(
-            f"amount {amount} is too small: it buys 0 of the give token "
-            f"(the order gives {give_amount} for {take_amount})"
+    maker_fee, taker_fee = fee(amount, maker_fee_e18), fee(gross, taker_fee_e18)
+    try:
+        booked = settlement(
+            give_amount=give_amount,
+            take_amount=take_amount,
+            filled=filled,
+            amount=amount,
+            maker_fee=maker_fee,
+            taker_fee=taker_fee,
+            gas_fee=int(gas_fee),
         )
-    filled_after = int(filled) + int(amount)
-    result = Fill(
-        amount=int(amount),
-        taker_gross=gross,
-        maker_fee=fee(amount, maker_fee_e18),
-        taker_fee=fee(gross, taker_fee_e18),
+    except SettlementRefused as refusal:
+        if gross == 0:
+            reason = (
+                f"amount {amount} is too small: it buys 0 of the give token "
+                f"(the order gives {give_amount} for {take_amount})"
+            )
+        elif int(gas_fee) > fee_cap(gross):
+            reason = (
+                f"amount {amount} is too small for the gas fee: it buys {gross} of the give "
+                f"token, and the gas fee of {gas_fee} may be at most a tenth of that"
+            )
+        elif amount * give_amount > 2**256 - 1:
+            reason = f"amount {amount} times the order's giveAmount exceeds 2^256-1: fill less"
+        else:
+            reason = f"the settlement contract would refuse this fill ({refusal.reason})"
+        raise FillRefused(reason) from None
+    filled_after = filled + amount
+    return Fill(
+        amount=booked.taker_gives,
+        taker_gross=booked.maker_gives,
+        maker_fee=booked.fee_in_take_token,
+        taker_fee=taker_fee,
         gas_fee=int(gas_fee),
         hold_release=remaining_give(give_amount=give_amount, take_amount=take_amount, filled=filled)
         - remaining_give(give_amount=give_amount, take_amount=take_amount, filled=filled_after),
         filled_after=filled_after,
     )
-    if result.taker_net <= 0:
-        raise FillRefused(
-            f"amount {amount} is too small: the taker would receive {gross} before a taker fee "
-            f"of {result.taker_fee} and a gas fee of {result.gas_fee}"
-        )
-    return result
 
 
 # Human-unit decimals: prices, volumes (PROTOCOL.md "Units and numbers").

@@ -1,6 +1,7 @@
 """POST /create_trades and /get_trades: shapes, error bodies, filters."""
 
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 import pytest
 
@@ -283,3 +284,15 @@ def test_get_trades_refuses_bad_filters(api, network, market, body, expected):
     assert response.status_code == 400
     assert response.json()["code"] == 100
     assert errors(response) == expected
+
+
+def test_a_form_encoded_single_trade_is_accepted(api, network, market, taker, bid):
+    body = urlencode(fill_payload(taker, bid, ETH))
+    response = api.post("/create_trades", body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 201, response.json()
+    assert len(response.json()) == 1
+
+
+def test_an_unknown_network_is_refused_before_anything_else(api, network, market, taker, bid):
+    response = create(api, [fill_payload(taker, bid, ETH)], networkId=42)
+    assert (response.status_code, errors(response)) == (400, [("networkId", 1006)])

@@ -15,9 +15,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from django.utils import timezone
 
 from chain.client import ETHER, ExchangeClient
 from chain.settler import SettleResult, trades_settle_run

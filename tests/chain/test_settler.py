@@ -9,7 +9,7 @@ from chain.settler import trade_broadcast, trade_claim, trade_fields
 from exchange.models import Balance, Network, SettlementStatus, Trade
 from exchange.services.trade_settlement import settlement_resume, trade_settlement_retry
 from tests.chain.contract import ONE
-from tests.chain.settling import GAS_FEE, exchange  # noqa: F401 (fixture)
+from tests.chain.settling import GAS_FEE
 from tests.chain.test_withdrawals import dead_client
 
 pytestmark = pytest.mark.django_db

@@ -265,13 +265,32 @@ def test_it_refuses_a_fill_that_buys_nothing(network, market, maker, taker, bid)
     assert detail(error) == ("[0].amount", 1004)
 
 
-def test_it_refuses_a_fill_whose_gas_fee_takes_all_it_buys(network, market, maker, taker, bid):
+def test_it_refuses_a_fill_whose_gas_fee_is_over_a_tenth_of_what_it_buys(
+    network, market, maker, taker, bid
+):
+    # The contract caps every fee at a tenth of what it comes out of.
     market.base.trade_gas_fee = 500
     market.base.save()
-    error = refused(FieldError, network, [fill(taker, bid, 1_000_000)])  # buys 500
+    error = refused(FieldError, network, [fill(taker, bid, 9_998_000)])  # buys 4999
     assert detail(error) == ("[0].amount", 1004)
-    [trade] = execute(network, [fill(taker, bid, 1_002_000)])  # buys 501
-    assert trade.gas_fee == 500
+    assert "gas fee" in str(error.detail)
+    [trade] = execute(network, [fill(taker, bid, 10_000_000)])  # buys 5000
+    assert (trade.give_amount, trade.gas_fee) == (5000, 500)
+
+
+def test_it_refuses_a_fill_too_big_for_uint256_arithmetic(network, market, fund, maker, taker):
+    fund(maker, market.quote, 2**255)
+    fund(taker, market.base, 2**255)
+    ask = place(
+        maker,
+        give_token=market.quote,
+        give_amount=2**255,
+        take_token=market.base,
+        take_amount=2**255,
+    )
+    error = refused(FieldError, network, [fill(taker, ask, 2)])
+    assert detail(error) == ("[0].amount", 1004)
+    assert "2^256" in str(error.detail)
 
 
 def test_an_unknown_order_is_not_found(network, market, maker, taker, bid):
