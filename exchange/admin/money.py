@@ -209,9 +209,19 @@ class TradeAdmin(ReadOnlyAdmin):
     list_filter = ("settlement_status", "network", "market")
     search_fields = ("=uuid",)
     exact_search_fields = ("hash", "maker", "taker", "transaction_hash")
-    list_select_related = ("market__base", "market__quote", "give_token", "take_token")
+    list_select_related = (
+        "market__base",
+        "market__quote",
+        "give_token",
+        "take_token",
+        "gas_fee_token",
+    )
     exclude = ("raw_transaction",)
     actions = ["retry_settlement"]
+
+    def has_retry_permission(self, request) -> bool:
+        # The row stays read-only; retrying is an operation, allowed to who may change trades.
+        return request.user.has_perm("exchange.change_trade")
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
@@ -249,7 +259,7 @@ class TradeAdmin(ReadOnlyAdmin):
             "{}<br>{}<br>{}",
             amount_html(obj.maker_fee, obj.take_token),
             amount_html(obj.taker_fee, obj.give_token),
-            amount_html(obj.gas_fee, obj.give_token),
+            amount_html(obj.gas_fee, obj.gas_fee_token or obj.give_token),
         )
 
     def changelist_view(self, request, extra_context=None):
@@ -261,7 +271,10 @@ class TradeAdmin(ReadOnlyAdmin):
                 )
         return super().changelist_view(request, extra_context)
 
-    @admin.action(description="Retry settlement of FAILED trades (sent again once resumed)")
+    @admin.action(
+        description="Retry settlement of FAILED trades (sent again once resumed)",
+        permissions=["retry"],
+    )
     def retry_settlement(self, request, queryset):
         failed = queryset.filter(settlement_status=SettlementStatus.FAILED)
         count = sum(trade_settlement_retry(trade_id=trade.id) for trade in failed)
@@ -293,6 +306,9 @@ class TransferAdmin(ReadOnlyAdmin):
     exclude = ("raw_transaction",)
     actions = ["retry_withdrawal"]
 
+    def has_retry_permission(self, request) -> bool:
+        return request.user.has_perm("exchange.change_transfer")
+
     @admin.display(description="account", ordering="account")
     def account_short(self, obj: Transfer):
         return short_hex(obj.account)
@@ -313,7 +329,10 @@ class TransferAdmin(ReadOnlyAdmin):
     def fee_units(self, obj: Transfer):
         return amount_html(obj.fee, obj.token)
 
-    @admin.action(description="Retry withdrawal (FAILED: hold again and queue; PENDING: queue)")
+    @admin.action(
+        description="Retry withdrawal (FAILED: hold again and queue; PENDING: queue)",
+        permissions=["retry"],
+    )
     def retry_withdrawal(self, request, queryset):
         operator = request.user.get_username()
         for transfer in queryset.filter(

@@ -197,3 +197,27 @@ def test_a_failed_withdrawal_is_retried_from_the_transfer_admin(admin_client, ne
     withdrawal.refresh_from_db()
     assert withdrawal.status == TransferStatus.PENDING
     assert Balance.objects.get(account=MAKER, token=six).held == 1_000_000
+
+
+def test_a_viewer_cannot_retry_a_withdrawal(network, six):
+    from django.contrib.auth.models import Permission
+
+    user = get_user_model().objects.create_user("auditor", password="pw", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_transfer"))
+    client = Client()
+    client.force_login(user)
+    withdrawal = Transfer.objects.create(
+        network=network,
+        kind=TransferKind.WITHDRAWAL,
+        account=MAKER,
+        token=six,
+        amount=1,
+        status=TransferStatus.FAILED,
+    )
+    page = client.get(_url(Transfer, "changelist")).content.decode()
+    assert "retry_withdrawal" not in page
+    client.post(
+        _url(Transfer, "changelist"),
+        {"action": "retry_withdrawal", "_selected_action": [withdrawal.pk]},
+    )
+    assert Transfer.objects.get(pk=withdrawal.pk).status == TransferStatus.FAILED
