@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('exchange', '0003_transfer_broadcast_at_transfer_operator_nonce_and_more'),
+        ('exchange', '0004_transfer_broadcast'),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('chain', '0001_initial'),
-        ('exchange', '0005_network_settlement_halt_reason_and_more'),
+        ('exchange', '0006_network_settlement_halt'),
     ]
 
     operations = [

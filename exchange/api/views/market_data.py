@@ -1,5 +1,6 @@
 """Market data: the 24-hour ticker and candlestick charts."""
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -9,6 +10,7 @@ from exchange.api.fields import UintField, parse
 from exchange.api.networks import network_from_params
 from exchange.api.pagination import page_request, paginated_response
 from exchange.api.params import request_items
+from exchange.api.schema import NETWORK_ID, PAGE_PARAMETERS, page_envelope
 from exchange.models import CANDLE_PERIODS, Market, Network
 from exchange.selectors.market_data import candles_get, ticker_list
 from exchange.selectors.orders import market_by_name
@@ -49,7 +51,39 @@ class TickerInput(serializers.Serializer):
     market = serializers.CharField(required=False, max_length=40)
 
 
+class TickerSerializer(serializers.Serializer):
+    baseTokenAddress = serializers.CharField()
+    quoteTokenAddress = serializers.CharField()
+    last = serializers.CharField(help_text="BASE per QUOTE, or N/A")
+    high = serializers.CharField(help_text="24 hours; or N/A")
+    low = serializers.CharField(help_text="24 hours; or N/A")
+    lowestAsk = serializers.CharField(help_text="The live book; or N/A")
+    highestBid = serializers.CharField(help_text="The live book; or N/A")
+    percentChange = serializers.CharField(help_text="In percent, 8 places; 0 if unknown")
+    baseVolume = serializers.CharField(help_text="24 hours, BASE, human units")
+    quoteVolume = serializers.CharField(help_text="24 hours, QUOTE, human units")
+
+
+class CandleSerializer(serializers.Serializer):
+    date = serializers.CharField(help_text="The bucket's start, Unix seconds")
+    high = serializers.CharField()
+    low = serializers.CharField()
+    open = serializers.CharField()
+    close = serializers.CharField()
+    volume = serializers.CharField(help_text="BASE, human units")
+    quoteVolume = serializers.CharField(help_text="QUOTE, human units")
+    weightedAverage = serializers.CharField(help_text="volume / quoteVolume")
+
+
 class TickerView(ExchangeView):
+    @extend_schema(
+        operation_id="get_ticker",
+        summary="24-hour ticker of every market, or of one (paginated)",
+        tags=["market data"],
+        parameters=[NETWORK_ID, *PAGE_PARAMETERS],
+        request=TickerInput,
+        responses={200: page_envelope("TickerPage", TickerSerializer)},
+    )
     def post(self, request):
         params = self.params()
         name = parse(TickerInput, params).get("market")
@@ -74,6 +108,15 @@ class ChartDataView(ExchangeView):
     """The request is an object or a one-element array (the spec shows both); the
     response is an array of candles."""
 
+    @extend_schema(
+        operation_id="get_chart_data",
+        summary="Candles of a market over a range",
+        description="The request is an object or a one-element array of it.",
+        tags=["market data"],
+        parameters=[NETWORK_ID],
+        request=ChartInput,
+        responses={200: CandleSerializer(many=True)},
+    )
     def post(self, request):
         items, _, shared = request_items(request)
         if len(items) != 1:

@@ -1,5 +1,6 @@
 """Trades: fill signed orders (create_trades) and the trade history (get_trades)."""
 
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -16,6 +17,7 @@ from exchange.api.fields import (
 from exchange.api.networks import network_from_params
 from exchange.api.pagination import page_request, paginated_response
 from exchange.api.params import request_items
+from exchange.api.schema import NETWORK_ID, PAGE_PARAMETERS, page_envelope
 from exchange.selectors.orders import market_by_name
 from exchange.selectors.trades import trade_list, trade_result
 from exchange.services.trades import TradeRequest, trade_execute
@@ -33,9 +35,58 @@ class CreateTradeInput(serializers.Serializer):
     tradeHash = Bytes32Field(required=False)
 
 
+class TradeResultSerializer(serializers.Serializer):
+    amount = serializers.CharField(help_text="The trade's size in QUOTE base units")
+    date = serializers.CharField(help_text="YYYY-MM-DD HH:MM:SS, UTC")
+    total = serializers.CharField(help_text="The trade's size in BASE base units")
+    baseTokenAddress = serializers.CharField()
+    quoteTokenAddress = serializers.CharField()
+    type = serializers.ChoiceField(
+        choices=["buy", "sell"], help_text="buy: the taker receives QUOTE; sell: it gives QUOTE"
+    )
+    price = serializers.CharField(help_text="BASE per QUOTE, human units")
+    orderHash = serializers.CharField()
+    uuid = serializers.CharField()
+
+
+class TradeRecordSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    giveTokenAddress = serializers.CharField(help_text="What the maker gave")
+    giveAmount = serializers.CharField(help_text="Base units the taker received, before fees")
+    takeTokenAddress = serializers.CharField()
+    takeAmount = serializers.CharField(help_text="The fill's amount, in take-token base units")
+    orderHash = serializers.CharField()
+    uuid = serializers.CharField()
+    buyerFee = serializers.CharField(help_text="Fee of the party receiving QUOTE, base units")
+    sellerFee = serializers.CharField(help_text="Fee of the party receiving BASE, base units")
+    gasFee = serializers.CharField(help_text="Charged to the taker, in the give token")
+    makerAddress = serializers.CharField()
+    takerAddress = serializers.CharField()
+    transactionHash = serializers.CharField(
+        allow_null=True, help_text="The settlement transaction; null until sent"
+    )
+    created_at = serializers.CharField(help_text="YYYY-MM-DD HH:MM:SS, UTC")
+
+
 class CreateTradesView(ExchangeView):
     """One object or an array of them; the response is always an array."""
 
+    @extend_schema(
+        operation_id="create_trades",
+        summary="Fill signed orders, all or nothing",
+        description=(
+            "One create_trades item or an array of them, each signed by the taker over "
+            "tradeHash(contractAddress, orderHash, amount, account, nonce); `amount` is in "
+            "the order's take token. All fill in one transaction or none do."
+        ),
+        tags=["trades"],
+        parameters=[NETWORK_ID],
+        request=CreateTradeInput(many=True),
+        responses={
+            201: TradeResultSerializer(many=True),
+            404: OpenApiResponse(description="An unknown orderHash"),
+        },
+    )
     def post(self, request):
         items, was_array, shared = request_items(request)
         network = network_from_params({**(items[0] if items else {}), **shared})
@@ -78,6 +129,14 @@ class GetTradesInput(serializers.Serializer):
 
 
 class GetTradesView(ExchangeView):
+    @extend_schema(
+        operation_id="get_trades",
+        summary="Trade history by order, market and/or account (paginated)",
+        tags=["trades"],
+        parameters=[NETWORK_ID, *PAGE_PARAMETERS],
+        request=GetTradesInput,
+        responses={200: page_envelope("TradePage", TradeRecordSerializer)},
+    )
     def post(self, request):
         params = self.params()
         data = parse(GetTradesInput, params)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('exchange', '0004_merge_20261121_0624'),
+        ('exchange', '0005_trades_candles'),
     ]
 
     operations = [

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('exchange', '0002_order_book_key_and_checks'),
+        ('exchange', '0004_transfer_broadcast'),
     ]
 
     operations = [
