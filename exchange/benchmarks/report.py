@@ -1,0 +1,88 @@
+"""The result as a table for people and a JSON file for tools."""
+
+import json
+from pathlib import Path
+
+
+def _yes_no(value) -> str:
+    return {True: "yes", False: "NO", None: "-"}[value]
+
+
+def _row(result: dict) -> list[str]:
+    if result.get("status") != "measured":
+        targets = "; ".join(t["target"] for t in result.get("targets", [])) or "-"
+        return [result["name"], "-", "-", "-", "-", "-", targets, result["status"]]
+    ratio = result.get("ratio") or {}
+    ratios = (
+        f"{ratio['throughput']:.2f}/{ratio['p50']:.1f}/{ratio['p99']:.1f}"
+        if ratio.get("throughput") is not None and ratio.get("p50") and ratio.get("p99")
+        else "-"
+    )
+    targets = "; ".join(t["target"] for t in result["targets"]) or "-"
+    met = _yes_no(result["met"])
+    if result["failed"]:
+        met += f" ({result['failed']} failed: {', '.join(result['statuses']) or 'socket'})"
+    return [
+        result["name"],
+        f"{result['throughput']:.0f}",
+        f"{result['p50_ms']:.1f}",
+        f"{result['p99_ms']:.1f}",
+        f"{result['peak_rss_mib']:.0f}" if result["peak_rss_mib"] else "-",
+        ratios,
+        targets,
+        met,
+    ]
+
+
+HEADER = ["scenario", "req/s", "p50 ms", "p99 ms", "RSS MiB", "x base s/p50/p99", "target", "met"]
+
+
+def _load_line(load: dict, nproc: int) -> str:
+    line = f"load average (1 min): {load['start']} at start, {load['end']} at end"
+    if max(load["start"], load["end"]) > nproc:
+        line += f"; above {nproc} CPUs: other work on the machine skewed these figures"
+    return line
+
+
+def table(result: dict) -> str:
+    rows = [_row(r) for r in result["baselines"] + result["scenarios"]]
+    widths = [max(len(row[i]) for row in [HEADER, *rows]) for i in range(len(HEADER) - 1)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=False)) + "  " + cells[-1]
+
+    machine = result["machine"]
+    config = result["config"]
+    seed = result["seed"]
+    lines = [
+        f"Benchmark {result['date']} on {machine['nproc']} CPU ({machine['cpu_model']}),"
+        f" {machine['memory_mib']} MiB",
+        f"scale {config['scale']}: {seed['accounts']} accounts, {seed['open_orders_in_book']}"
+        f" open orders, {seed['trades']} trades"
+        + (
+            " (reused from an earlier run);"
+            if seed.get("reused")
+            else f" (seeded in {seed['seconds']} s);"
+        )
+        + f" wrk {config['duration_s']} s x {config['connections']} connections;"
+        f" gunicorn {config['gunicorn_workers']} workers ({config['gunicorn_config']})",
+        _load_line(result["load_average_1m"], machine["nproc"]),
+        "",
+        line(HEADER),
+        line(["-" * w for w in widths] + ["---"]),
+    ]
+    lines += [line(row) for row in rows]
+    lines.append("")
+    lines.append("x base: throughput / p50 / p99 as multiples of the scenario's baseline")
+    lines += [f"{w['name']}: {w['description']}: {w['status']}" for w in result["workers"]]
+    return "\n".join(lines)
+
+
+def save(result: dict, out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    latest = out_dir / "latest.json"
+    text = json.dumps(result, indent=2)
+    latest.write_text(text)
+    stamp = result["date"].replace(":", "").replace("-", "")
+    (out_dir / f"{stamp}.json").write_text(text)
+    return latest
