@@ -160,8 +160,8 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# Where trade, gas and withdrawal fees are credited: the contract's feeAccount
-# (default: anvil's first account, the local operator).
+# Where withdrawal, trade and settlement gas fees are credited (default: anvil's first
+# account, the local operator).
 FEE_ACCOUNT = env_str("FEE_ACCOUNT", "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266").lower()
 if not re.fullmatch(r"0x[0-9a-f]{40}", FEE_ACCOUNT):
     raise ImproperlyConfigured(f"FEE_ACCOUNT must be an address, got {FEE_ACCOUNT!r}")

@@ -16,10 +16,10 @@ urlpatterns = [
     path("get_orderbook", orders.OrderBookView.as_view(), name="orderbook"),
     path("accounts/<str:address>", balances.AccountBalancesView.as_view(), name="account-balances"),
     path("balances", balances.BalancesView.as_view(), name="balances"),
-    path("get_transfers", transfers.GetTransfersView.as_view(), name="get-transfers"),
-    path("create_transfers", transfers.CreateTransfersView.as_view(), name="create-transfers"),
     path("create_trades", trades.CreateTradesView.as_view(), name="create-trades"),
     path("get_trades", trades.GetTradesView.as_view(), name="get-trades"),
     path("get_ticker", market_data.TickerView.as_view(), name="ticker"),
     path("get_chart_data", market_data.ChartDataView.as_view(), name="chart-data"),
+    path("get_transfers", transfers.GetTransfersView.as_view(), name="get-transfers"),
+    path("create_transfers", transfers.CreateTransfersView.as_view(), name="create-transfers"),
 ]

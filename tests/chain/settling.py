@@ -2,10 +2,10 @@
 chain and credited by the real watcher, orders placed with order_place, trades booked by
 trade_execute, and the settler run against the node.
 
-    def test_x(exchange):  # ETH_TST market, fees, two makers with TST, a taker with ETH
-        order = exchange.ask(exchange.makers[0], give_tst=100 * ONE, take_eth=ONE)
-        trades = exchange.take(exchange.taker, [(order, ONE // 2)])
-        exchange.settle()
+    def test_x(chain_exchange):  # ETH_TST market, fees, two makers with TST, a taker with ETH
+        order = chain_exchange.ask(chain_exchange.makers[0], give_tst=100 * ONE, take_eth=ONE)
+        trades = chain_exchange.take(chain_exchange.taker, [(order, ONE // 2)])
+        chain_exchange.settle()
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ class Exchange:
 
 
 @pytest.fixture
-def exchange(chain_network, deployment, settings) -> Exchange:
+def chain_exchange(chain_network, deployment, settings) -> Exchange:
     """ETH_TST with fees (maker 0.1%, taker 0.2%, a TST gas fee), two makers holding TST and
     a taker holding ETH, all deposited on chain and credited by the watcher."""
     settings.FEE_ACCOUNT = deployment.fee_account.address

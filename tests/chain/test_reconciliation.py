@@ -52,8 +52,8 @@ def reconcile_command(*args) -> tuple[int, str]:
     return 0, out.getvalue()
 
 
-def test_it_finds_no_difference_with_trades_withdrawals_and_deposits_in_flight(exchange):
-    ex = exchange
+def test_it_finds_no_difference_with_trades_withdrawals_and_deposits_in_flight(chain_exchange):
+    ex = chain_exchange
     ex.network.confirmations = 3
     ex.network.save()
     order = ex.ask(ex.makers[0], give_tst=100 * ONE, take_eth=ONE)
@@ -86,8 +86,8 @@ def test_it_finds_no_difference_with_trades_withdrawals_and_deposits_in_flight(e
     assert differences(ex) == []
 
 
-def test_it_reports_a_balance_changed_behind_the_ledgers_back_and_exits_non_zero(exchange):
-    ex = exchange
+def test_it_reports_a_balance_changed_behind_the_ledgers_back_and_exits_non_zero(chain_exchange):
+    ex = chain_exchange
     Balance.objects.filter(account=ex.taker.address, token=ex.eth).update(total=F("total") + 7)
 
     found = differences(ex)
@@ -109,7 +109,7 @@ def test_it_reports_a_balance_changed_behind_the_ledgers_back_and_exits_non_zero
     assert run.ok is False and run.finished_at and len(json.loads(run.differences)) == 2
 
 
-def test_the_command_exits_zero_when_the_ledger_and_the_contract_agree(exchange):
+def test_the_command_exits_zero_when_the_ledger_and_the_contract_agree(chain_exchange):
     code, output = reconcile_command()
 
     assert code == 0, output
@@ -117,8 +117,8 @@ def test_the_command_exits_zero_when_the_ledger_and_the_contract_agree(exchange)
     assert ReconciliationRun.objects.get().ok is True
 
 
-def test_a_failed_trade_is_a_difference_not_something_in_flight(exchange, fund):
-    ex = exchange
+def test_a_failed_trade_is_a_difference_not_something_in_flight(chain_exchange, fund):
+    ex = chain_exchange
     phantom = ex.deployment.users[3]
     fund(phantom.address, ex.tst, 500 * ONE)  # credited off chain only
     order = ex.ask(phantom, give_tst=100 * ONE, take_eth=ONE)
@@ -133,8 +133,8 @@ def test_a_failed_trade_is_a_difference_not_something_in_flight(exchange, fund):
     assert ("balance", fees, "TST") in found
 
 
-def test_it_reports_tokens_the_contract_holds_beyond_its_balances(exchange):
-    ex = exchange
+def test_it_reports_tokens_the_contract_holds_beyond_its_balances(chain_exchange):
+    ex = chain_exchange
     ex.client.transact(
         "TestToken",
         ex.tst.address,
@@ -150,8 +150,8 @@ def test_it_reports_tokens_the_contract_holds_beyond_its_balances(exchange):
     assert int(difference.actual) - int(difference.expected) == 3
 
 
-def test_it_reports_a_fee_account_that_is_not_the_contracts(exchange, settings):
-    ex = exchange
+def test_it_reports_a_fee_account_that_is_not_the_contracts(chain_exchange, settings):
+    ex = chain_exchange
     settings.FEE_ACCOUNT = ex.deployment.users[3].address
 
     found = differences(ex)
@@ -161,8 +161,8 @@ def test_it_reports_a_fee_account_that_is_not_the_contracts(exchange, settings):
     assert found[0].actual == ex.deployment.fee_account.address
 
 
-def test_the_task_records_a_run_and_a_dead_node_is_a_failed_run(exchange, settings):
-    ex = exchange
+def test_the_task_records_a_run_and_a_dead_node_is_a_failed_run(chain_exchange, settings):
+    ex = chain_exchange
     reconcile(ex.network.id)
     assert ReconciliationRun.objects.get().ok is True
 
@@ -176,8 +176,8 @@ def test_the_task_records_a_run_and_a_dead_node_is_a_failed_run(exchange, settin
     assert code == 1 and "could not reconcile" in output
 
 
-def test_operators_see_runs_read_only_in_the_admin(exchange, admin_client):
-    ex = exchange
+def test_operators_see_runs_read_only_in_the_admin(chain_exchange, admin_client):
+    ex = chain_exchange
     Balance.objects.filter(account=ex.taker.address, token=ex.eth).update(total=F("total") + 1)
     reconcile(ex.network.id)
     run = ReconciliationRun.objects.get()

@@ -31,8 +31,10 @@ def halted(network) -> bool:
     return Network.objects.get(pk=network.pk).settlement_halted
 
 
-def test_it_settles_a_multi_order_trade_on_chain_and_the_contract_matches_the_ledger(exchange):
-    ex = exchange
+def test_it_settles_a_multi_order_trade_on_chain_and_the_contract_matches_the_ledger(
+    chain_exchange,
+):
+    ex = chain_exchange
     first = ex.ask(ex.makers[0], give_tst=100 * ONE, take_eth=ONE)
     second = ex.ask(ex.makers[1], give_tst=200 * ONE, take_eth=3 * ONE)
     trades = ex.take(ex.taker, [(first, ONE // 2), (second, 3 * ONE)])
@@ -61,8 +63,8 @@ def test_it_settles_a_multi_order_trade_on_chain_and_the_contract_matches_the_le
     assert reconcile_network(network=ex.network, client=ex.client).differences == []
 
 
-def test_trades_are_sent_in_id_order_and_a_second_run_sends_nothing(exchange):
-    ex = exchange
+def test_trades_are_sent_in_id_order_and_a_second_run_sends_nothing(chain_exchange):
+    ex = chain_exchange
     order = ex.ask(ex.makers[0], give_tst=100 * ONE, take_eth=ONE)
     trades = [ex.take(ex.taker, [(order, ONE // 10)])[0] for _ in range(3)]
 
@@ -76,8 +78,8 @@ def test_trades_are_sent_in_id_order_and_a_second_run_sends_nothing(exchange):
     assert ex.operator_nonce() == nonce_after
 
 
-def test_a_trade_waits_for_the_networks_confirmations_before_it_is_settled(exchange):
-    ex = exchange
+def test_a_trade_waits_for_the_networks_confirmations_before_it_is_settled(chain_exchange):
+    ex = chain_exchange
     ex.network.confirmations = 3
     ex.network.save()
     order = ex.ask(ex.makers[0], give_tst=100 * ONE, take_eth=ONE)
@@ -94,8 +96,10 @@ def test_a_trade_waits_for_the_networks_confirmations_before_it_is_settled(excha
     assert statuses([first, second]) == ["SETTLED", "SETTLED"]
 
 
-def test_a_trade_the_contract_refuses_is_failed_and_halts_the_networks_settlement(exchange, fund):
-    ex = exchange
+def test_a_trade_the_contract_refuses_is_failed_and_halts_the_networks_settlement(
+    chain_exchange, fund
+):
+    ex = chain_exchange
     # The ledger credits a maker whose funds never reached the contract: the ledgers
     # disagree, and the contract refuses the trade at gas estimation.
     phantom = ex.deployment.users[3]
@@ -126,8 +130,8 @@ def test_a_trade_the_contract_refuses_is_failed_and_halts_the_networks_settlemen
     assert statuses([bad, good]) == ["FAILED", "SETTLED"]
 
 
-def test_a_reverted_settlement_transaction_fails_the_trade_and_halts(exchange):
-    ex = exchange
+def test_a_reverted_settlement_transaction_fails_the_trade_and_halts(chain_exchange):
+    ex = chain_exchange
     order = ex.ask(ex.makers[0], give_tst=100 * ONE, take_eth=ONE)
     trade = ex.take(ex.taker, [(order, ONE // 2)])[0]
     signed = trade_claim(trade_id=trade.id, client=ex.client)  # estimated: fine so far
@@ -154,8 +158,8 @@ def test_a_reverted_settlement_transaction_fails_the_trade_and_halts(exchange):
     assert not ex.client.traded(trade.hash)
 
 
-def test_an_unknown_send_is_resolved_by_sending_the_same_transaction_once(exchange):
-    ex = exchange
+def test_an_unknown_send_is_resolved_by_sending_the_same_transaction_once(chain_exchange):
+    ex = chain_exchange
     order = ex.ask(ex.makers[0], give_tst=100 * ONE, take_eth=ONE)
     trade = ex.take(ex.taker, [(order, ONE // 2)])[0]
     nonce_before = ex.operator_nonce()
@@ -180,8 +184,8 @@ def test_an_unknown_send_is_resolved_by_sending_the_same_transaction_once(exchan
     assert ex.client.order_fills(order.hash) == ONE // 2
 
 
-def test_with_no_receipt_the_settler_waits_and_never_signs_a_second_transaction(exchange):
-    ex = exchange
+def test_with_no_receipt_the_settler_waits_and_never_signs_a_second_transaction(chain_exchange):
+    ex = chain_exchange
     node = ex.deployment.node
     order = ex.ask(ex.makers[0], give_tst=100 * ONE, take_eth=ONE)
     trade, later = (ex.take(ex.taker, [(order, ONE // 4)])[0] for _ in range(2))
@@ -208,8 +212,8 @@ def test_with_no_receipt_the_settler_waits_and_never_signs_a_second_transaction(
     assert ex.client.order_fills(order.hash) == ONE // 2
 
 
-def test_a_trade_the_contract_settled_elsewhere_is_settled_and_never_sent_again(exchange):
-    ex = exchange
+def test_a_trade_the_contract_settled_elsewhere_is_settled_and_never_sent_again(chain_exchange):
+    ex = chain_exchange
     order = ex.ask(ex.makers[0], give_tst=100 * ONE, take_eth=ONE)
     trade = ex.take(ex.taker, [(order, ONE // 2)])[0]
     signed = trade_claim(trade_id=trade.id, client=ex.client)  # stored, never broadcast
@@ -231,8 +235,8 @@ def test_a_trade_the_contract_settled_elsewhere_is_settled_and_never_sent_again(
     assert ex.client.order_fills(order.hash) == ONE // 2
 
 
-def test_a_trade_already_settled_on_chain_before_it_is_sent_is_marked_settled(exchange):
-    ex = exchange
+def test_a_trade_already_settled_on_chain_before_it_is_sent_is_marked_settled(chain_exchange):
+    ex = chain_exchange
     order = ex.ask(ex.makers[0], give_tst=100 * ONE, take_eth=ONE)
     trade = ex.take(ex.taker, [(order, ONE // 2)])[0]
     trade = Trade.objects.select_related("order__give_token", "order__take_token").get(id=trade.id)
@@ -246,8 +250,8 @@ def test_a_trade_already_settled_on_chain_before_it_is_sent_is_marked_settled(ex
     assert ex.operator_nonce() == nonce_after
 
 
-def test_a_retried_failed_trade_settles_once_the_cause_is_fixed(exchange, fund):
-    ex = exchange
+def test_a_retried_failed_trade_settles_once_the_cause_is_fixed(chain_exchange, fund):
+    ex = chain_exchange
     phantom = ex.deployment.users[3]
     fund(phantom.address, ex.tst, 500 * ONE)
     order = ex.ask(phantom, give_tst=100 * ONE, take_eth=ONE)
@@ -263,8 +267,8 @@ def test_a_retried_failed_trade_settles_once_the_cause_is_fixed(exchange, fund):
     assert ex.client.traded(trade.hash)
 
 
-def test_a_stored_transaction_whose_nonce_was_taken_is_signed_again_once(exchange):
-    ex = exchange
+def test_a_stored_transaction_whose_nonce_was_taken_is_signed_again_once(chain_exchange):
+    ex = chain_exchange
     order = ex.ask(ex.makers[0], give_tst=100 * ONE, take_eth=ONE)
     trade = ex.take(ex.taker, [(order, ONE // 2)])[0]
     signed = trade_claim(trade_id=trade.id, client=ex.client)  # stored, never broadcast

@@ -15,8 +15,8 @@ def status(withdrawal: Transfer) -> str:
     return Transfer.objects.get(id=withdrawal.id).status
 
 
-def test_a_withdrawal_of_trade_proceeds_waits_for_the_trade_to_settle(exchange):
-    ex = exchange
+def test_a_withdrawal_of_trade_proceeds_waits_for_the_trade_to_settle(chain_exchange):
+    ex = chain_exchange
     order = ex.ask(ex.makers[0], give_tst=100 * ONE, take_eth=ONE)
     (trade,) = ex.take(ex.taker, [(order, ONE // 2)])
     # The taker withdraws TST it only has through the trade, which the contract lacks.
@@ -49,8 +49,8 @@ def test_a_withdrawal_of_trade_proceeds_waits_for_the_trade_to_settle(exchange):
     )
 
 
-def test_the_makers_withdrawal_waits_too_and_a_failed_trade_keeps_it_waiting(exchange, fund):
-    ex = exchange
+def test_the_makers_withdrawal_waits_too_and_a_failed_trade_keeps_it_waiting(chain_exchange, fund):
+    ex = chain_exchange
     phantom = ex.deployment.users[3]
     fund(phantom.address, ex.tst, 500 * ONE)
     order = ex.ask(phantom, give_tst=100 * ONE, take_eth=ONE)
@@ -64,8 +64,8 @@ def test_the_makers_withdrawal_waits_too_and_a_failed_trade_keeps_it_waiting(exc
     assert status(withdrawal) == TransferStatus.PENDING
 
 
-def test_other_accounts_and_trades_after_the_withdrawal_do_not_hold_it_back(exchange):
-    ex = exchange
+def test_other_accounts_and_trades_after_the_withdrawal_do_not_hold_it_back(chain_exchange):
+    ex = chain_exchange
     # Requested before the taker's trade: the hold already kept its funds out of trading.
     early = request_withdrawal(ex, ex.taker, ex.eth, ONE)
     order = ex.ask(ex.makers[0], give_tst=100 * ONE, take_eth=ONE)
@@ -78,8 +78,8 @@ def test_other_accounts_and_trades_after_the_withdrawal_do_not_hold_it_back(exch
     assert result.sent == [early.id, untouched.id] and result.deferred == []
 
 
-def test_the_fee_accounts_withdrawal_waits_for_every_earlier_trade(exchange):
-    ex = exchange
+def test_the_fee_accounts_withdrawal_waits_for_every_earlier_trade(chain_exchange):
+    ex = chain_exchange
     order = ex.ask(ex.makers[0], give_tst=100 * ONE, take_eth=ONE)
     ex.take(ex.taker, [(order, ONE // 2)])
     fees = ex.deployment.fee_account
