@@ -247,3 +247,20 @@ def test_two_processes_write_the_ledger_without_database_is_locked(tmp_path):
         (total,) = db.execute("SELECT total FROM exchange_balance").fetchone()
     assert (journal, entries) == ("wal", 100)
     assert decode(total) == 100 * (10**24 + 1)
+
+
+@pytest.mark.django_db
+def test_bulk_update_keeps_amounts_exact_and_ordered(network, token):
+    rows = [
+        Balance.objects.create(network=network, account=f"0x{index + 1:040x}", token=token)
+        for index in range(3)
+    ]
+    for row, value in zip(rows, (10**24 + 1, UINT256_MAX, 10**24), strict=True):
+        row.total = value
+    Balance.objects.bulk_update(rows, ["total"])
+
+    assert list(Balance.objects.order_by("total").values_list("total", flat=True)) == [
+        10**24,
+        10**24 + 1,
+        UINT256_MAX,
+    ]
