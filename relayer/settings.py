@@ -85,8 +85,16 @@ except ValueError as error:
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {error}") from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(exist_ok=True)
+    # Django's SQLite backend, with exact DecimalFields (amounts beyond 2^63, prices).
+    DATABASES["default"]["ENGINE"] = "relayer.sqlite_exact"
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
+    # The web process, the Celery worker and beat share the file: WAL lets readers run
+    # beside the one writer, and a writer waits (timeout) instead of failing at once.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis for the cache and the Celery broker in production; without REDIS_URL the
@@ -237,6 +245,11 @@ RATELIMIT_BAN_MAX_SECONDS = env_int("RATELIMIT_BAN_MAX_SECONDS", 3 * 24 * 3600, 
 RATELIMIT_POLICY_TTL = env_int("RATELIMIT_POLICY_TTL", 10, minimum=0)
 # /healthz: how long to wait for each node's eth_blockNumber.
 HEALTH_NODE_TIMEOUT = env_int("HEALTH_NODE_TIMEOUT", 3, minimum=1)
+# Operator dashboard: seconds to wait for a node's head, seconds the head (or "node
+# unreachable") is kept in the cache, and the age after which a queued withdrawal is stuck.
+DASHBOARD_NODE_TIMEOUT = env_int("DASHBOARD_NODE_TIMEOUT", 2, minimum=1)
+DASHBOARD_HEAD_CACHE_SECONDS = env_int("DASHBOARD_HEAD_CACHE_SECONDS", 10, minimum=0)
+DASHBOARD_STUCK_SECONDS = env_int("DASHBOARD_STUCK_SECONDS", 600, minimum=1)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
