@@ -6,10 +6,9 @@ body, no order overfilled, no balance spent twice (holds exact, nothing negative
 ledger equal to every balance), each signed withdrawal accepted at most once, and each
 token's total unchanged.
 
-RUN_SLOW=1 runs more rounds with more clients.
+The slow test (RUN_SLOW=1) runs more rounds with more clients.
 """
 
-import os
 import random
 import threading
 from collections import Counter
@@ -24,11 +23,8 @@ from tests.reliability.servers import gunicorn_server
 from tests.signing import address_of, new_signer, next_nonce, sign_hash, signed_cancel
 from tests.trading import fill_payload, place
 
-pytestmark = [pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only]
 
-SLOW = os.environ.get("RUN_SLOW") == "1"
-CLIENTS = 80 if SLOW else 52
-ROUNDS = 4 if SLOW else 1
 ORDER_GIVE = 1000
 ORDER_TAKE = 1000
 MAKER_FUNDS = 2500  # two orders of 1000 held, 500 free
@@ -63,7 +59,7 @@ def withdrawal_payload(signer, token, amount: int) -> dict:
     }
 
 
-def _round(base_url: str, seeded, deposited: Counter, rng: random.Random) -> list:
+def _round(base_url: str, seeded, deposited: Counter, rng: random.Random, clients: int) -> list:
     eth, tst, network = seeded.eth, seeded.tst, seeded.network
     makers = [new_signer() for _ in range(3)]
     takers = [new_signer() for _ in range(10)]
@@ -82,7 +78,7 @@ def _round(base_url: str, seeded, deposited: Counter, rng: random.Random) -> lis
     ]  # fmt: skip
 
     jobs = []  # (path, body): each is one client's request
-    for index in range(CLIENTS - 16):
+    for index in range(clients - 16):
         taker = takers[index % len(takers)]
         _maker, order = rng.choice(orders)
         jobs.append(("/create_trades", [fill_payload(taker, order, 400)]))
@@ -119,6 +115,15 @@ def _round(base_url: str, seeded, deposited: Counter, rng: random.Random) -> lis
 
 
 def test_fifty_clients_racing_fills_cancels_and_withdrawals_never_overspend(settings, tmp_path):
+    race(settings, tmp_path, clients=52, rounds=1)
+
+
+@pytest.mark.slow
+def test_eighty_clients_racing_for_several_rounds_never_overspend(settings, tmp_path):
+    race(settings, tmp_path, clients=80, rounds=4)
+
+
+def race(settings, tmp_path, *, clients: int, rounds: int) -> None:
     raise_rate_limits()
     seeded = seed_exchange(settings)
     deposited: Counter = Counter()
@@ -129,8 +134,8 @@ def test_fifty_clients_racing_fills_cancels_and_withdrawals_never_overspend(sett
     rng = random.Random(7)
     outcomes: Counter = Counter()
     with gunicorn_server(tmp_path, workers=3, threads=8) as server:
-        for _ in range(ROUNDS):
-            for path, _body, status, answer in _round(server.url, seeded, deposited, rng):
+        for _ in range(rounds):
+            for path, _body, status, answer in _round(server.url, seeded, deposited, rng, clients):
                 outcomes[(path, status)] += 1
                 assert status < 500, (path, status, answer, server.log()[-3000:])
                 if status >= 400:

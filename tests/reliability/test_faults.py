@@ -39,7 +39,7 @@ from tests.reliability.test_concurrency import raise_rate_limits
 from tests.signing import address_of, signed_order
 from tests.trading import place
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only]
 
 ANSWER_WITHIN = 15  # seconds: a request that takes longer is hanging
 

@@ -11,18 +11,23 @@
 That the Python hashes equal the contract's on random inputs is
 tests/chain/test_contract_hashes.py (order, cancel, trade and withdraw hashes, recovery).
 
-Short form: a few dozen sequences; RUN_SLOW=1 runs many more, longer ones.
+Short form: a few sequences; the slow test (RUN_SLOW=1) runs many more, longer ones.
 """
 
 import contextlib
-import os
 from collections import defaultdict
 
 import pytest
 from django.db import transaction
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
 from exchange.api.errors import ApiError, FieldError
 from exchange.clock import now_ms
@@ -44,7 +49,6 @@ from tests.trading import execute, fill, place
 
 pytestmark = pytest.mark.django_db
 
-SLOW = os.environ.get("RUN_SLOW") == "1"
 REFUSED = (FieldError, ApiError)  # every refusal the services raise (NotFound is one)
 SHORT_EXPIRY_MS = 60_000  # orders the expire rule can sweep
 WITHDRAWAL_FEE = 3
@@ -215,15 +219,23 @@ class Exchange(RuleBasedStateMachine):
         assert_no_overfill(self.network)
 
 
-Exchange.TestCase.settings = settings(
-    max_examples=300 if SLOW else 8,
-    stateful_step_count=60 if SLOW else 20,
-    deadline=None,
-    derandomize=not SLOW,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-)
+def _settings(*, examples: int, steps: int, derandomize: bool) -> settings:
+    return settings(
+        max_examples=examples,
+        stateful_step_count=steps,
+        deadline=None,
+        derandomize=derandomize,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
 
 
 def test_any_sequence_keeps_holds_ledger_and_totals_exact():
-    Exchange.TestCase().runTest()
+    run_state_machine_as_test(Exchange, settings=_settings(examples=8, steps=20, derandomize=True))
+
+
+@pytest.mark.slow
+def test_any_long_sequence_keeps_holds_ledger_and_totals_exact():
+    run_state_machine_as_test(
+        Exchange, settings=_settings(examples=300, steps=60, derandomize=False)
+    )
