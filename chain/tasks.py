@@ -29,39 +29,59 @@ def _network(network_id: int) -> Network | None:
     return _chain_networks().filter(pk=network_id).first()
 
 
+def _fan_out(task) -> None:
+    for network_id in _chain_networks().values_list("id", flat=True):
+        task.delay(network_id)
+
+
+def _locked_run(lock: str, job: str, network_id: int, run):
+    """Runs `run(network=, client=)` under the network's `lock`; None when the network
+    is gone, another runner holds the lock, or the node is unreachable (logged)."""
+    network = _network(network_id)
+    if network is None:
+        return None
+    with network_lock(lock, network_id, ttl=LOCK_TTL_SECONDS) as held:
+        if not held:
+            return None
+        try:
+            return run(network=network, client=exchange_client(network))
+        except ChainUnavailable as error:
+            logger.warning(
+                "event=node_unavailable job=%s network=%s error=%s", job, network_id, error
+            )
+            return None
+
+
 @shared_task(ignore_result=True)
 def deposits_watch_all() -> None:
-    for network_id in _chain_networks().values_list("id", flat=True):
-        deposits_watch.delay(network_id)
+    _fan_out(deposits_watch)
 
 
 @shared_task(ignore_result=True)
 def withdrawals_dispatch_all() -> None:
-    for network_id in _chain_networks().values_list("id", flat=True):
-        withdrawals_dispatch.delay(network_id)
+    _fan_out(withdrawals_dispatch)
 
 
 @shared_task(ignore_result=True)
 def withdrawals_confirm_all() -> None:
-    for network_id in _chain_networks().values_list("id", flat=True):
-        withdrawals_confirm.delay(network_id)
+    _fan_out(withdrawals_confirm)
+
+
+@shared_task(ignore_result=True)
+def trades_settle_all() -> None:
+    _fan_out(trades_settle)
+
+
+@shared_task(ignore_result=True)
+def reconcile_all() -> None:
+    _fan_out(reconcile)
 
 
 @shared_task(ignore_result=True)
 def deposits_watch(network_id: int) -> None:
-    network = _network(network_id)
-    if network is None:
+    result = _locked_run("deposits", "deposits", network_id, deposits_watch_run)
+    if result is None:
         return
-    with network_lock("deposits", network_id, ttl=LOCK_TTL_SECONDS) as held:
-        if not held:
-            return
-        try:
-            result = deposits_watch_run(network=network, client=exchange_client(network))
-        except ChainUnavailable as error:
-            logger.warning(
-                "event=node_unavailable job=deposits network=%s error=%s", network_id, error
-            )
-            return
     logger.info(
         "event=deposits_watched network=%s head=%s scanned_to=%s credited=%s failed=%s",
         network_id,
@@ -76,59 +96,21 @@ def deposits_watch(network_id: int) -> None:
 # transactions at a time.
 @shared_task(ignore_result=True)
 def withdrawals_dispatch(network_id: int) -> None:
-    network = _network(network_id)
-    if network is None:
-        return
-    with network_lock("withdrawals", network_id, ttl=LOCK_TTL_SECONDS) as held:
-        if not held:
-            return
-        try:
-            withdrawals_dispatch_run(network=network, client=exchange_client(network))
-        except ChainUnavailable as error:
-            logger.warning(
-                "event=node_unavailable job=dispatch network=%s error=%s", network_id, error
-            )
+    _locked_run("withdrawals", "dispatch", network_id, withdrawals_dispatch_run)
 
 
 @shared_task(ignore_result=True)
 def withdrawals_confirm(network_id: int) -> None:
-    network = _network(network_id)
-    if network is None:
-        return
-    with network_lock("withdrawals", network_id, ttl=LOCK_TTL_SECONDS) as held:
-        if not held:
-            return
-        try:
-            withdrawals_confirm_run(network=network, client=exchange_client(network))
-        except ChainUnavailable as error:
-            logger.warning(
-                "event=node_unavailable job=confirm network=%s error=%s", network_id, error
-            )
-
-
-@shared_task(ignore_result=True)
-def trades_settle_all() -> None:
-    for network_id in _chain_networks().values_list("id", flat=True):
-        trades_settle.delay(network_id)
+    _locked_run("withdrawals", "confirm", network_id, withdrawals_confirm_run)
 
 
 @shared_task(ignore_result=True)
 def trades_settle(network_id: int) -> None:
     """Settles the network's booked trades on chain in id order (chain/settler.py). A
     halted network still has its in-flight trades confirmed; nothing new is sent."""
-    network = _network(network_id)
-    if network is None:
+    result = _locked_run("settlement", "settlement", network_id, trades_settle_run)
+    if result is None:
         return
-    with network_lock("settlement", network_id, ttl=LOCK_TTL_SECONDS) as held:
-        if not held:
-            return
-        try:
-            result = trades_settle_run(network=network, client=exchange_client(network))
-        except ChainUnavailable as error:
-            logger.warning(
-                "event=node_unavailable job=settlement network=%s error=%s", network_id, error
-            )
-            return
     if result.halted:
         logger.error("event=settlement_halted_run network=%s", network_id)
     logger.info(
@@ -143,14 +125,9 @@ def trades_settle(network_id: int) -> None:
 
 
 @shared_task(ignore_result=True)
-def reconcile_all() -> None:
-    for network_id in _chain_networks().values_list("id", flat=True):
-        reconcile.delay(network_id)
-
-
-@shared_task(ignore_result=True)
 def reconcile(network_id: int) -> None:
-    """Compares the ledger with the contract and stores a ReconciliationRun (admin)."""
+    """Compares the ledger with the contract and stores a ReconciliationRun (admin).
+    A node that does not answer is itself a recorded failed run, not a skipped one."""
     network = _network(network_id)
     if network is None:
         return
