@@ -31,7 +31,7 @@ from exchange.models import (
     Token,
 )
 from exchange.models.orders import PRICE_DIGITS, PRICE_PLACES, remaining_give
-from exchange.services.ledger import balance_change, balances_lock, token_balance_lock
+from exchange.services.ledger import balance_change, balances_lock
 
 logger = logging.getLogger(__name__)
 
@@ -201,7 +201,8 @@ def order_place(
     )
     try:
         with transaction.atomic():
-            balance = token_balance_lock(token=give_token, account=account)
+            key = (account, give_token.id)
+            balance = balances_lock(network=network, keys=[key])[key]
             # Checked under the lock: a concurrent twin of this order has committed by now.
             if Order.objects.filter(hash=expected).exists():
                 raise duplicate

@@ -39,7 +39,7 @@ from exchange.models import (
     Trade,
 )
 from exchange.services.candles import candles_record
-from exchange.services.ledger import balance_change, balances_lock
+from exchange.services.ledger import balance_changes, balances_lock
 from exchange.trading_math import Fill, FillRefused, fee_rate_e18, fill_compute
 
 logger = logging.getLogger(__name__)
@@ -259,8 +259,8 @@ def _trade_record(*, network, market, order, item, trade_hash, fill, taker, crea
     )
 
 
-def _ledger_apply(*, balances: dict, trade: Trade, fill: Fill) -> None:
-    """Moves one fill's funds; zero legs write no entry. Sums to zero per token."""
+def _ledger_legs(*, balances: dict, trade: Trade, fill: Fill) -> list[tuple]:
+    """One fill's balance changes (balance_changes items). Sums to zero per token."""
     give, take = trade.give_token_id, trade.take_token_id
     maker, taker, fees = trade.maker, trade.taker, settings.FEE_ACCOUNT
     ref = str(trade.uuid)
@@ -276,15 +276,7 @@ def _ledger_apply(*, balances: dict, trade: Trade, fill: Fill) -> None:
         ((taker, give), LedgerKind.GAS_FEE, -fill.gas_fee, 0),
         ((fees, give), LedgerKind.GAS_FEE, fill.gas_fee, 0),
     ]
-    for key, kind, total_delta, held_delta in legs:
-        if total_delta or held_delta:
-            balance_change(
-                balances[key],
-                kind=kind,
-                total_delta=total_delta,
-                held_delta=held_delta,
-                reference=ref,
-            )
+    return [(balances[key], kind, total, held, ref) for key, kind, total, held in legs]
 
 
 def _settlement_hook(trade_ids: list[int]) -> None:
@@ -374,7 +366,7 @@ def trade_execute(
                     f"but {taker} has {paying.available} available",
                 )
 
-        trades = []
+        trades, changes = [], []
         for index, (item, fill) in enumerate(zip(fills, computed, strict=True)):
             order = orders[by_hash[item.order_hash]]
             trade = _trade_record(
@@ -388,8 +380,9 @@ def trade_execute(
                 created_at=created_at,
             )
             order.filled = fill.filled_after
-            _ledger_apply(balances=balances, trade=trade, fill=fill)
+            changes += _ledger_legs(balances=balances, trade=trade, fill=fill)
             trades.append(trade)
+        balance_changes(changes)
         for order in orders.values():
             if order.filled == order.take_amount:
                 order.status = OrderStatus.FILLED
