@@ -147,9 +147,15 @@ def _orders_get(network: Network, fills: Sequence[TradeRequest], indexed: bool) 
 def _market_lock(market_id: int) -> Market:
     market = (
         Market.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("base", "quote")
+        .select_related("base", "quote", "network")
         .get(pk=market_id)
     )
+    # Read with the lock, not from the request's (cached) network: a kill switch
+    # thrown a moment ago stops this trade.
+    if not market.network.order_submission_enabled:
+        raise OrderSubmissionDisabled(
+            f"Order submission is disabled on network {market.network_id}"
+        )
     if market.status != MarketStatus.TRADING:
         raise OrderSubmissionDisabled(
             f"Market {market.name} is {market.get_status_display().lower()}: trades are refused"
