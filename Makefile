@@ -37,7 +37,9 @@ run: install
 	DEBUG=1 DEFAULT_NETWORK_ID=31337 $(PY) manage.py runserver 127.0.0.1:8000
 
 # The whole suite, against PostgreSQL and Redis (DATABASE_URL, REDIS_URL; see tests/environment.py).
+# The dashboard's browser test drives Debian's Chromium: installed here when missing (as root).
 test: install
+	./scripts/ensure-chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Benchmarks against a minimal Django baseline (README, Benchmarks); BENCH_ARGS="--scale 0.05".
