@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("exchange", "0005_trades_candles"),
+        ("exchange", "0006_network_settlement_halt_reason_and_more"),
     ]
 
     operations = [
