@@ -81,8 +81,16 @@ except ValueError as error:
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {error}") from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(exist_ok=True)
+    # Django's SQLite backend, with exact DecimalFields (amounts beyond 2^63, prices).
+    DATABASES["default"]["ENGINE"] = "relayer.sqlite_exact"
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
+    # The web process, the Celery worker and beat share the file: WAL lets readers run
+    # beside the one writer, and a writer waits (timeout) instead of failing at once.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis for the cache and the Celery broker in production; without REDIS_URL the
