@@ -2,6 +2,9 @@
 
 from datetime import UTC, datetime, timedelta
 
+from django.db import connection
+from django.db.models import Q
+
 from exchange.models import Market, Network, Trade
 from exchange.paging import PageRequest
 from exchange.trading_math import decimal_str
@@ -100,10 +103,14 @@ def trade_list(
     if end_ms is not None:
         trades = trades.filter(created_at__lt=from_ms(end_ms + 1))
     ordering = ("created_at", "id") if ascending else ("-created_at", "-id")
-    if account is None:
-        rows = page.slice(trades.order_by(*ordering).values_list(*_FIELDS))
-        return trades.count(), [_history_record(row) for row in rows]
-    return _account_trades(trades, account.lower(), page, ordering)
+    if account is not None and connection.vendor == "postgresql":
+        return _account_trades(trades, account.lower(), page, ordering)
+    if account is not None:
+        # The embedded SQLite mode: one OR query (its compound selects take no LIMIT).
+        account = account.lower()
+        trades = trades.filter(Q(maker=account) | Q(taker=account))
+    rows = page.slice(trades.order_by(*ordering).values_list(*_FIELDS))
+    return trades.count(), [_history_record(row) for row in rows]
 
 
 def _account_trades(trades, account: str, page: PageRequest, ordering: tuple) -> tuple[int, list]:

@@ -16,7 +16,8 @@ from tests.factories import MarketFactory, TokenFactory
 from tests.signing import address_of
 from tests.trading import execute, fill, fill_payload, place
 
-pytestmark = pytest.mark.django_db
+# The budgets are PostgreSQL's (production); the embedded SQLite mode takes other paths.
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres_only]
 
 ETH = 10**18
 
