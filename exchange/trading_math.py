@@ -169,8 +169,15 @@ def ratio(numerator: Decimal, denominator: Decimal, places: int = PRICE_PLACES) 
 
 
 def decimal_str(value: Decimal | int) -> str:
-    """A plain decimal string without exponent or trailing zeros: "0.0005", "12", "0"."""
-    value = Decimal(value)
-    if value == 0:
+    """A plain decimal string without exponent or trailing zeros: "0.0005", "12", "0".
+
+    Exact: format(..., "f") never rounds, and only zeros after the point are cut.
+    """
+    if type(value) is int:
+        return str(value)
+    text = format(value if isinstance(value, Decimal) else Decimal(value), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if text in ("0", "-0", ""):
         return "0"
-    return format(value.normalize(context=_EXACT), "f")
+    return text

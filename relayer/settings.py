@@ -243,6 +243,8 @@ RATELIMIT_BAN_BASE_SECONDS = env_int("RATELIMIT_BAN_BASE_SECONDS", 300, minimum=
 RATELIMIT_BAN_MAX_SECONDS = env_int("RATELIMIT_BAN_MAX_SECONDS", 3 * 24 * 3600, minimum=1)
 # How long a web process keeps the RateLimitPolicy rows before reading them again.
 RATELIMIT_POLICY_TTL = env_int("RATELIMIT_POLICY_TTL", 10, minimum=0)
+# Seconds a web process keeps a networkId -> Network lookup (exchange/api/networks.py).
+NETWORK_CACHE_SECONDS = env_int("NETWORK_CACHE_SECONDS", 5, minimum=0)
 # /healthz: how long to wait for each node's eth_blockNumber.
 HEALTH_NODE_TIMEOUT = env_int("HEALTH_NODE_TIMEOUT", 3, minimum=1)
 # Operator dashboard: seconds to wait for a node's head, seconds the head (or "node

@@ -6,6 +6,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from exchange.api.networks import networks_forget
 from exchange.selectors.access import rate_limits_forget
 from tests.factories import FeeScheduleFactory, MarketFactory, NetworkFactory, TokenFactory
 
@@ -73,5 +74,7 @@ def _fresh_rate_limits(monkeypatch):
     monkeypatch.setattr(django_ratelimit.core, "time", SimpleNamespace(time=lambda: frozen))
     cache.clear()
     rate_limits_forget()
+    networks_forget()
     yield
     rate_limits_forget()
+    networks_forget()

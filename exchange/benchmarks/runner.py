@@ -14,8 +14,26 @@ from exchange.benchmarks.machine import machine
 from exchange.benchmarks.scenarios import BASELINES, SCENARIOS, WORKER_SCENARIOS, Scenario
 from exchange.benchmarks.seed import Seeded, reuse, seed
 from exchange.benchmarks.server import DEPLOYED_CONFIG, WORKERS, Server
+from exchange.models import CostClass, RateLimitPolicy
 
 WARM_UP_SECONDS = 1
+# The benchmark's rate-limit policy: every request is still counted in Redis as in
+# production (the middleware's cost is measured), but no limit is reached by wrk.
+BENCH_RATE_LIMIT = 10**9
+
+
+def bench_rate_limits() -> None:
+    """Production-like limits that do not throttle the load generator (README)."""
+    for cost_class in CostClass:
+        RateLimitPolicy.objects.update_or_create(
+            cost_class=cost_class,
+            defaults={
+                "window_seconds": 3600,
+                "ip_limit": BENCH_RATE_LIMIT,
+                "account_limit": BENCH_RATE_LIMIT,
+                "api_key_limit": BENCH_RATE_LIMIT,
+            },
+        )
 
 
 def server_env(database_url: str, settings_module: str) -> dict:
@@ -115,6 +133,7 @@ def run(
         seeded = seed(scale=scale, log=log)
     else:
         log(f"reusing the data seeded earlier at scale {scale}")
+    bench_rate_limits()
     connection.close()
 
     def selected(name: str) -> bool:

@@ -11,278 +11,669 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Network',
+            name="Network",
             fields=[
-                ('id', models.PositiveBigIntegerField(help_text='The chain id, used as networkId.', primary_key=True, serialize=False, verbose_name='network id')),
-                ('name', models.CharField(max_length=64)),
-                ('rpc_url', models.CharField(blank=True, max_length=255, verbose_name='RPC URL')),
-                ('exchange_address', exchange.models.fields.AddressField(blank=True, help_text='Set by the deploy_exchange command, or by hand for an existing deployment.', validators=[exchange.validators.validate_address], verbose_name='exchange contract address')),
-                ('confirmations', models.PositiveIntegerField(default=12, help_text='Blocks on top of a deposit before credit.', verbose_name='required confirmations')),
-                ('enabled', models.BooleanField(default=True, help_text='A disabled network is a 400 (1006).')),
-                ('order_submission_enabled', models.BooleanField(default=True, help_text='Off: every new order and trade is refused with code 102.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.PositiveBigIntegerField(
+                        help_text="The chain id, used as networkId.",
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="network id",
+                    ),
+                ),
+                ("name", models.CharField(max_length=64)),
+                ("rpc_url", models.CharField(blank=True, max_length=255, verbose_name="RPC URL")),
+                (
+                    "exchange_address",
+                    exchange.models.fields.AddressField(
+                        blank=True,
+                        help_text="Set by the deploy_exchange command, or by hand for an existing deployment.",
+                        validators=[exchange.validators.validate_address],
+                        verbose_name="exchange contract address",
+                    ),
+                ),
+                (
+                    "confirmations",
+                    models.PositiveIntegerField(
+                        default=12,
+                        help_text="Blocks on top of a deposit before credit.",
+                        verbose_name="required confirmations",
+                    ),
+                ),
+                (
+                    "enabled",
+                    models.BooleanField(
+                        default=True, help_text="A disabled network is a 400 (1006)."
+                    ),
+                ),
+                (
+                    "order_submission_enabled",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Off: every new order and trade is refused with code 102.",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Market',
+            name="Market",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('TRADING', 'Trading'), ('CANCEL_ONLY', 'Cancel only'), ('HALTED', 'Halted')], default='TRADING', max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('network', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='markets', to='exchange.network')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("TRADING", "Trading"),
+                            ("CANCEL_ONLY", "Cancel only"),
+                            ("HALTED", "Halted"),
+                        ],
+                        default="TRADING",
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "network",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="markets",
+                        to="exchange.network",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['network_id', 'id'],
+                "ordering": ["network_id", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Token',
+            name="Token",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('address', exchange.models.fields.AddressField(help_text='0x0…0 is Ether.', validators=[exchange.validators.validate_address])),
-                ('symbol', models.CharField(max_length=16, validators=[exchange.validators.validate_symbol])),
-                ('name', models.CharField(max_length=64)),
-                ('decimals', models.PositiveSmallIntegerField(validators=[django.core.validators.MaxValueValidator(77)])),
-                ('listed', models.BooleanField(default=True, help_text='Only listed tokens are served and traded.')),
-                ('withdrawal_fee', exchange.models.fields.AmountField(default=0, help_text='Charged on each withdrawal, in base units.')),
-                ('trade_gas_fee', exchange.models.fields.AmountField(default=0, help_text='Charged to the taker for settling a trade on chain, in base units.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('network', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='tokens', to='exchange.network')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "address",
+                    exchange.models.fields.AddressField(
+                        help_text="0x0…0 is Ether.",
+                        validators=[exchange.validators.validate_address],
+                    ),
+                ),
+                (
+                    "symbol",
+                    models.CharField(
+                        max_length=16, validators=[exchange.validators.validate_symbol]
+                    ),
+                ),
+                ("name", models.CharField(max_length=64)),
+                (
+                    "decimals",
+                    models.PositiveSmallIntegerField(
+                        validators=[django.core.validators.MaxValueValidator(77)]
+                    ),
+                ),
+                (
+                    "listed",
+                    models.BooleanField(
+                        default=True, help_text="Only listed tokens are served and traded."
+                    ),
+                ),
+                (
+                    "withdrawal_fee",
+                    exchange.models.fields.AmountField(
+                        default=0, help_text="Charged on each withdrawal, in base units."
+                    ),
+                ),
+                (
+                    "trade_gas_fee",
+                    exchange.models.fields.AmountField(
+                        default=0,
+                        help_text="Charged to the taker for settling a trade on chain, in base units.",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "network",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="tokens",
+                        to="exchange.network",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['network_id', 'id'],
+                "ordering": ["network_id", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Order',
+            name="Order",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('account', exchange.models.fields.AddressField()),
-                ('give_amount', exchange.models.fields.AmountField()),
-                ('take_amount', exchange.models.fields.AmountField()),
-                ('nonce', exchange.models.fields.AmountField()),
-                ('expiry_ms', models.PositiveBigIntegerField(verbose_name='expiry (Unix ms)')),
-                ('hash', exchange.models.fields.HashField(unique=True)),
-                ('signature', models.CharField(max_length=132)),
-                ('side', models.CharField(choices=[('BID', 'Bid (gives BASE, takes QUOTE)'), ('ASK', 'Ask (gives QUOTE, takes BASE)')], max_length=3)),
-                ('price', models.DecimalField(decimal_places=36, max_digits=78)),
-                ('filled', exchange.models.fields.AmountField(default=0)),
-                ('status', models.CharField(choices=[('OPEN', 'Open'), ('FILLED', 'Filled'), ('CANCELLED', 'Cancelled'), ('EXPIRED', 'Expired')], default='OPEN', max_length=9)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('market', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='exchange.market')),
-                ('network', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='exchange.network')),
-                ('give_token', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='exchange.token')),
-                ('take_token', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='exchange.token')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("account", exchange.models.fields.AddressField()),
+                ("give_amount", exchange.models.fields.AmountField()),
+                ("take_amount", exchange.models.fields.AmountField()),
+                ("nonce", exchange.models.fields.AmountField()),
+                ("expiry_ms", models.PositiveBigIntegerField(verbose_name="expiry (Unix ms)")),
+                ("hash", exchange.models.fields.HashField(unique=True)),
+                ("signature", models.CharField(max_length=132)),
+                (
+                    "side",
+                    models.CharField(
+                        choices=[
+                            ("BID", "Bid (gives BASE, takes QUOTE)"),
+                            ("ASK", "Ask (gives QUOTE, takes BASE)"),
+                        ],
+                        max_length=3,
+                    ),
+                ),
+                ("price", models.DecimalField(decimal_places=36, max_digits=78)),
+                ("filled", exchange.models.fields.AmountField(default=0)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("OPEN", "Open"),
+                            ("FILLED", "Filled"),
+                            ("CANCELLED", "Cancelled"),
+                            ("EXPIRED", "Expired"),
+                        ],
+                        default="OPEN",
+                        max_length=9,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "market",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="orders",
+                        to="exchange.market",
+                    ),
+                ),
+                (
+                    "network",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="exchange.network",
+                    ),
+                ),
+                (
+                    "give_token",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="exchange.token",
+                    ),
+                ),
+                (
+                    "take_token",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="exchange.token",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.AddField(
-            model_name='market',
-            name='base',
-            field=models.ForeignKey(help_text='Prices are in BASE per QUOTE.', on_delete=django.db.models.deletion.PROTECT, related_name='+', to='exchange.token'),
+            model_name="market",
+            name="base",
+            field=models.ForeignKey(
+                help_text="Prices are in BASE per QUOTE.",
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="exchange.token",
+            ),
         ),
         migrations.AddField(
-            model_name='market',
-            name='quote',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='exchange.token'),
+            model_name="market",
+            name="quote",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="+", to="exchange.token"
+            ),
         ),
         migrations.CreateModel(
-            name='Balance',
+            name="Balance",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('account', exchange.models.fields.AddressField()),
-                ('total', exchange.models.fields.AmountField(default=0)),
-                ('held', exchange.models.fields.AmountField(default=0)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('network', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='exchange.network')),
-                ('token', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='balances', to='exchange.token')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("account", exchange.models.fields.AddressField()),
+                ("total", exchange.models.fields.AmountField(default=0)),
+                ("held", exchange.models.fields.AmountField(default=0)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "network",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="exchange.network",
+                    ),
+                ),
+                (
+                    "token",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="balances",
+                        to="exchange.token",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Trade',
+            name="Trade",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('uuid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('maker', exchange.models.fields.AddressField()),
-                ('taker', exchange.models.fields.AddressField()),
-                ('give_amount', exchange.models.fields.AmountField()),
-                ('take_amount', exchange.models.fields.AmountField()),
-                ('hash', exchange.models.fields.HashField(unique=True)),
-                ('nonce', exchange.models.fields.AmountField()),
-                ('signature', models.CharField(max_length=132)),
-                ('buyer_fee', exchange.models.fields.AmountField(default=0)),
-                ('seller_fee', exchange.models.fields.AmountField(default=0)),
-                ('maker_fee', exchange.models.fields.AmountField(default=0)),
-                ('taker_fee', exchange.models.fields.AmountField(default=0)),
-                ('gas_fee', exchange.models.fields.AmountField(default=0)),
-                ('price', models.DecimalField(decimal_places=36, max_digits=78)),
-                ('quote_amount', exchange.models.fields.AmountField()),
-                ('base_amount', exchange.models.fields.AmountField()),
-                ('taker_side', models.CharField(choices=[('buy', 'buy'), ('sell', 'sell')], help_text="From the taker's view", max_length=4)),
-                ('settlement_status', models.CharField(choices=[('UNSETTLED', 'Waiting to be sent'), ('SENT', 'Sent, waiting for confirmations'), ('SETTLED', 'Settled on chain'), ('FAILED', 'Rejected by the contract')], default='UNSETTLED', max_length=9)),
-                ('transaction_hash', exchange.models.fields.HashField(blank=True)),
-                ('gas_used', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('settlement_error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('gas_fee_token', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='exchange.token')),
-                ('give_token', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='exchange.token')),
-                ('market', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='trades', to='exchange.market')),
-                ('network', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='exchange.network')),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='trades', to='exchange.order')),
-                ('take_token', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='exchange.token')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("uuid", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("maker", exchange.models.fields.AddressField()),
+                ("taker", exchange.models.fields.AddressField()),
+                ("give_amount", exchange.models.fields.AmountField()),
+                ("take_amount", exchange.models.fields.AmountField()),
+                ("hash", exchange.models.fields.HashField(unique=True)),
+                ("nonce", exchange.models.fields.AmountField()),
+                ("signature", models.CharField(max_length=132)),
+                ("buyer_fee", exchange.models.fields.AmountField(default=0)),
+                ("seller_fee", exchange.models.fields.AmountField(default=0)),
+                ("maker_fee", exchange.models.fields.AmountField(default=0)),
+                ("taker_fee", exchange.models.fields.AmountField(default=0)),
+                ("gas_fee", exchange.models.fields.AmountField(default=0)),
+                ("price", models.DecimalField(decimal_places=36, max_digits=78)),
+                ("quote_amount", exchange.models.fields.AmountField()),
+                ("base_amount", exchange.models.fields.AmountField()),
+                (
+                    "taker_side",
+                    models.CharField(
+                        choices=[("buy", "buy"), ("sell", "sell")],
+                        help_text="From the taker's view",
+                        max_length=4,
+                    ),
+                ),
+                (
+                    "settlement_status",
+                    models.CharField(
+                        choices=[
+                            ("UNSETTLED", "Waiting to be sent"),
+                            ("SENT", "Sent, waiting for confirmations"),
+                            ("SETTLED", "Settled on chain"),
+                            ("FAILED", "Rejected by the contract"),
+                        ],
+                        default="UNSETTLED",
+                        max_length=9,
+                    ),
+                ),
+                ("transaction_hash", exchange.models.fields.HashField(blank=True)),
+                ("gas_used", models.PositiveBigIntegerField(blank=True, null=True)),
+                ("settlement_error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "gas_fee_token",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="exchange.token",
+                    ),
+                ),
+                (
+                    "give_token",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="exchange.token",
+                    ),
+                ),
+                (
+                    "market",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="trades",
+                        to="exchange.market",
+                    ),
+                ),
+                (
+                    "network",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="exchange.network",
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="trades",
+                        to="exchange.order",
+                    ),
+                ),
+                (
+                    "take_token",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="exchange.token",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Transfer',
+            name="Transfer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('deposit', 'Deposit'), ('withdrawal', 'Withdrawal')], max_length=10)),
-                ('account', exchange.models.fields.AddressField()),
-                ('amount', exchange.models.fields.AmountField()),
-                ('fee', exchange.models.fields.AmountField(default=0)),
-                ('status', models.CharField(choices=[('PENDING', 'Pending'), ('PROCESSING', 'Processing'), ('COMPLETE', 'Complete'), ('FAILED', 'Failed')], default='PENDING', max_length=10)),
-                ('hash', exchange.models.fields.HashField(blank=True, null=True, unique=True)),
-                ('nonce', exchange.models.fields.AmountField(blank=True, null=True)),
-                ('signature', models.CharField(blank=True, max_length=132)),
-                ('transaction_hash', exchange.models.fields.HashField(blank=True)),
-                ('block_hash', exchange.models.fields.HashField(blank=True)),
-                ('block_number', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('log_index', models.PositiveIntegerField(blank=True, null=True)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('network', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='exchange.network')),
-                ('token', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='transfers', to='exchange.token')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("deposit", "Deposit"), ("withdrawal", "Withdrawal")],
+                        max_length=10,
+                    ),
+                ),
+                ("account", exchange.models.fields.AddressField()),
+                ("amount", exchange.models.fields.AmountField()),
+                ("fee", exchange.models.fields.AmountField(default=0)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("PENDING", "Pending"),
+                            ("PROCESSING", "Processing"),
+                            ("COMPLETE", "Complete"),
+                            ("FAILED", "Failed"),
+                        ],
+                        default="PENDING",
+                        max_length=10,
+                    ),
+                ),
+                ("hash", exchange.models.fields.HashField(blank=True, null=True, unique=True)),
+                ("nonce", exchange.models.fields.AmountField(blank=True, null=True)),
+                ("signature", models.CharField(blank=True, max_length=132)),
+                ("transaction_hash", exchange.models.fields.HashField(blank=True)),
+                ("block_hash", exchange.models.fields.HashField(blank=True)),
+                ("block_number", models.PositiveBigIntegerField(blank=True, null=True)),
+                ("log_index", models.PositiveIntegerField(blank=True, null=True)),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "network",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="exchange.network",
+                    ),
+                ),
+                (
+                    "token",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="transfers",
+                        to="exchange.token",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='LedgerEntry',
+            name="LedgerEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('DEPOSIT', 'Deposit'), ('WITHDRAWAL', 'Withdrawal'), ('WITHDRAWAL_FEE', 'Withdrawal fee'), ('TRADE', 'Trade'), ('TRADE_FEE', 'Trade fee'), ('GAS_FEE', 'Settlement gas fee'), ('HOLD', 'Hold'), ('RELEASE', 'Release')], max_length=16)),
-                ('total_delta', models.DecimalField(decimal_places=0, max_digits=79)),
-                ('held_delta', models.DecimalField(decimal_places=0, max_digits=79)),
-                ('total_after', exchange.models.fields.AmountField()),
-                ('held_after', exchange.models.fields.AmountField()),
-                ('reference', models.CharField(blank=True, max_length=80)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('balance', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='exchange.balance')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("DEPOSIT", "Deposit"),
+                            ("WITHDRAWAL", "Withdrawal"),
+                            ("WITHDRAWAL_FEE", "Withdrawal fee"),
+                            ("TRADE", "Trade"),
+                            ("TRADE_FEE", "Trade fee"),
+                            ("GAS_FEE", "Settlement gas fee"),
+                            ("HOLD", "Hold"),
+                            ("RELEASE", "Release"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("total_delta", models.DecimalField(decimal_places=0, max_digits=79)),
+                ("held_delta", models.DecimalField(decimal_places=0, max_digits=79)),
+                ("total_after", exchange.models.fields.AmountField()),
+                ("held_after", exchange.models.fields.AmountField()),
+                ("reference", models.CharField(blank=True, max_length=80)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "balance",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="entries",
+                        to="exchange.balance",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'ledger entries',
-                'ordering': ['id'],
-                'indexes': [models.Index(fields=['reference'], name='ledger_reference')],
+                "verbose_name_plural": "ledger entries",
+                "ordering": ["id"],
+                "indexes": [models.Index(fields=["reference"], name="ledger_reference")],
             },
         ),
         migrations.CreateModel(
-            name='FeeSchedule',
+            name="FeeSchedule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('maker_fee', models.DecimalField(decimal_places=8, help_text="A fraction: 0.001 is 0.1%. At most 0.1 (the contract's cap).", max_digits=10, validators=[django.core.validators.MinValueValidator(Decimal('0')), django.core.validators.MaxValueValidator(Decimal('0.1'))])),
-                ('taker_fee', models.DecimalField(decimal_places=8, help_text="A fraction: 0.002 is 0.2%. At most 0.1 (the contract's cap).", max_digits=10, validators=[django.core.validators.MinValueValidator(Decimal('0')), django.core.validators.MaxValueValidator(Decimal('0.1'))])),
-                ('effective_at', models.DateTimeField(default=django.utils.timezone.now, help_text='The latest schedule that has taken effect is in force.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('network', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='fee_schedules', to='exchange.network')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "maker_fee",
+                    models.DecimalField(
+                        decimal_places=8,
+                        help_text="A fraction: 0.001 is 0.1%. At most 0.1 (the contract's cap).",
+                        max_digits=10,
+                        validators=[
+                            django.core.validators.MinValueValidator(Decimal("0")),
+                            django.core.validators.MaxValueValidator(Decimal("0.1")),
+                        ],
+                    ),
+                ),
+                (
+                    "taker_fee",
+                    models.DecimalField(
+                        decimal_places=8,
+                        help_text="A fraction: 0.002 is 0.2%. At most 0.1 (the contract's cap).",
+                        max_digits=10,
+                        validators=[
+                            django.core.validators.MinValueValidator(Decimal("0")),
+                            django.core.validators.MaxValueValidator(Decimal("0.1")),
+                        ],
+                    ),
+                ),
+                (
+                    "effective_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now,
+                        help_text="The latest schedule that has taken effect is in force.",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "network",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="fee_schedules",
+                        to="exchange.network",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['network_id', '-effective_at'],
-                'constraints': [models.UniqueConstraint(fields=('network', 'effective_at'), name='fee_schedule_unique_start')],
+                "ordering": ["network_id", "-effective_at"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("network", "effective_at"), name="fee_schedule_unique_start"
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='token',
-            constraint=models.UniqueConstraint(fields=('network', 'address'), name='token_unique_address'),
+            model_name="token",
+            constraint=models.UniqueConstraint(
+                fields=("network", "address"), name="token_unique_address"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='token',
-            constraint=models.UniqueConstraint(fields=('network', 'symbol'), name='token_unique_symbol'),
+            model_name="token",
+            constraint=models.UniqueConstraint(
+                fields=("network", "symbol"), name="token_unique_symbol"
+            ),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(condition=models.Q(('status', 'OPEN')), fields=['market', 'side', 'price', 'expiry_ms'], name='order_book'),
+            model_name="order",
+            index=models.Index(
+                condition=models.Q(("status", "OPEN")),
+                fields=["market", "side", "price", "expiry_ms"],
+                name="order_book",
+            ),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['account', 'created_at'], name='order_account'),
+            model_name="order",
+            index=models.Index(fields=["account", "created_at"], name="order_account"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(condition=models.Q(('status', 'OPEN')), fields=['expiry_ms'], name='order_open_expiry'),
+            model_name="order",
+            index=models.Index(
+                condition=models.Q(("status", "OPEN")),
+                fields=["expiry_ms"],
+                name="order_open_expiry",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='market',
-            constraint=models.UniqueConstraint(fields=('network', 'base', 'quote'), name='market_unique_pair'),
+            model_name="market",
+            constraint=models.UniqueConstraint(
+                fields=("network", "base", "quote"), name="market_unique_pair"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='market',
-            constraint=models.CheckConstraint(condition=models.Q(('base', models.F('quote')), _negated=True), name='market_distinct_tokens'),
+            model_name="market",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("base", models.F("quote")), _negated=True),
+                name="market_distinct_tokens",
+            ),
         ),
         migrations.AddIndex(
-            model_name='balance',
-            index=models.Index(fields=['network', 'account'], name='balance_network_account'),
+            model_name="balance",
+            index=models.Index(fields=["network", "account"], name="balance_network_account"),
         ),
         migrations.AddConstraint(
-            model_name='balance',
-            constraint=models.UniqueConstraint(fields=('account', 'token'), name='balance_unique_account_token'),
+            model_name="balance",
+            constraint=models.UniqueConstraint(
+                fields=("account", "token"), name="balance_unique_account_token"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='balance',
-            constraint=models.CheckConstraint(condition=models.Q(('held__gte', 0)), name='balance_held_not_negative'),
+            model_name="balance",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("held__gte", 0)), name="balance_held_not_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='balance',
-            constraint=models.CheckConstraint(condition=models.Q(('total__gte', models.F('held'))), name='balance_held_within_total'),
+            model_name="balance",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("total__gte", models.F("held"))),
+                name="balance_held_within_total",
+            ),
         ),
         migrations.AddIndex(
-            model_name='trade',
-            index=models.Index(fields=['market', 'created_at'], name='trade_market_time'),
+            model_name="trade",
+            index=models.Index(fields=["market", "created_at"], name="trade_market_time"),
         ),
         migrations.AddIndex(
-            model_name='trade',
-            index=models.Index(fields=['maker', 'created_at'], name='trade_maker_time'),
+            model_name="trade",
+            index=models.Index(fields=["maker", "created_at"], name="trade_maker_time"),
         ),
         migrations.AddIndex(
-            model_name='trade',
-            index=models.Index(fields=['taker', 'created_at'], name='trade_taker_time'),
+            model_name="trade",
+            index=models.Index(fields=["taker", "created_at"], name="trade_taker_time"),
         ),
         migrations.AddIndex(
-            model_name='trade',
-            index=models.Index(condition=models.Q(('settlement_status', 'SETTLED'), _negated=True), fields=['network', 'id'], name='trade_unsettled'),
+            model_name="trade",
+            index=models.Index(
+                condition=models.Q(("settlement_status", "SETTLED"), _negated=True),
+                fields=["network", "id"],
+                name="trade_unsettled",
+            ),
         ),
         migrations.AddIndex(
-            model_name='transfer',
-            index=models.Index(fields=['account', 'created_at'], name='transfer_account_time'),
+            model_name="transfer",
+            index=models.Index(fields=["account", "created_at"], name="transfer_account_time"),
         ),
         migrations.AddIndex(
-            model_name='transfer',
-            index=models.Index(condition=models.Q(('status__in', ['PENDING', 'PROCESSING'])), fields=['network', 'kind', 'status'], name='transfer_in_flight'),
+            model_name="transfer",
+            index=models.Index(
+                condition=models.Q(("status__in", ["PENDING", "PROCESSING"])),
+                fields=["network", "kind", "status"],
+                name="transfer_in_flight",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='transfer',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'deposit')), fields=('network', 'transaction_hash', 'log_index'), name='deposit_unique_log'),
+            model_name="transfer",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("kind", "deposit")),
+                fields=("network", "transaction_hash", "log_index"),
+                name="deposit_unique_log",
+            ),
         ),
     ]

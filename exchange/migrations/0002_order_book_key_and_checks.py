@@ -4,26 +4,35 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('exchange', '0001_initial'),
+        ("exchange", "0001_initial"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='order',
-            name='order_book',
+            model_name="order",
+            name="order_book",
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(condition=models.Q(('status', 'OPEN')), fields=['market', 'side', 'price', 'expiry_ms', 'id'], name='order_book'),
+            model_name="order",
+            index=models.Index(
+                condition=models.Q(("status", "OPEN")),
+                fields=["market", "side", "price", "expiry_ms", "id"],
+                name="order_book",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.CheckConstraint(condition=models.Q(('give_amount__gt', 0), ('take_amount__gt', 0)), name='order_amounts_positive'),
+            model_name="order",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("give_amount__gt", 0), ("take_amount__gt", 0)),
+                name="order_amounts_positive",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.CheckConstraint(condition=models.Q(('filled__gte', 0), ('filled__lte', models.F('take_amount'))), name='order_filled_within_take'),
+            model_name="order",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("filled__gte", 0), ("filled__lte", models.F("take_amount"))),
+                name="order_filled_within_take",
+            ),
         ),
     ]

@@ -5,59 +5,116 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('exchange', '0002_order_book_key_and_checks'),
+        ("exchange", "0002_order_book_key_and_checks"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ApiKey',
+            name="ApiKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(help_text='Who holds it.', max_length=100)),
-                ('prefix', models.CharField(db_index=True, editable=False, max_length=12)),
-                ('key_hash', models.CharField(editable=False, max_length=64, unique=True)),
-                ('allow_trade', models.BooleanField(default=True, verbose_name='TRADE')),
-                ('allow_user_data', models.BooleanField(default=True, verbose_name='USER_DATA')),
-                ('rate_limit_multiplier', models.PositiveIntegerField(default=1, help_text="Multiplies the policy's per-key limits for this key.")),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('revoked_at', models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(help_text="Who holds it.", max_length=100)),
+                ("prefix", models.CharField(db_index=True, editable=False, max_length=12)),
+                ("key_hash", models.CharField(editable=False, max_length=64, unique=True)),
+                ("allow_trade", models.BooleanField(default=True, verbose_name="TRADE")),
+                ("allow_user_data", models.BooleanField(default=True, verbose_name="USER_DATA")),
+                (
+                    "rate_limit_multiplier",
+                    models.PositiveIntegerField(
+                        default=1, help_text="Multiplies the policy's per-key limits for this key."
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("revoked_at", models.DateTimeField(blank=True, editable=False, null=True)),
             ],
             options={
-                'verbose_name': 'API key',
-                'ordering': ['-created_at'],
+                "verbose_name": "API key",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Ban',
+            name="Ban",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('client', models.CharField(help_text='ip:<address> or key:<id>', max_length=120, unique=True)),
-                ('reason', models.CharField(max_length=255)),
-                ('until', models.DateTimeField(db_index=True)),
-                ('strikes', models.PositiveIntegerField(default=0, help_text="Bans in a row: each doubles the next one's length.")),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "client",
+                    models.CharField(
+                        help_text="ip:<address> or key:<id>", max_length=120, unique=True
+                    ),
+                ),
+                ("reason", models.CharField(max_length=255)),
+                ("until", models.DateTimeField(db_index=True)),
+                (
+                    "strikes",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Bans in a row: each doubles the next one's length."
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['-until'],
+                "ordering": ["-until"],
             },
         ),
         migrations.CreateModel(
-            name='RateLimitPolicy',
+            name="RateLimitPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('cost_class', models.CharField(choices=[('light', 'Light (reference data)'), ('query', 'Query (paginated reads, order book, history)'), ('write', 'Write (orders, cancels, trades, withdrawals)')], max_length=8, unique=True)),
-                ('window_seconds', models.PositiveIntegerField(default=3600, validators=[django.core.validators.MinValueValidator(1)])),
-                ('ip_limit', models.PositiveIntegerField(verbose_name='requests per client IP')),
-                ('account_limit', models.PositiveIntegerField(help_text='Counted on the `account` parameter when present.', verbose_name='requests per account')),
-                ('api_key_limit', models.PositiveIntegerField(help_text='Replaces the IP and account limits for a request with a valid key.', verbose_name='requests per API key')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "cost_class",
+                    models.CharField(
+                        choices=[
+                            ("light", "Light (reference data)"),
+                            ("query", "Query (paginated reads, order book, history)"),
+                            ("write", "Write (orders, cancels, trades, withdrawals)"),
+                        ],
+                        max_length=8,
+                        unique=True,
+                    ),
+                ),
+                (
+                    "window_seconds",
+                    models.PositiveIntegerField(
+                        default=3600, validators=[django.core.validators.MinValueValidator(1)]
+                    ),
+                ),
+                ("ip_limit", models.PositiveIntegerField(verbose_name="requests per client IP")),
+                (
+                    "account_limit",
+                    models.PositiveIntegerField(
+                        help_text="Counted on the `account` parameter when present.",
+                        verbose_name="requests per account",
+                    ),
+                ),
+                (
+                    "api_key_limit",
+                    models.PositiveIntegerField(
+                        help_text="Replaces the IP and account limits for a request with a valid key.",
+                        verbose_name="requests per API key",
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name_plural': 'rate-limit policies',
-                'ordering': ['cost_class'],
+                "verbose_name_plural": "rate-limit policies",
+                "ordering": ["cost_class"],
             },
         ),
     ]

@@ -4,25 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('exchange', '0003_operations'),
+        ("exchange", "0003_operations"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='transfer',
-            name='broadcast_at',
+            model_name="transfer",
+            name="broadcast_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='transfer',
-            name='operator_nonce',
+            model_name="transfer",
+            name="operator_nonce",
             field=models.PositiveBigIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='transfer',
-            name='raw_transaction',
+            model_name="transfer",
+            name="raw_transaction",
             field=models.TextField(blank=True),
         ),
     ]

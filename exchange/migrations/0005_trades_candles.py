@@ -7,37 +7,55 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('exchange', '0004_transfer_broadcast'),
+        ("exchange", "0004_transfer_broadcast"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='trade',
-            name='created_at',
+            model_name="trade",
+            name="created_at",
             field=models.DateTimeField(default=django.utils.timezone.now),
         ),
         migrations.CreateModel(
-            name='Candle',
+            name="Candle",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('period', models.PositiveIntegerField(help_text='seconds')),
-                ('bucket_start', models.BigIntegerField(help_text='Unix seconds, a multiple of the period')),
-                ('open', models.DecimalField(decimal_places=36, max_digits=78)),
-                ('high', models.DecimalField(decimal_places=36, max_digits=78)),
-                ('low', models.DecimalField(decimal_places=36, max_digits=78)),
-                ('close', models.DecimalField(decimal_places=36, max_digits=78)),
-                ('base_volume', exchange.models.market_data.VolumeField(default=0)),
-                ('quote_volume', exchange.models.market_data.VolumeField(default=0)),
-                ('trade_count', models.PositiveBigIntegerField(default=0)),
-                ('first_trade_id', models.BigIntegerField()),
-                ('last_trade_id', models.BigIntegerField()),
-                ('market', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='candles', to='exchange.market')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("period", models.PositiveIntegerField(help_text="seconds")),
+                (
+                    "bucket_start",
+                    models.BigIntegerField(help_text="Unix seconds, a multiple of the period"),
+                ),
+                ("open", models.DecimalField(decimal_places=36, max_digits=78)),
+                ("high", models.DecimalField(decimal_places=36, max_digits=78)),
+                ("low", models.DecimalField(decimal_places=36, max_digits=78)),
+                ("close", models.DecimalField(decimal_places=36, max_digits=78)),
+                ("base_volume", exchange.models.market_data.VolumeField(default=0)),
+                ("quote_volume", exchange.models.market_data.VolumeField(default=0)),
+                ("trade_count", models.PositiveBigIntegerField(default=0)),
+                ("first_trade_id", models.BigIntegerField()),
+                ("last_trade_id", models.BigIntegerField()),
+                (
+                    "market",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="candles",
+                        to="exchange.market",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['market_id', 'period', 'bucket_start'],
-                'constraints': [models.UniqueConstraint(fields=('market', 'period', 'bucket_start'), name='candle_unique_bucket')],
+                "ordering": ["market_id", "period", "bucket_start"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("market", "period", "bucket_start"), name="candle_unique_bucket"
+                    )
+                ],
             },
         ),
     ]

@@ -57,6 +57,13 @@ class Order(models.Model):
                 condition=models.Q(status="OPEN"),
                 name="order_book",
             ),
+            # The book's totals (get_orderbook): an index-only range count on expiry,
+            # half the pages of order_book, which has the price before the expiry.
+            models.Index(
+                fields=["market", "side", "expiry_ms"],
+                condition=models.Q(status="OPEN"),
+                name="order_book_count",
+            ),
             models.Index(fields=["account", "created_at"], name="order_account"),
             models.Index(
                 fields=["expiry_ms"], condition=models.Q(status="OPEN"), name="order_open_expiry"
@@ -154,8 +161,15 @@ class Trade(models.Model):
         ordering = ["id"]
         indexes = [
             models.Index(fields=["market", "created_at"], name="trade_market_time"),
-            models.Index(fields=["maker", "created_at"], name="trade_maker_time"),
-            models.Index(fields=["taker", "created_at"], name="trade_taker_time"),
+            # An account's history (get_trades) is two index-only scans, as maker and as
+            # taker: the network and the sort key are in the index, and the taker's also
+            # carries the maker (a taker's trades exclude its own makes).
+            models.Index(fields=["maker", "network", "created_at", "id"], name="trade_maker_time"),
+            models.Index(
+                fields=["taker", "network", "created_at", "id"],
+                include=["maker"],
+                name="trade_taker_time",
+            ),
             models.Index(
                 fields=["network", "id"],
                 condition=~models.Q(settlement_status="SETTLED"),

@@ -9,7 +9,7 @@ window's first 5 minutes that a whole candle does not cover.
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Max, Min, Sum
+from django.db.models import Max, Min, OuterRef, Subquery, Sum
 from django.utils import timezone
 
 from exchange.models import Candle, Market, Network, Order, OrderSide, OrderStatus, Trade
@@ -30,20 +30,18 @@ def _price_or_na(value: Decimal | None) -> str:
     return NOT_AVAILABLE if value is None else decimal_str(value)
 
 
-def _book_best(market: Market, now_ms: int) -> tuple[Decimal | None, Decimal | None]:
-    """(lowest ask, highest bid) of the open, unexpired book."""
-    live = Order.objects.filter(market=market, status=OrderStatus.OPEN, expiry_ms__gt=now_ms)
-    lowest_ask = (
-        live.filter(side=OrderSide.ASK).order_by("price").values_list("price", flat=True).first()
-    )
-    highest_bid = (
-        live.filter(side=OrderSide.BID).order_by("-price").values_list("price", flat=True).first()
-    )
-    return lowest_ask, highest_bid
+def _first(queryset, *ordering, field: str = "price") -> Subquery:
+    return Subquery(queryset.order_by(*ordering).values(field)[:1])
 
 
-def _window_stats(market: Market, start: datetime, now: datetime) -> dict:
-    """high, low, volumes (base units) and the first price of the trades in [start, now]."""
+def _tickers(markets: list[Market], now: datetime) -> list[dict]:
+    """The tickers of `markets` in four queries whatever their number: the markets with
+    their single-value reads as correlated subqueries (each one index probe), and one
+    grouped aggregate each over the raw trades at the window's edge and the candles."""
+    if not markets:
+        return []
+    start = now - TICKER_WINDOW
+    now_ms = int(now.timestamp() * 1000)
     # The first whole 5-minute bucket that starts at or after `start`; the trades
     # between `start` and it are read raw (a bucket is keyed by whole seconds).
     start_s, period = int(start.timestamp()), TICKER_CANDLE_PERIOD
@@ -51,68 +49,92 @@ def _window_stats(market: Market, start: datetime, now: datetime) -> dict:
         covered_from = start_s
     else:
         covered_from = (start_s // period + 1) * period
+    market = OuterRef("pk")
+    done = Trade.objects.filter(market=market, created_at__lte=now)
     edge = Trade.objects.filter(
-        market=market, created_at__gte=start, created_at__lt=_utc(covered_from)
-    ).filter(created_at__lte=now)
+        created_at__gte=start, created_at__lt=_utc(covered_from), created_at__lte=now
+    )
     candles = Candle.objects.filter(
-        market=market,
         period=TICKER_CANDLE_PERIOD,
         bucket_start__gte=covered_from,
         bucket_start__lte=int(now.timestamp()),
     )
+    live = Order.objects.filter(market=market, status=OrderStatus.OPEN, expiry_ms__gt=now_ms)
+    rows = (
+        Market.objects.filter(pk__in=[item.pk for item in markets])
+        .annotate(
+            last=_first(done, "-created_at", "-id"),
+            reference=_first(done.filter(created_at__lt=start), "-created_at", "-id"),
+            edge_first=_first(edge.filter(market=market), "created_at", "id"),
+            candle_first=_first(candles.filter(market=market), "bucket_start", field="open"),
+            lowest_ask=_first(live.filter(side=OrderSide.ASK), "price"),
+            highest_bid=_first(live.filter(side=OrderSide.BID), "-price"),
+        )
+        .values_list(
+            "pk", "last", "reference", "edge_first", "candle_first", "lowest_ask", "highest_bid"
+        )
+    )
+    singles = {row[0]: row[1:] for row in rows}
+    ids = [item.pk for item in markets]
     parts = [
-        edge.aggregate(
-            high=Max("price"), low=Min("price"), base=Sum("base_amount"), quote=Sum("quote_amount")
-        ),
-        candles.aggregate(
-            high=Max("high"), low=Min("low"), base=Sum("base_volume"), quote=Sum("quote_volume")
-        ),
+        {
+            row["market_id"]: row
+            for row in edge.filter(market_id__in=ids)
+            .values("market_id")
+            .order_by()
+            .annotate(
+                high=Max("price"),
+                low=Min("price"),
+                base=Sum("base_amount"),
+                quote=Sum("quote_amount"),
+            )
+        },
+        {
+            row["market_id"]: row
+            for row in candles.filter(market_id__in=ids)
+            .values("market_id")
+            .order_by()
+            .annotate(
+                high=Max("high"),
+                low=Min("low"),
+                base=Sum("base_volume"),
+                quote=Sum("quote_volume"),
+            )
+        },
     ]
-    highs = [part["high"] for part in parts if part["high"] is not None]
-    lows = [part["low"] for part in parts if part["low"] is not None]
-    first = edge.order_by("created_at", "id").values_list("price", flat=True).first()
-    if first is None:
-        first = candles.order_by("bucket_start").values_list("open", flat=True).first()
-    return {
-        "high": max(highs) if highs else None,
-        "low": min(lows) if lows else None,
-        "base": sum((part["base"] or 0) for part in parts),
-        "quote": sum((part["quote"] or 0) for part in parts),
-        "first": first,
-    }
+    records = []
+    for item in markets:
+        last, reference, edge_first, candle_first, lowest_ask, highest_bid = singles[item.pk]
+        stats = [part[item.pk] for part in parts if item.pk in part]
+        highs = [part["high"] for part in stats if part["high"] is not None]
+        lows = [part["low"] for part in stats if part["low"] is not None]
+        base = sum((part["base"] or 0) for part in stats)
+        quote = sum((part["quote"] or 0) for part in stats)
+        if reference is None:
+            reference = edge_first if edge_first is not None else candle_first
+        change = Decimal(0)
+        if last is not None and reference:
+            change = ratio((last - reference) * 100, reference, PERCENT_PLACES)
+        records.append(
+            {
+                "baseTokenAddress": item.base.address,
+                "quoteTokenAddress": item.quote.address,
+                "last": _price_or_na(last),
+                "high": _price_or_na(max(highs) if highs else None),
+                "low": _price_or_na(min(lows) if lows else None),
+                "lowestAsk": _price_or_na(lowest_ask),
+                "highestBid": _price_or_na(highest_bid),
+                "percentChange": decimal_str(change),
+                "baseVolume": decimal_str(to_human(base, item.base.decimals)),
+                "quoteVolume": decimal_str(to_human(quote, item.quote.decimals)),
+            }
+        )
+    return records
 
 
 def ticker_get(*, market: Market, now: datetime | None = None) -> dict:
     """One market's ticker over the 24 hours up to `now` (see ticker_list)."""
-    now = now or timezone.now()
-    start = now - TICKER_WINDOW
-    done = Trade.objects.filter(market=market, created_at__lte=now)
-    last = done.order_by("-created_at", "-id").values_list("price", flat=True).first()
-    stats = _window_stats(market, start, now)
-    reference = (
-        done.filter(created_at__lt=start)
-        .order_by("-created_at", "-id")
-        .values_list("price", flat=True)
-        .first()
-    )
-    if reference is None:
-        reference = stats["first"]
-    change = Decimal(0)
-    if last is not None and reference:
-        change = ratio((last - reference) * 100, reference, PERCENT_PLACES)
-    lowest_ask, highest_bid = _book_best(market, int(now.timestamp() * 1000))
-    return {
-        "baseTokenAddress": market.base.address,
-        "quoteTokenAddress": market.quote.address,
-        "last": _price_or_na(last),
-        "high": _price_or_na(stats["high"]),
-        "low": _price_or_na(stats["low"]),
-        "lowestAsk": _price_or_na(lowest_ask),
-        "highestBid": _price_or_na(highest_bid),
-        "percentChange": decimal_str(change),
-        "baseVolume": decimal_str(to_human(stats["base"], market.base.decimals)),
-        "quoteVolume": decimal_str(to_human(stats["quote"], market.quote.decimals)),
-    }
+    return _tickers([market], now or timezone.now())[0]
 
 
 def ticker_list(
@@ -133,7 +155,7 @@ def ticker_list(
     if market is not None:
         markets = markets.filter(pk=market.pk)
     markets = markets.order_by("id")
-    records = [ticker_get(market=item, now=now) for item in page.slice(markets)]
+    records = _tickers(list(page.slice(markets)), now or timezone.now())
     return markets.count(), records
 
 

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
+from django.db import connection
 from django.db.models import Q
 
 from exchange.models import Market, Network, Trade
@@ -97,13 +98,38 @@ def trade_list(
         trades = trades.filter(order__hash=order_hash.lower())
     if market is not None:
         trades = trades.filter(market=market)
-    if account is not None:
-        account = account.lower()
-        trades = trades.filter(Q(maker=account) | Q(taker=account))
     if start_ms is not None:
         trades = trades.filter(created_at__gte=from_ms(start_ms))
     if end_ms is not None:
         trades = trades.filter(created_at__lt=from_ms(end_ms + 1))
     ordering = ("created_at", "id") if ascending else ("-created_at", "-id")
+    if account is not None and connection.vendor == "postgresql":
+        return _account_trades(trades, account.lower(), page, ordering)
+    if account is not None:
+        # The embedded SQLite mode: one OR query (its compound selects take no LIMIT).
+        account = account.lower()
+        trades = trades.filter(Q(maker=account) | Q(taker=account))
     rows = page.slice(trades.order_by(*ordering).values_list(*_FIELDS))
     return trades.count(), [_history_record(row) for row in rows]
+
+
+def _account_trades(trades, account: str, page: PageRequest, ordering: tuple) -> tuple[int, list]:
+    """maker = account OR taker = account as two index-ordered scans (trade_maker_time,
+    trade_taker_time), each cut at the page's end, merged; the taker side leaves out
+    the account's own makes, so no trade is counted twice."""
+    as_maker = trades.filter(maker=account)
+    as_taker = trades.filter(taker=account).exclude(maker=account)
+    total = as_maker.count() + as_taker.count()
+    end = page.offset + page.per_page
+    if page.offset >= total:
+        return total, []
+    keys = ("created_at", "id")
+    merged = (
+        as_maker.order_by(*ordering)
+        .values_list(*keys)[:end]
+        .union(as_taker.order_by(*ordering).values_list(*keys)[:end], all=True)
+        .order_by(*ordering)
+    )
+    ids = [id_ for _, id_ in merged[page.offset : end]]
+    rows = {row[0]: row for row in Trade.objects.filter(id__in=ids).values_list(*_FIELDS)}
+    return total, [_history_record(rows[id_]) for id_ in ids]

@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from exchange.models import Balance, LedgerEntry, LedgerKind, Network, Token
 
@@ -23,22 +25,34 @@ class InsufficientBalance(Exception):
         self.needed = needed
 
 
+def _locked(wanted: set[BalanceKey]) -> dict[BalanceKey, Balance]:
+    pairs = Q()
+    for account, token_id in sorted(wanted):
+        pairs |= Q(account=account, token_id=token_id)
+    rows = Balance.objects.select_for_update().filter(pairs).order_by("id")
+    return {(b.account, b.token_id): b for b in rows}
+
+
 def balances_lock(*, network: Network, keys: Iterable[BalanceKey]) -> dict[BalanceKey, Balance]:
-    """Creates any missing rows, then locks every row named, in id order."""
+    """Locks every row named, in id order, creating the missing ones.
+
+    The usual case (every row exists) is one SELECT ... FOR UPDATE. Only when a row
+    is missing is it inserted (ON CONFLICT DO NOTHING: a concurrent twin wins) and
+    the whole set locked again in id order; the rows already held stay held.
+    """
     assert transaction.get_connection().in_atomic_block, "balances_lock needs a transaction"
     wanted = {(account.lower(), token_id) for account, token_id in keys}
-    Balance.objects.bulk_create(
-        [Balance(network=network, account=a, token_id=t) for a, t in sorted(wanted)],
-        ignore_conflicts=True,
-    )
-    accounts = {account for account, _ in wanted}
-    tokens = {token_id for _, token_id in wanted}
-    rows = (
-        Balance.objects.select_for_update()
-        .filter(account__in=accounts, token_id__in=tokens)
-        .order_by("id")
-    )
-    return {(b.account, b.token_id): b for b in rows if (b.account, b.token_id) in wanted}
+    if not wanted:
+        return {}
+    locked = _locked(wanted)
+    missing = wanted - locked.keys()
+    if missing:
+        Balance.objects.bulk_create(
+            [Balance(network=network, account=a, token_id=t) for a, t in sorted(missing)],
+            ignore_conflicts=True,
+        )
+        locked = _locked(wanted)
+    return locked
 
 
 def balance_change(
@@ -76,3 +90,40 @@ def token_balance_lock(*, token: Token, account: str) -> Balance:
     return balances_lock(network=token.network, keys=[(account, token.id)])[
         (account.lower(), token.id)
     ]
+
+
+def balance_changes(
+    changes: Iterable[tuple[Balance, LedgerKind, int, int, str]],
+) -> list[LedgerEntry]:
+    """balance_change for many (balance, kind, total_delta, held_delta, reference), in
+    order, with the same per-change refusal, written in two statements: one UPDATE of
+    the balances touched and one INSERT of the entries. Zero changes write no entry."""
+    entries: list[LedgerEntry] = []
+    touched: dict[int, Balance] = {}
+    for balance, kind, total_delta, held_delta, reference in changes:
+        if not (total_delta or held_delta):
+            continue
+        total = int(balance.total) + int(total_delta)
+        held = int(balance.held) + int(held_delta)
+        if total < 0 or held < 0 or held > total:
+            raise InsufficientBalance(balance, Decimal(held_delta or -total_delta))
+        balance.total, balance.held = total, held
+        touched[balance.pk] = balance
+        entries.append(
+            LedgerEntry(
+                balance=balance,
+                kind=kind,
+                total_delta=total_delta,
+                held_delta=held_delta,
+                total_after=total,
+                held_after=held,
+                reference=reference,
+            )
+        )
+    if not entries:
+        return []
+    moment = timezone.now()
+    for balance in touched.values():
+        balance.updated_at = moment
+    Balance.objects.bulk_update(list(touched.values()), ["total", "held", "updated_at"])
+    return LedgerEntry.objects.bulk_create(entries)

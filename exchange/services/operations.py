@@ -4,6 +4,7 @@ import logging
 
 from django.db import transaction
 
+from exchange.api.networks import networks_forget
 from exchange.models import Market, MarketStatus, Network
 
 logger = logging.getLogger(__name__)
@@ -20,6 +21,7 @@ def market_status_set(*, market: Market, status: MarketStatus, operator: str) ->
 @transaction.atomic
 def network_order_submission_set(*, network: Network, enabled: bool, operator: str) -> None:
     Network.objects.filter(pk=network.pk).update(order_submission_enabled=enabled)
+    transaction.on_commit(networks_forget)
     logger.info(
         "event=order_submission_set network=%s enabled=%s operator=%s",
         network.pk,

@@ -31,7 +31,7 @@ from exchange.models import (
     Token,
 )
 from exchange.models.orders import PRICE_DIGITS, PRICE_PLACES, remaining_give
-from exchange.services.ledger import balance_change, balances_lock, token_balance_lock
+from exchange.services.ledger import balance_change, balances_lock
 
 logger = logging.getLogger(__name__)
 
@@ -78,19 +78,24 @@ def _signature_error(field: str, hash_hex: str, signature: str, account: str, wh
     return None
 
 
-def _listed_token(network: Network, address: str, field: str) -> Token:
-    token = Token.objects.filter(network=network, address=address, listed=True).first()
-    if token is None:
-        raise FieldError(
-            field,
-            FieldCode.ADDRESS_NOT_SUPPORTED,
-            f"Token {address} is not listed on network {network.id}",
-        )
-    return token
+def _listed_tokens(network: Network, give: str, take: str) -> tuple[Token, Token]:
+    """Both tokens in one query; an unlisted one is refused on its field, give first."""
+    found = {
+        token.address: token
+        for token in Token.objects.filter(network=network, address__in=[give, take], listed=True)
+    }
+    for address, field in ((give, "giveTokenAddress"), (take, "takeTokenAddress")):
+        if address not in found:
+            raise FieldError(
+                field,
+                FieldCode.ADDRESS_NOT_SUPPORTED,
+                f"Token {address} is not listed on network {network.id}",
+            )
+    return found[give], found[take]
 
 
 def _market_and_side(network: Network, give: Token, take: Token) -> tuple[Market, str]:
-    markets = Market.objects.select_related("base", "quote").filter(
+    markets = Market.objects.select_related("base", "quote", "network").filter(
         network=network, base__in=[give, take], quote__in=[give, take]
     )
     for market in markets:
@@ -142,9 +147,13 @@ def order_place(
             FieldCode.ADDRESS_NOT_SUPPORTED,
             "giveTokenAddress and takeTokenAddress must be different tokens",
         )
-    give_token = _listed_token(network, give_token_address, "giveTokenAddress")
-    take_token = _listed_token(network, take_token_address, "takeTokenAddress")
+    give_token, take_token = _listed_tokens(network, give_token_address, take_token_address)
     market, side = _market_and_side(network, give_token, take_token)
+    # The request's network may come from a cache (exchange/api/networks.py): the kill
+    # switch and the contract address are read fresh, with the market.
+    network = market.network
+    if not network.order_submission_enabled:
+        raise OrderSubmissionDisabled(f"Order submission is disabled on network {network.id}")
     if market.status != MarketStatus.TRADING:
         raise OrderSubmissionDisabled(
             f"Market {market.name} is {market.get_status_display().lower()}: new orders are refused"
@@ -201,7 +210,8 @@ def order_place(
     )
     try:
         with transaction.atomic():
-            balance = token_balance_lock(token=give_token, account=account)
+            key = (account, give_token.id)
+            balance = balances_lock(network=network, keys=[key])[key]
             # Checked under the lock: a concurrent twin of this order has committed by now.
             if Order.objects.filter(hash=expected).exists():
                 raise duplicate

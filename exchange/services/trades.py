@@ -39,7 +39,7 @@ from exchange.models import (
     Trade,
 )
 from exchange.services.candles import candles_record
-from exchange.services.ledger import balance_change, balances_lock
+from exchange.services.ledger import balance_changes, balances_lock
 from exchange.trading_math import Fill, FillRefused, fee_rate_e18, fill_compute
 
 logger = logging.getLogger(__name__)
@@ -147,9 +147,15 @@ def _orders_get(network: Network, fills: Sequence[TradeRequest], indexed: bool) 
 def _market_lock(market_id: int) -> Market:
     market = (
         Market.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("base", "quote")
+        .select_related("base", "quote", "network")
         .get(pk=market_id)
     )
+    # Read with the lock, not from the request's (cached) network: a kill switch
+    # thrown a moment ago stops this trade.
+    if not market.network.order_submission_enabled:
+        raise OrderSubmissionDisabled(
+            f"Order submission is disabled on network {market.network_id}"
+        )
     if market.status != MarketStatus.TRADING:
         raise OrderSubmissionDisabled(
             f"Market {market.name} is {market.get_status_display().lower()}: trades are refused"
@@ -259,8 +265,8 @@ def _trade_record(*, network, market, order, item, trade_hash, fill, taker, crea
     )
 
 
-def _ledger_apply(*, balances: dict, trade: Trade, fill: Fill) -> None:
-    """Moves one fill's funds; zero legs write no entry. Sums to zero per token."""
+def _ledger_legs(*, balances: dict, trade: Trade, fill: Fill) -> list[tuple]:
+    """One fill's balance changes (balance_changes items). Sums to zero per token."""
     give, take = trade.give_token_id, trade.take_token_id
     maker, taker, fees = trade.maker, trade.taker, settings.FEE_ACCOUNT
     ref = str(trade.uuid)
@@ -276,15 +282,7 @@ def _ledger_apply(*, balances: dict, trade: Trade, fill: Fill) -> None:
         ((taker, give), LedgerKind.GAS_FEE, -fill.gas_fee, 0),
         ((fees, give), LedgerKind.GAS_FEE, fill.gas_fee, 0),
     ]
-    for key, kind, total_delta, held_delta in legs:
-        if total_delta or held_delta:
-            balance_change(
-                balances[key],
-                kind=kind,
-                total_delta=total_delta,
-                held_delta=held_delta,
-                reference=ref,
-            )
+    return [(balances[key], kind, total, held, ref) for key, kind, total, held in legs]
 
 
 def _enqueue_settlement(network_id: int) -> None:
@@ -374,7 +372,7 @@ def trade_execute(
                     f"but {taker} has {paying.available} available",
                 )
 
-        trades = []
+        trades, changes = [], []
         for index, (item, fill) in enumerate(zip(fills, computed, strict=True)):
             order = orders[by_hash[item.order_hash]]
             trade = _trade_record(
@@ -388,8 +386,9 @@ def trade_execute(
                 created_at=created_at,
             )
             order.filled = fill.filled_after
-            _ledger_apply(balances=balances, trade=trade, fill=fill)
+            changes += _ledger_legs(balances=balances, trade=trade, fill=fill)
             trades.append(trade)
+        balance_changes(changes)
         for order in orders.values():
             if order.filled == order.take_amount:
                 order.status = OrderStatus.FILLED

@@ -1,0 +1,151 @@
+"""Upper bounds on the SQL queries of each hot endpoint (README, Benchmarks).
+
+Timings vary with the machine; query counts do not. A bound that fails means a change
+added a query per request (or per record) on a path the benchmark drives: look for a
+lazy foreign key, a count or a lookup that could be cached or joined.
+"""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from exchange.models import CostClass, Market
+from exchange.selectors.access import rate_limits_get
+from tests.api.test_orders import bid as signed_bid
+from tests.factories import MarketFactory, TokenFactory
+from tests.signing import address_of
+from tests.trading import execute, fill, fill_payload, place
+
+# The budgets are PostgreSQL's (production); the embedded SQLite mode takes other paths.
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres_only]
+
+ETH = 10**18
+
+
+def queries(call) -> tuple[object, int]:
+    """The call's result and its query count, once the per-process memos (the
+    rate-limit policy) are warm: a request served by a running worker."""
+    rate_limits_get(cost_class=CostClass.LIGHT)
+    with CaptureQueriesContext(connection) as captured:
+        result = call()
+    return result, len(captured.captured_queries)
+
+
+@pytest.fixture
+def book(market, maker):
+    """A bid and an ask in the market."""
+    return [
+        place(
+            maker,
+            give_token=market.base,
+            give_amount=2 * ETH,
+            take_token=market.quote,
+            take_amount=4000 * ETH,
+        ),
+        place(
+            maker,
+            give_token=market.quote,
+            give_amount=3000 * ETH,
+            take_token=market.base,
+            take_amount=ETH,
+        ),
+    ]
+
+
+def test_create_orders_stays_within_its_query_budget(api, network, market, fees, maker):
+    response, count = queries(
+        lambda: api.post("/create_orders", signed_bid(network, market, maker), format="json")
+    )
+    assert response.status_code == 201
+    assert count <= QUERY_BUDGET["create_orders"], count
+
+
+def test_create_trades_stays_within_its_query_budget(api, network, market, fees, taker, book):
+    response, count = queries(
+        lambda: api.post("/create_trades", fill_payload(taker, book[0], 1000 * ETH), format="json")
+    )
+    assert response.status_code == 201, response.json()
+    assert count <= QUERY_BUDGET["create_trades_single"], count
+
+
+def test_five_trades_cost_one_more_query_per_order(api, network, market, fees, maker, taker):
+    orders = [
+        place(
+            maker,
+            give_token=market.base,
+            give_amount=2 * ETH,
+            take_token=market.quote,
+            take_amount=4000 * ETH,
+        )
+        for _ in range(5)
+    ]
+    body = [fill_payload(taker, order, 1000 * ETH) for order in orders]
+    response, count = queries(lambda: api.post("/create_trades", body, format="json"))
+    assert response.status_code == 201, response.json()
+    # The ledger legs of every fill are one UPDATE and one INSERT; each order its UPDATE.
+    assert count <= QUERY_BUDGET["create_trades_single"] + 4, count
+
+
+def test_get_orderbook_stays_within_its_query_budget(api, network, market, book):
+    response, count = queries(
+        lambda: api.post("/get_orderbook", {"market": "ETH_TST"}, format="json")
+    )
+    assert response.status_code == 200
+    assert response.json()["bids"]["total"] == 1
+    assert count <= QUERY_BUDGET["get_orderbook"], count
+
+
+def test_get_trades_of_an_account_stays_within_its_query_budget(
+    api, network, market, fees, maker, taker, book
+):
+    execute(network, [fill(taker, book[0], 1000 * ETH)])
+    execute(network, [fill(taker, book[1], ETH // 10)])
+    response, count = queries(
+        lambda: api.post(
+            "/get_trades", {"account": address_of(maker), "per_page": 1, "page": 2}, format="json"
+        )
+    )
+    assert response.status_code == 200
+    assert response.json()["total"] == 2
+    assert len(response.json()["records"]) == 1
+    assert count <= QUERY_BUDGET["get_trades"], count
+
+
+def test_get_ticker_queries_do_not_grow_with_the_markets(api, network, market, fees, taker, book):
+    execute(network, [fill(taker, book[0], 1000 * ETH)])
+    api.post("/get_ticker", {}, format="json")
+    _, one_market = queries(lambda: api.post("/get_ticker", {}, format="json"))
+    for symbol in ("AAA", "BBB", "CCC"):
+        MarketFactory(
+            network=network, base=market.base, quote=TokenFactory(network=network, symbol=symbol)
+        )
+    response, four_markets = queries(lambda: api.post("/get_ticker", {}, format="json"))
+    assert response.json()["total"] == Market.objects.filter(network=network).count() == 4
+    assert four_markets == one_market <= QUERY_BUDGET["get_ticker"], (one_market, four_markets)
+
+
+def test_get_chart_data_stays_within_its_query_budget(api, network, market, fees, taker, book):
+    execute(network, [fill(taker, book[0], 1000 * ETH)])
+    body = {
+        "market": "ETH_TST",
+        "periodInSeconds": "300",
+        "startingTimestampInMilliseconds": str(
+            int(book[0].created_at.timestamp() * 1000) - 86_400_000
+        ),
+        "endingTimestampInMilliseconds": str(int(book[0].created_at.timestamp() * 1000) + 60_000),
+    }
+    response, count = queries(lambda: api.post("/get_chart_data", body, format="json"))
+    assert response.status_code == 200, response.json()
+    assert count <= QUERY_BUDGET["get_chart_data"], count
+
+
+# Measured on a cold cache (the ban lookup and, on the first trade, the fee account's
+# balance rows are created): a worker under load runs fewer.
+QUERY_BUDGET = {
+    "create_orders": 11,
+    "create_trades_single": 17,
+    "get_orderbook": 7,
+    "get_trades": 6,
+    "get_ticker": 6,
+    "get_chart_data": 4,
+}
