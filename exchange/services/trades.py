@@ -39,6 +39,7 @@ from exchange.models import (
     Trade,
 )
 from exchange.services.candles import candles_record
+from exchange.services.chain_jobs import settlement_nudge
 from exchange.services.ledger import balance_changes, balances_lock
 from exchange.trading_math import Fill, FillRefused, fee_rate_e18, fill_compute
 
@@ -285,15 +286,6 @@ def _ledger_legs(*, balances: dict, trade: Trade, fill: Fill) -> list[tuple]:
     return [(balances[key], kind, total, held, ref) for key, kind, total, held in legs]
 
 
-def _enqueue_settlement(network_id: int) -> None:
-    """After commit: tell the settler (chain/settler.py) there are trades to send. Each
-    UNSETTLED Trade row is itself the outbox entry, so nothing is lost if this never
-    runs: beat's trades-settle tick sends them anyway."""
-    from chain.tasks import trades_settle
-
-    trades_settle.delay(network_id)
-
-
 def trade_execute(
     *,
     network: Network,
@@ -396,7 +388,7 @@ def trade_execute(
         Trade.objects.bulk_create(trades)
         candles_record(market_id=market.id, trades=trades)
         # robust: a broker outage must not fail trades that are committed.
-        transaction.on_commit(lambda: _enqueue_settlement(network.id), robust=True)
+        transaction.on_commit(lambda: settlement_nudge(network.id), robust=True)
 
     logger.info(
         "event=trades_executed taker=%s market=%s count=%s uuids=%s",

@@ -19,6 +19,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from exchange.models import LedgerEntry, LedgerKind, Transfer, TransferKind, TransferStatus
+from exchange.services.chain_jobs import withdrawal_dispatch_nudge
 from exchange.services.ledger import balance_change, token_balance_lock
 
 logger = logging.getLogger(__name__)
@@ -26,12 +27,6 @@ logger = logging.getLogger(__name__)
 
 class WithdrawalRetryRefused(Exception):
     """Why this withdrawal cannot be retried (shown to the operator)."""
-
-
-def _enqueue_dispatch(network_id: int) -> None:
-    from chain.tasks import withdrawals_dispatch
-
-    withdrawals_dispatch.delay(network_id)
 
 
 def _held_by(withdrawal: Transfer) -> int:
@@ -59,7 +54,7 @@ def withdrawal_retry(*, withdrawal_id: int, operator: str) -> str:
             raise WithdrawalRetryRefused(f"no withdrawal {withdrawal_id}")
         network_id = withdrawal.network_id
         if withdrawal.status == TransferStatus.PENDING:
-            transaction.on_commit(lambda: _enqueue_dispatch(network_id), robust=True)
+            transaction.on_commit(lambda: withdrawal_dispatch_nudge(network_id), robust=True)
             outcome = "dispatch queued again"
         elif withdrawal.status == TransferStatus.FAILED:
             if _held_by(withdrawal) != 0:
@@ -88,7 +83,7 @@ def withdrawal_retry(*, withdrawal_id: int, operator: str) -> str:
                 error=f"retried by {operator} after: {previous}"[:2000],
                 updated_at=timezone.now(),
             )
-            transaction.on_commit(lambda: _enqueue_dispatch(network_id), robust=True)
+            transaction.on_commit(lambda: withdrawal_dispatch_nudge(network_id), robust=True)
             outcome = "held again and queued (PENDING)"
         else:
             raise WithdrawalRetryRefused(

@@ -17,6 +17,7 @@ from chain.hashing import withdraw_hash
 from chain.signatures import InvalidSignature, recover_signer
 from exchange.api.errors import ApiError, Code, FieldCode, FieldError
 from exchange.models import LedgerKind, Network, Token, Transfer, TransferKind, TransferStatus
+from exchange.services.chain_jobs import withdrawal_dispatch_nudge
 from exchange.services.ledger import balance_change, balances_lock, token_balance_lock
 
 logger = logging.getLogger(__name__)
@@ -108,18 +109,12 @@ def withdrawal_request(
             )
             # robust: a broker outage must not fail a committed request; beat's next
             # tick dispatches every PENDING withdrawal anyway.
-            transaction.on_commit(lambda: _enqueue_dispatch(network.id), robust=True)
+            transaction.on_commit(lambda: withdrawal_dispatch_nudge(network.id), robust=True)
     except IntegrityError:
         # The same withdrawHash committed by a concurrent request.
         raise replay from None
     logger.info("event=withdrawal_requested transfer=%s amount=%s", withdrawal.id, amount)
     return withdrawal
-
-
-def _enqueue_dispatch(network_id: int) -> None:
-    from chain.tasks import withdrawals_dispatch
-
-    withdrawals_dispatch.delay(network_id)
 
 
 def withdrawal_complete(
