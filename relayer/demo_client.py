@@ -15,6 +15,7 @@ Every request is printed as the JSON the API answered. Needs no Django settings.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 import time
@@ -332,6 +333,9 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("side", choices=["buy", "sell"], help="buy or sell QUOTE")
     command.add_argument("amount", help="QUOTE amount, whole tokens")
     command.add_argument("price", help="BASE per QUOTE")
+    command.add_argument(
+        "-q", "--quiet", action="store_true", help="print only the orderHash (for a shell variable)"
+    )
     command = commands.add_parser("fill", help="fill an order as the taker (create_trades)")
     command.add_argument("account", **accounts)
     command.add_argument("order_hash")
@@ -352,7 +356,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "deposit":
             client.deposit(args.account, args.token, args.amount)
         elif args.command == "order":
-            client.order(args.account, args.market, args.side, args.amount, args.price)
+            if args.quiet:
+                client.out = io.StringIO()
+            placed = client.order(args.account, args.market, args.side, args.amount, args.price)
+            if args.quiet:
+                print(placed["orderHash"])
         elif args.command == "fill":
             client.fill(args.account, args.order_hash, args.amount)
         elif args.command == "withdraw":
