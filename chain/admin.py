@@ -3,7 +3,13 @@ an earlier block), the block hashes it keeps, deposits in unknown tokens, operat
 
 from django.contrib import admin
 
-from chain.models import ChainBlock, OperatorNonce, UnknownTokenDeposit, WatcherCursor
+from chain.models import (
+    ChainBlock,
+    OperatorNonce,
+    ReconciliationRun,
+    UnknownTokenDeposit,
+    WatcherCursor,
+)
 
 
 @admin.register(WatcherCursor)
@@ -45,4 +51,44 @@ class OperatorNonceAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ReconciliationRun)
+class ReconciliationRunAdmin(admin.ModelAdmin):
+    """The ledger compared with the contract (beat's `reconcile`, or `manage.py reconcile`):
+    read-only. `differences` lists each mismatch as JSON; see the README."""
+
+    list_display = (
+        "started_at",
+        "network",
+        "ok",
+        "block_number",
+        "balances_checked",
+        "difference_count",
+        "error",
+    )
+    list_filter = ("ok", "network")
+    readonly_fields = (
+        "network",
+        "started_at",
+        "finished_at",
+        "ok",
+        "block_number",
+        "balances_checked",
+        "differences",
+        "error",
+    )
+
+    @admin.display(description="differences")
+    def difference_count(self, obj: ReconciliationRun) -> int:
+        return len(obj.difference_list)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

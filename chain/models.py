@@ -2,6 +2,8 @@
 recent block hashes it saw (to detect reorgs), deposits in tokens the network does
 not know, and the operator account's next transaction nonce."""
 
+import json
+
 from django.db import models
 
 from exchange.models import Network
@@ -97,3 +99,35 @@ class OperatorNonce(models.Model):
 
     def __str__(self) -> str:
         return f"{self.address} on {self.network_id}: next {self.next_nonce}"
+
+
+class ReconciliationRun(models.Model):
+    """One comparison of the off-chain ledger with the contract (chain/reconciliation.py).
+
+    `differences` is a JSON list; each item has a `check` (balance, ledger, holdings,
+    fee_account), the account and token where it applies, and the two figures."""
+
+    network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="+")
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    ok = models.BooleanField(
+        null=True, help_text="Yes: no difference. No: differences (or the run failed)."
+    )
+    block_number = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="The block the contract was read at."
+    )
+    balances_checked = models.PositiveIntegerField(default=0)
+    differences = models.TextField(blank=True, default="[]", help_text="JSON list")
+    error = models.TextField(blank=True, help_text="Why the run could not finish.")
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["network", "-started_at"], name="reconciliation_recent")]
+
+    def __str__(self) -> str:
+        state = {True: "ok", False: "DIFFERENCES", None: "running"}[self.ok]
+        return f"network {self.network_id} at {self.started_at:%Y-%m-%d %H:%M:%S}: {state}"
+
+    @property
+    def difference_list(self) -> list[dict]:
+        return json.loads(self.differences or "[]")

@@ -9,6 +9,8 @@ from celery import shared_task
 
 from chain.client import ChainUnavailable, exchange_client
 from chain.locks import network_lock
+from chain.reconciliation import reconciliation_run
+from chain.settler import trades_settle_run
 from chain.watcher import deposits_watch_run
 from chain.withdrawals import withdrawals_confirm_run, withdrawals_dispatch_run
 from exchange.models import Network
@@ -102,3 +104,67 @@ def withdrawals_confirm(network_id: int) -> None:
             logger.warning(
                 "event=node_unavailable job=confirm network=%s error=%s", network_id, error
             )
+
+
+@shared_task(ignore_result=True)
+def trades_settle_all() -> None:
+    for network_id in _chain_networks().values_list("id", flat=True):
+        trades_settle.delay(network_id)
+
+
+@shared_task(ignore_result=True)
+def trades_settle(network_id: int) -> None:
+    """Settles the network's booked trades on chain in id order (chain/settler.py). A
+    halted network still has its in-flight trades confirmed; nothing new is sent."""
+    network = _network(network_id)
+    if network is None:
+        return
+    with network_lock("settlement", network_id, ttl=LOCK_TTL_SECONDS) as held:
+        if not held:
+            return
+        try:
+            result = trades_settle_run(network=network, client=exchange_client(network))
+        except ChainUnavailable as error:
+            logger.warning(
+                "event=node_unavailable job=settlement network=%s error=%s", network_id, error
+            )
+            return
+    if result.halted:
+        logger.error("event=settlement_halted_run network=%s", network_id)
+    logger.info(
+        "event=trades_settle network=%s settled=%s mined=%s waiting=%s unknown=%s failed=%s",
+        network_id,
+        len(result.settled),
+        len(result.mined),
+        len(result.waiting) + len(result.resent),
+        len(result.unknown),
+        len(result.failed),
+    )
+
+
+@shared_task(ignore_result=True)
+def reconcile_all() -> None:
+    for network_id in _chain_networks().values_list("id", flat=True):
+        reconcile.delay(network_id)
+
+
+@shared_task(ignore_result=True)
+def reconcile(network_id: int) -> None:
+    """Compares the ledger with the contract and stores a ReconciliationRun (admin)."""
+    network = _network(network_id)
+    if network is None:
+        return
+    with network_lock("reconcile", network_id, ttl=LOCK_TTL_SECONDS) as held:
+        if not held:
+            return
+        run = reconciliation_run(network=network, client=exchange_client(network))
+    level = logging.INFO if run.ok else logging.ERROR
+    logger.log(
+        level,
+        "event=reconciled network=%s ok=%s block=%s differences=%s error=%s",
+        network_id,
+        run.ok,
+        run.block_number,
+        len(run.difference_list),
+        run.error or "-",
+    )

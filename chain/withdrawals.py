@@ -18,7 +18,9 @@ the hash was not paid.
 import logging
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from chain.client import (
@@ -32,7 +34,14 @@ from chain.client import (
 from chain.nonces import operator_nonce_take
 from chain.rpc_extras import block_hash, transaction_known
 from chain.watcher import required_confirmations
-from exchange.models import Network, Transfer, TransferKind, TransferStatus
+from exchange.models import (
+    Network,
+    SettlementStatus,
+    Trade,
+    Transfer,
+    TransferKind,
+    TransferStatus,
+)
 from exchange.services.withdrawals import withdrawal_complete, withdrawal_fail
 
 logger = logging.getLogger(__name__)
@@ -80,6 +89,11 @@ def withdrawals_dispatch_run(*, network: Network, client: ExchangeClient) -> Dis
     pending = Transfer.objects.filter(
         network=network, kind=TransferKind.WITHDRAWAL, status=TransferStatus.PENDING
     ).order_by("id")
+    # Left PENDING, with the reason visible in the admin; dispatched on a later tick.
+    waiting = pending.filter(waiting_for_trades())
+    waiting.exclude(error=WAITING_FOR_TRADES).update(error=WAITING_FOR_TRADES)
+    result.deferred.extend(waiting.values_list("id", flat=True)[:MAX_PER_RUN])
+    pending = pending.exclude(waiting_for_trades())
     for withdrawal_id in pending.values_list("id", flat=True)[:MAX_PER_RUN]:
         try:
             outcome = withdrawal_dispatch(withdrawal_id=withdrawal_id, client=client)
@@ -92,6 +106,21 @@ def withdrawals_dispatch_run(*, network: Network, client: ExchangeClient) -> Dis
         if outcome != "taken":
             getattr(result, outcome).append(withdrawal_id)
     return result
+
+
+WAITING_FOR_TRADES = "waiting: earlier trades of the account are not settled on chain yet"
+
+
+def waiting_for_trades() -> Q:
+    """Withdrawals whose account has trades booked before them that are not settled on
+    chain yet: the contract may not hold the funds until those are, so the withdrawal
+    waits (a FAILED trade keeps it waiting: an operator must look). The fee account is
+    credited by every trade, so its withdrawals wait for all of them."""
+    earlier = Trade.objects.filter(
+        network=OuterRef("network"), created_at__lte=OuterRef("created_at")
+    ).exclude(settlement_status=SettlementStatus.SETTLED)
+    as_party = earlier.filter(Q(maker=OuterRef("account")) | Q(taker=OuterRef("account")))
+    return Q(Exists(as_party)) | (Q(account=settings.FEE_ACCOUNT.lower()) & Q(Exists(earlier)))
 
 
 def _note(withdrawal_id: int, error: str) -> None:

@@ -1,4 +1,4 @@
-"""The operator admin for reference data: networks, tokens, markets, fee schedules."""
+"""The operator admin: networks, tokens, markets, fee schedules, transfers and trades."""
 
 from django.contrib import admin, messages
 from django.utils import timezone
@@ -11,12 +11,15 @@ from exchange.models import (
     MarketStatus,
     Network,
     RateLimitPolicy,
+    SettlementStatus,
     Token,
+    Trade,
     Transfer,
 )
 from exchange.selectors.access import access_forget, rate_limits_forget
 from exchange.services.api_keys import api_key_issue, api_key_revoke
 from exchange.services.bans import ban_lift
+from exchange.services.trade_settlement import settlement_resume, trade_settlement_retry
 
 
 @admin.register(Network)
@@ -26,18 +29,68 @@ class NetworkAdmin(admin.ModelAdmin):
         "name",
         "enabled",
         "order_submission_enabled",
+        "settlement",
+        "last_reconciliation",
         "confirmations",
         "exchange_address",
         "rpc_url",
     )
     list_editable = ("enabled", "order_submission_enabled")
-    list_filter = ("enabled", "order_submission_enabled")
+    list_filter = ("enabled", "order_submission_enabled", "settlement_halted")
     search_fields = ("id", "name", "exchange_address")
-    actions = ["disable_order_submission", "enable_order_submission"]
+    actions = ["disable_order_submission", "enable_order_submission", "resume_settlement"]
 
     def get_readonly_fields(self, request, obj=None):
         # The chain id is the primary key every order, trade and balance points at.
-        return ("id", "created_at", "updated_at") if obj else ("created_at", "updated_at")
+        # The settlement halt is set by the settler and lifted only by the action.
+        halt = ("settlement_halted", "settlement_halt_reason", "settlement_halted_at")
+        if obj:
+            return ("id", *halt, "created_at", "updated_at")
+        return (*halt, "created_at", "updated_at")
+
+    @admin.display(description="settlement", ordering="settlement_halted")
+    def settlement(self, obj: Network) -> str:
+        return "HALTED" if obj.settlement_halted else "running"
+
+    @admin.display(description="last reconciliation")
+    def last_reconciliation(self, obj: Network) -> str:
+        from chain.models import ReconciliationRun
+
+        run = ReconciliationRun.objects.filter(network=obj).first()
+        if run is None:
+            return "never"
+        state = {True: "ok", False: "DIFFERENCES", None: "running"}[run.ok]
+        return f"{state} ({run.started_at:%Y-%m-%d %H:%M})"
+
+    def _warn_halted(self, request, networks) -> None:
+        for network in networks:
+            messages.error(
+                request,
+                f"Settlement is HALTED on {network} since "
+                f"{network.settlement_halted_at:%Y-%m-%d %H:%M:%S} UTC: "
+                f"{network.settlement_halt_reason} The ledger and the contract disagree: "
+                "see the FAILED trade (Trades, filter by settlement status), repair, then "
+                "use the action 'Resume settlement'.",
+            )
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "GET":
+            self._warn_halted(request, Network.objects.filter(settlement_halted=True))
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "GET":
+            self._warn_halted(request, Network.objects.filter(pk=object_id, settlement_halted=True))
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.action(description="Resume settlement (after investigating the FAILED trade)")
+    def resume_settlement(self, request, queryset):
+        resumed = [n.id for n in queryset if settlement_resume(network_id=n.id)]
+        self.message_user(
+            request,
+            f"Settlement resumed on {len(resumed)} network(s). FAILED trades stay FAILED "
+            "unless retried (Trades: 'Retry settlement').",
+        )
 
     @admin.action(description="Disable order submission (new orders and trades get code 102)")
     def disable_order_submission(self, request, queryset):
@@ -250,3 +303,53 @@ class TransferAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Trade)
+class TradeAdmin(admin.ModelAdmin):
+    """Trades, read-only: the ledger booked them; the settler carries them to the chain.
+    A FAILED trade halted its network's settlement: its reason is in settlement_error."""
+
+    list_display = (
+        "id",
+        "network",
+        "market",
+        "maker",
+        "taker",
+        "take_amount",
+        "give_amount",
+        "settlement_status",
+        "transaction_hash",
+        "gas_used",
+        "settlement_error",
+        "created_at",
+    )
+    list_filter = ("settlement_status", "network", "market")
+    search_fields = ("=uuid", "=hash", "maker", "taker", "transaction_hash")
+    list_select_related = ("network", "market__base", "market__quote")
+    exclude = ("raw_transaction",)
+    actions = ["retry_settlement"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "GET":
+            for network in Network.objects.filter(settlement_halted=True):
+                messages.error(
+                    request,
+                    f"Settlement is HALTED on {network}: {network.settlement_halt_reason}",
+                )
+        return super().changelist_view(request, extra_context)
+
+    @admin.action(description="Retry settlement of FAILED trades (sent again once resumed)")
+    def retry_settlement(self, request, queryset):
+        failed = queryset.filter(settlement_status=SettlementStatus.FAILED)
+        count = sum(trade_settlement_retry(trade_id=trade.id) for trade in failed)
+        self.message_user(request, f"{count} trade(s) queued for settlement again.")

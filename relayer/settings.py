@@ -130,6 +130,11 @@ ORDER_EXPIRY_SWEEP_SECONDS = env_int("ORDER_EXPIRY_SWEEP_SECONDS", 10, minimum=1
 # Chain ticks fan out: each enqueues one task per enabled network that has an RPC URL
 # and an exchange contract; a per-network lock keeps one runner at a time.
 CHAIN_TICK_SECONDS = env_int("CHAIN_TICK_SECONDS", 3, minimum=1)
+# Settlement: how long the settler waits for a sent trade's receipt before it leaves the
+# rest of the queue to the next tick (the next trade is signed only once this one is mined).
+SETTLEMENT_RECEIPT_WAIT_SECONDS = env_int("SETTLEMENT_RECEIPT_WAIT_SECONDS", 5, minimum=0)
+# How often (seconds) beat reconciles the ledger with the contract (ReconciliationRun).
+RECONCILE_SECONDS = env_int("RECONCILE_SECONDS", 300, minimum=10)
 CELERY_BEAT_SCHEDULE = {
     # Reads already hide expired orders; the sweep releases their holds.
     "orders-expire": {
@@ -150,6 +155,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "chain.tasks.withdrawals_confirm_all",
         "schedule": float(CHAIN_TICK_SECONDS),
         "options": {"expires": CHAIN_TICK_SECONDS * 2},
+    },
+    "trades-settle": {
+        "task": "chain.tasks.trades_settle_all",
+        "schedule": float(CHAIN_TICK_SECONDS),
+        "options": {"expires": CHAIN_TICK_SECONDS * 2},
+    },
+    "reconcile": {
+        "task": "chain.tasks.reconcile_all",
+        "schedule": float(RECONCILE_SECONDS),
+        "options": {"expires": RECONCILE_SECONDS},
     },
 }
 

@@ -10,8 +10,15 @@ from exchange.selectors.access import rate_limits_forget
 from tests.factories import FeeScheduleFactory, MarketFactory, NetworkFactory, TokenFactory
 
 # The local Ethereum node and the deployed exchange; signing helpers and funded traders;
-# trading helpers (maker and taker fixtures).
-pytest_plugins = ["tests.anvil", "tests.signing", "tests.trading"]
+# trading helpers (maker and taker fixtures); an exchange on anvil (tests/chain/settling.py);
+# a real Celery worker process (tests/celery_worker.py).
+pytest_plugins = [
+    "tests.anvil",
+    "tests.signing",
+    "tests.trading",
+    "tests.chain.settling",
+    "tests.celery_worker",
+]
 
 
 @pytest.fixture

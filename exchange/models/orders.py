@@ -139,6 +139,14 @@ class Trade(models.Model):
     transaction_hash = HashField(blank=True)
     gas_used = models.PositiveBigIntegerField(null=True, blank=True)
     settlement_error = models.TextField(blank=True)
+    # Settlement: the operator's signed trade() transaction, stored (with its nonce and
+    # hash) before it is broadcast, so an unknown outcome is looked up, and the very same
+    # transaction sent again, instead of a second settlement. The block it was mined in.
+    operator_nonce = models.PositiveBigIntegerField(null=True, blank=True)
+    raw_transaction = models.TextField(blank=True, db_default="")
+    broadcast_at = models.DateTimeField(null=True, blank=True)
+    block_number = models.PositiveBigIntegerField(null=True, blank=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
     # Set by trade_execute (one instant per request, also the candles' bucket time).
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -36,6 +36,16 @@ class Network(models.Model):
     order_submission_enabled = models.BooleanField(
         default=True, help_text="Off: every new order and trade is refused with code 102."
     )
+    # Set by the settler when the contract refuses a trade the ledger booked: the two
+    # ledgers disagree, so no further trade is sent until an operator resumes.
+    settlement_halted = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="On: trade settlement is stopped (a trade was refused on chain). "
+        "Investigate the FAILED trade, then use the action 'Resume settlement'.",
+    )
+    settlement_halt_reason = models.TextField(blank=True, db_default="")
+    settlement_halted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -287,13 +287,13 @@ def _ledger_apply(*, balances: dict, trade: Trade, fill: Fill) -> None:
             )
 
 
-def _settlement_hook(trade_ids: list[int]) -> None:
-    """After commit: the point where the settlement worker is told of new trades.
+def _enqueue_settlement(network_id: int) -> None:
+    """After commit: tell the settler (chain/settler.py) there are trades to send. Each
+    UNSETTLED Trade row is itself the outbox entry, so nothing is lost if this never
+    runs: beat's trades-settle tick sends them anyway."""
+    from chain.tasks import trades_settle
 
-    Each UNSETTLED Trade row is itself the outbox entry, so nothing is lost if this
-    never runs; the settlement issue replaces the log line with its task's delay().
-    """
-    logger.info("event=trades_committed ids=%s", ",".join(map(str, trade_ids)))
+    trades_settle.delay(network_id)
 
 
 def trade_execute(
@@ -396,8 +396,8 @@ def trade_execute(
             order.save(update_fields=["filled", "status", "updated_at"])
         Trade.objects.bulk_create(trades)
         candles_record(market_id=market.id, trades=trades)
-        trade_ids = [trade.id for trade in trades]
-        transaction.on_commit(lambda: _settlement_hook(trade_ids))
+        # robust: a broker outage must not fail trades that are committed.
+        transaction.on_commit(lambda: _enqueue_settlement(network.id), robust=True)
 
     logger.info(
         "event=trades_executed taker=%s market=%s count=%s uuids=%s",

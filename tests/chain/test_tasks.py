@@ -57,3 +57,31 @@ def test_run_chain_workers_watches_and_withdraws_in_the_foreground(
     call_command("run_chain_workers", stdout=None)
     withdrawal.refresh_from_db()
     assert withdrawal.status == "COMPLETE"
+
+
+@pytest.mark.django_db
+def test_the_settle_task_runs_once_per_network_and_the_foreground_command_settles(
+    chain_exchange, settings
+):
+    from django.core.management import call_command
+
+    from chain.locks import network_lock
+    from chain.tasks import trades_settle
+    from exchange.models import Trade
+    from tests.chain.contract import ONE
+
+    exchange = chain_exchange
+    settings.OPERATOR_PRIVATE_KEY = exchange.deployment.operator.key
+    order = exchange.ask(exchange.makers[0], give_tst=100 * ONE, take_eth=ONE)
+    first = exchange.take(exchange.taker, [(order, ONE // 2)])[0]
+
+    with network_lock("settlement", exchange.network.id) as held:
+        assert held
+        trades_settle(exchange.network.id)  # another runner holds the network: nothing
+        assert Trade.objects.get(id=first.id).settlement_status == "UNSETTLED"
+    trades_settle(exchange.network.id)
+    assert Trade.objects.get(id=first.id).settlement_status == "SETTLED"
+
+    second = exchange.take(exchange.taker, [(order, ONE // 4)])[0]
+    call_command("run_chain_workers", "--network", str(exchange.network.id), stdout=None)
+    assert Trade.objects.get(id=second.id).settlement_status == "SETTLED"

@@ -1,5 +1,5 @@
 """Runs the chain workers in the foreground, without Celery: the deposit watcher, the
-withdrawal dispatcher and the withdrawal confirmer of every enabled network with an RPC
+withdrawal dispatcher, the withdrawal confirmer and the trade settler of every enabled network with an RPC
 URL and an exchange contract (or one, --network), once or every --interval seconds.
 They take the same per-network locks as the Celery tasks, so running both is safe."""
 
@@ -7,11 +7,17 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from chain.tasks import _chain_networks, deposits_watch, withdrawals_confirm, withdrawals_dispatch
+from chain.tasks import (
+    _chain_networks,
+    deposits_watch,
+    trades_settle,
+    withdrawals_confirm,
+    withdrawals_dispatch,
+)
 
 
 class Command(BaseCommand):
-    help = "Watch deposits and send and confirm withdrawals in the foreground."
+    help = "Watch deposits, send and confirm withdrawals, settle trades, in the foreground."
 
     def add_arguments(self, parser):
         parser.add_argument("--network", type=int, help="Only this network id.")
@@ -29,6 +35,7 @@ class Command(BaseCommand):
                 deposits_watch(network_id)
                 withdrawals_dispatch(network_id)
                 withdrawals_confirm(network_id)
+                trades_settle(network_id)
                 self.stdout.write(f"network {network_id}: ran the chain workers")
             if not interval:
                 return

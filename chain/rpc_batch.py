@@ -1,0 +1,105 @@
+"""Many node reads in few round trips: JSON-RPC batches (a list of requests in one HTTP
+POST), for reconciliation, which reads every (account, token) balance of the contract.
+
+Every read names one block, so a whole reconciliation sees one state of the chain. A node
+that does not answer batches (some providers refuse them) is read one call at a time.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+import requests
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_hash.auto import keccak
+
+from chain.client import ChainError, ChainUnavailable, ExchangeClient
+
+BATCH_SIZE = 200
+
+
+def selector(signature: str) -> bytes:
+    return keccak(signature.encode())[:4]
+
+
+BALANCE_OF = selector("balanceOf(address,address)")  # the exchange's internal balance
+TRADED = selector("traded(bytes32)")
+WITHDRAWN = selector("withdrawn(bytes32)")
+FEE_ACCOUNT = selector("feeAccount()")
+ERC20_BALANCE_OF = selector("balanceOf(address)")
+
+
+def call(to: str, data: bytes, block: int) -> tuple[str, list]:
+    return "eth_call", [{"to": to, "data": "0x" + data.hex()}, hex(block)]
+
+
+def exchange_balance(exchange: str, token: str, user: str, block: int) -> tuple[str, list]:
+    return call(exchange, BALANCE_OF + abi_encode(["address", "address"], [token, user]), block)
+
+
+def traded(exchange: str, trade_hash: str, block: int) -> tuple[str, list]:
+    return call(exchange, TRADED + bytes.fromhex(trade_hash.removeprefix("0x")), block)
+
+
+def withdrawn(exchange: str, withdraw_hash: str, block: int) -> tuple[str, list]:
+    return call(exchange, WITHDRAWN + bytes.fromhex(withdraw_hash.removeprefix("0x")), block)
+
+
+def fee_account(exchange: str, block: int) -> tuple[str, list]:
+    return call(exchange, FEE_ACCOUNT, block)
+
+
+def token_holdings(token: str, holder: str, block: int) -> tuple[str, list]:
+    """What `holder` owns of an ERC-20, or of Ether for the zero address."""
+    if int(token, 16) == 0:
+        return "eth_getBalance", [holder, hex(block)]
+    return call(token, ERC20_BALANCE_OF + abi_encode(["address"], [holder]), block)
+
+
+def as_uint(result: str) -> int:
+    return int(result, 16) if result not in ("0x", "") else 0
+
+
+def as_bool(result: str) -> bool:
+    return as_uint(result) != 0
+
+
+def as_address(result: str) -> str:
+    return abi_decode(["address"], bytes.fromhex(result[2:]))[0].lower()
+
+
+def batch(
+    client: ExchangeClient, calls: Sequence[tuple[str, list]], *, timeout: float = 30.0
+) -> list[Any]:
+    """The results of `calls` ((method, params) pairs), in order. Any error is a ChainError
+    (ChainUnavailable when the node does not answer)."""
+    results: list[Any] = []
+    for start in range(0, len(calls), BATCH_SIZE):
+        results.extend(_batch_chunk(client, calls[start : start + BATCH_SIZE], timeout))
+    return results
+
+
+def _batch_chunk(client: ExchangeClient, calls: Sequence[tuple[str, list]], timeout: float):
+    body = [
+        {"jsonrpc": "2.0", "id": index, "method": method, "params": params}
+        for index, (method, params) in enumerate(calls)
+    ]
+    try:
+        response = requests.post(client.rpc_url, json=body, timeout=timeout)
+    except (requests.Timeout, requests.ConnectionError) as error:
+        raise ChainUnavailable(f"the node did not answer: {type(error).__name__}") from None
+    if response.status_code >= 500:
+        raise ChainUnavailable(f"the node answered HTTP {response.status_code}")
+    answers = response.json() if response.ok else None
+    if not isinstance(answers, list) or len(answers) != len(calls):
+        # No batch support: one call at a time.
+        return [client.rpc(method, params) for method, params in calls]
+    by_id = {answer.get("id"): answer for answer in answers}
+    results = []
+    for index, (method, _params) in enumerate(calls):
+        answer = by_id.get(index)
+        if answer is None or "error" in answer:
+            error = answer.get("error") if answer else "no answer"
+            raise ChainError(f"{method} (batch item {index}): {error}")
+        results.append(answer.get("result"))
+    return results

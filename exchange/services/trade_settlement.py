@@ -1,0 +1,104 @@
+"""The settlement states of a trade (the outbox row) and the network's settlement halt.
+
+The ledger booked the trade when it was made (exchange/services/trades.py); settlement
+only carries it to the contract, so nothing here changes a balance. States:
+UNSETTLED (queued) -> SENT (the signed trade() transaction stored, then broadcast)
+-> SETTLED (mined, succeeded, confirmed) or FAILED (the contract refused it). A FAILED
+trade means the off-chain ledger and the contract disagree, so it halts the network's
+settlement until an operator resumes it. Each step is a conditional update on the state,
+so it happens once however many workers try it.
+"""
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from exchange.models import Network, SettlementStatus, Trade
+
+logger = logging.getLogger(__name__)
+
+
+def trade_settlement_complete(
+    *,
+    trade_id: int,
+    transaction_hash: str,
+    block_number: int | None,
+    gas_used: int | None,
+    note: str = "",
+) -> bool:
+    """SENT (or UNSETTLED, when the contract shows the trade settled already) -> SETTLED.
+    `note` says why, when it was not our transaction that settled it."""
+    changed = Trade.objects.filter(
+        id=trade_id,
+        settlement_status__in=[SettlementStatus.SENT, SettlementStatus.UNSETTLED],
+    ).update(
+        settlement_status=SettlementStatus.SETTLED,
+        transaction_hash=transaction_hash,
+        block_number=block_number,
+        gas_used=gas_used,
+        settled_at=timezone.now(),
+        settlement_error=note[:2000],
+    )
+    if changed:
+        logger.info(
+            "event=trade_settled trade=%s tx=%s gas_used=%s", trade_id, transaction_hash, gas_used
+        )
+    return changed == 1
+
+
+def trade_settlement_fail(*, trade_id: int, reason: str) -> bool:
+    """UNSETTLED or SENT -> FAILED with the reason, and the trade's network halted."""
+    reason = reason[:2000]
+    with transaction.atomic():
+        changed = Trade.objects.filter(
+            id=trade_id,
+            settlement_status__in=[SettlementStatus.UNSETTLED, SettlementStatus.SENT],
+        ).update(settlement_status=SettlementStatus.FAILED, settlement_error=reason)
+        if changed != 1:
+            return False
+        trade = Trade.objects.only("id", "network_id", "uuid").get(id=trade_id)
+        settlement_halt(network_id=trade.network_id, reason=f"trade {trade.id}: {reason}")
+    logger.error("event=trade_settlement_failed trade=%s reason=%s", trade_id, reason)
+    return True
+
+
+def settlement_halt(*, network_id: int, reason: str) -> None:
+    """Stops the network's settlement; the first reason is kept until it is resumed."""
+    halted = Network.objects.filter(pk=network_id, settlement_halted=False).update(
+        settlement_halted=True,
+        settlement_halt_reason=reason[:2000],
+        settlement_halted_at=timezone.now(),
+    )
+    if halted:
+        logger.error("event=settlement_halted network=%s reason=%s", network_id, reason)
+
+
+def settlement_resume(*, network_id: int) -> bool:
+    """Lets the settler send trades again (after an operator investigated the halt).
+    FAILED trades stay FAILED and are skipped unless retried (trade_settlement_retry)."""
+    resumed = Network.objects.filter(pk=network_id, settlement_halted=True).update(
+        settlement_halted=False, settlement_halt_reason="", settlement_halted_at=None
+    )
+    if resumed:
+        logger.warning("event=settlement_resumed network=%s", network_id)
+    return resumed == 1
+
+
+def trade_settlement_retry(*, trade_id: int) -> bool:
+    """FAILED -> UNSETTLED: the settler sends it again (once its network is resumed).
+    For a refusal whose cause was fixed (an operator deposit that covers a shortfall, an
+    admin key re-added to the contract)."""
+    changed = Trade.objects.filter(id=trade_id, settlement_status=SettlementStatus.FAILED).update(
+        settlement_status=SettlementStatus.UNSETTLED,
+        settlement_error="",
+        transaction_hash="",
+        raw_transaction="",
+        operator_nonce=None,
+        broadcast_at=None,
+        block_number=None,
+        gas_used=None,
+    )
+    if changed:
+        logger.warning("event=trade_settlement_retry trade=%s", trade_id)
+    return changed == 1
