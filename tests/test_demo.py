@@ -184,8 +184,14 @@ def test_the_readme_walkthrough_runs_against_it(demo):
         ("DEPOSIT", "COMPLETE"),
         ("WITHDRAWAL", "COMPLETE"),
     ]
+    # The taker's withdrawal of what it got in the trade was paid: the trade is on chain.
     taker_transfers = demo.post("/get_transfers", {"account": taker})["records"]
-    assert [(t["type"].upper(), t["status"]) for t in taker_transfers] == [("DEPOSIT", "COMPLETE")]
+    assert sorted((t["type"].upper(), t["status"]) for t in taker_transfers) == [
+        ("DEPOSIT", "COMPLETE"),
+        ("WITHDRAWAL", "COMPLETE"),
+    ]
+    settled = demo.post("/get_trades", {"market": "ETH_TST"})["records"][0]
+    assert settled["transactionHash"]
 
 
 def test_the_operator_logs_in_to_the_admin_with_the_printed_password(demo):
