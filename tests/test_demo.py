@@ -194,6 +194,17 @@ def test_the_readme_walkthrough_runs_against_it(demo):
     assert settled["transactionHash"]
 
 
+def test_the_readme_python_example_runs_against_it(demo):
+    """After the walk-through account 1 has ETH on the exchange; the example's token
+    address is the demo's TST (deployed at the same address every run)."""
+    match = re.search(r"<!-- example:python -->\n```python\n(.*?)```", README.read_text(), re.S)
+    code = match.group(1)
+    tst = next(t for t in demo.get("/tokens")["records"] if t["symbol"] == "TST")
+    assert f'TOKEN = "{tst["address"]}"' in code
+    code = code.replace('API = "http://127.0.0.1:8000"', f'API = "{demo.api}"')
+    exec(compile(code, "README.md", "exec"), {})
+
+
 def test_the_operator_logs_in_to_the_admin_with_the_printed_password(demo):
     password = demo.banner_value("Admin").rsplit(" / ", 1)[1]
     jar = http.cookiejar.CookieJar()
