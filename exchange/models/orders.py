@@ -161,6 +161,17 @@ class Trade(models.Model):
                 condition=~models.Q(settlement_status="SETTLED"),
                 name="trade_unsettled",
             ),
+            # A withdrawal waits for its account's unsettled trades (chain/withdrawals.py).
+            models.Index(
+                fields=["maker", "created_at"],
+                condition=~models.Q(settlement_status="SETTLED"),
+                name="trade_unsettled_maker",
+            ),
+            models.Index(
+                fields=["taker", "created_at"],
+                condition=~models.Q(settlement_status="SETTLED"),
+                name="trade_unsettled_taker",
+            ),
         ]
 
     def __str__(self) -> str:
