@@ -35,7 +35,9 @@ run: install
 	$(PY) -m relayer.demo
 
 # The whole suite, against PostgreSQL and Redis (DATABASE_URL, REDIS_URL; see tests/environment.py).
+# The dashboard's browser test drives Debian's Chromium: installed here when missing (as root).
 test: install
+	./scripts/ensure-chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Benchmarks against a minimal Django baseline (README, Benchmarks); BENCH_ARGS="--scale 0.05".

@@ -13,6 +13,8 @@ from django.views.decorators.http import require_http_methods
 from exchange.models import Market, MarketStatus, Network
 from exchange.selectors.dashboard import dashboard_get
 from exchange.services.operations import market_status_set, network_order_submission_set
+from exchange.services.trade_settlement import settlement_resume
+from exchange.services.withdrawal_retry import WithdrawalRetryRefused, withdrawal_retry
 
 
 def _act(request: HttpRequest) -> None:
@@ -36,6 +38,31 @@ def _act(request: HttpRequest) -> None:
         network_order_submission_set(network=network, enabled=enabled, operator=operator)
         state = "enabled" if enabled else "disabled"
         messages.success(request, f"Order submission {state} on {network}.")
+    elif action == "settlement_resume":
+        if not request.user.has_perm("exchange.change_network"):
+            raise PermissionDenied
+        network = get_object_or_404(Network, pk=request.POST.get("network"))
+        if settlement_resume(network_id=network.id):
+            messages.success(
+                request,
+                f"Settlement resumed on {network}. FAILED trades stay FAILED unless retried "
+                "(Trades: 'Retry settlement').",
+            )
+        else:
+            messages.info(request, f"Settlement was not halted on {network}.")
+    elif action == "withdrawal_retry":
+        if not request.user.has_perm("exchange.change_transfer"):
+            raise PermissionDenied
+        withdrawal_id = request.POST.get("withdrawal", "")
+        if not withdrawal_id.isdigit():
+            messages.error(request, "No withdrawal given.")
+            return
+        try:
+            outcome = withdrawal_retry(withdrawal_id=int(withdrawal_id), operator=operator)
+        except WithdrawalRetryRefused as refused:
+            messages.error(request, f"Withdrawal {withdrawal_id} not retried: {refused}")
+        else:
+            messages.success(request, f"Withdrawal {withdrawal_id}: {outcome}.")
     else:
         messages.error(request, "Unknown action.")
 
@@ -46,10 +73,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         _act(request)
         return HttpResponseRedirect(reverse("operator-dashboard"))
+    now = timezone.now()
     context = {
         **admin.site.each_context(request),
         "title": "Operator dashboard",
         "statuses": MarketStatus.choices,
-        **dashboard_get(now=timezone.now()),
+        "now": now,
+        **dashboard_get(now=now),
     }
     return TemplateResponse(request, "admin/dashboard.html", context)

@@ -241,6 +241,11 @@ RATELIMIT_BAN_MAX_SECONDS = env_int("RATELIMIT_BAN_MAX_SECONDS", 3 * 24 * 3600, 
 RATELIMIT_POLICY_TTL = env_int("RATELIMIT_POLICY_TTL", 10, minimum=0)
 # /healthz: how long to wait for each node's eth_blockNumber.
 HEALTH_NODE_TIMEOUT = env_int("HEALTH_NODE_TIMEOUT", 3, minimum=1)
+# Operator dashboard: seconds to wait for a node's head, seconds the head (or "node
+# unreachable") is kept in the cache, and the age after which a queued withdrawal is stuck.
+DASHBOARD_NODE_TIMEOUT = env_int("DASHBOARD_NODE_TIMEOUT", 2, minimum=1)
+DASHBOARD_HEAD_CACHE_SECONDS = env_int("DASHBOARD_HEAD_CACHE_SECONDS", 10, minimum=0)
+DASHBOARD_STUCK_SECONDS = env_int("DASHBOARD_STUCK_SECONDS", 600, minimum=1)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -1,15 +1,126 @@
-"""What the operator dashboard shows: networks, markets with 24h activity, access."""
+"""What the operator dashboard shows: per network the chain workers' state (watcher
+lag, deposits waiting, withdrawals queued or failed, unsettled trades, the settlement
+halt, the last reconciliation), markets with 24h activity, and access control."""
 
+import urllib.error
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Sum
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count, Min, Q, Sum
 
-from exchange.models import ApiKey, Ban, Market, Network, Trade
+from chain.models import ReconciliationRun, WatcherCursor
+from exchange.models import (
+    ApiKey,
+    Ban,
+    Market,
+    Network,
+    SettlementStatus,
+    Trade,
+    Transfer,
+    TransferKind,
+    TransferStatus,
+)
+from exchange.selectors.health import node_block_number
+from exchange.trading_math import to_human
+
+UNREACHABLE = "node unreachable"
+PROBLEM_ROWS = 20  # withdrawals listed for action per network
 
 
 def _human(amount: Decimal | None, decimals: int) -> Decimal:
-    return (amount or Decimal(0)).scaleb(-decimals)
+    return to_human(amount or 0, decimals)
+
+
+def _head_key(network_id: int) -> str:
+    return f"dashboard:head:{network_id}"
+
+
+def chain_head_get(network: Network) -> int | str:
+    """The node's latest block number, or why it is unknown. Cached for
+    DASHBOARD_HEAD_CACHE_SECONDS, failures too, so a dead node costs one
+    DASHBOARD_NODE_TIMEOUT wait per cache period, not one per page load."""
+    if not network.rpc_url:
+        return "no RPC URL"
+    cached = cache.get(_head_key(network.id))
+    if cached is not None:
+        return cached
+    try:
+        head: int | str = node_block_number(
+            network.rpc_url, timeout=settings.DASHBOARD_NODE_TIMEOUT
+        )
+    except (OSError, ValueError, KeyError, TypeError, urllib.error.URLError):
+        head = UNREACHABLE
+    cache.set(_head_key(network.id), head, settings.DASHBOARD_HEAD_CACHE_SECONDS)
+    return head
+
+
+def _network_figures(network: Network, *, now: datetime) -> dict:
+    cursor = WatcherCursor.objects.filter(network=network).first()
+    head = chain_head_get(network)
+    scanned = cursor.block_number if cursor else None
+    lag = head - scanned if isinstance(head, int) and scanned is not None else None
+
+    transfers = Transfer.objects.filter(network=network)
+    deposits = transfers.filter(kind=TransferKind.DEPOSIT, status=TransferStatus.PENDING).aggregate(
+        count=Count("id"), oldest=Min("created_at")
+    )
+    withdrawals = transfers.filter(kind=TransferKind.WITHDRAWAL)
+    counts = dict(
+        withdrawals.filter(
+            status__in=[TransferStatus.PENDING, TransferStatus.PROCESSING, TransferStatus.FAILED]
+        )
+        .values_list("status")
+        .annotate(n=Count("id"))
+    )
+    stuck_before = now - timedelta(seconds=settings.DASHBOARD_STUCK_SECONDS)
+    needing_attention = list(
+        withdrawals.filter(
+            Q(status=TransferStatus.FAILED)
+            | Q(
+                status__in=[TransferStatus.PENDING, TransferStatus.PROCESSING],
+                created_at__lt=stuck_before,
+            )
+        )
+        .select_related("token")
+        .order_by("-id")[:PROBLEM_ROWS]
+    )
+    for withdrawal in needing_attention:
+        withdrawal.human_amount = _human(withdrawal.amount, withdrawal.token.decimals)
+        withdrawal.retryable = withdrawal.status in (TransferStatus.FAILED, TransferStatus.PENDING)
+
+    unsettled = (
+        Trade.objects.filter(network=network)
+        .exclude(settlement_status=SettlementStatus.SETTLED)
+        .aggregate(
+            count=Count("id"),
+            failed=Count("id", filter=Q(settlement_status=SettlementStatus.FAILED)),
+            oldest=Min("created_at"),
+        )
+    )
+    reconciliation = ReconciliationRun.objects.filter(network=network).first()
+    return {
+        "network": network,
+        "cursor": cursor,
+        "scanned_block": scanned,
+        "head": head,
+        "head_known": isinstance(head, int),
+        "lag": lag,
+        "deposits_waiting": deposits["count"],
+        "deposits_oldest": deposits["oldest"],
+        "withdrawals_pending": counts.get(TransferStatus.PENDING, 0),
+        "withdrawals_processing": counts.get(TransferStatus.PROCESSING, 0),
+        "withdrawals_failed": counts.get(TransferStatus.FAILED, 0),
+        "withdrawals_needing_attention": needing_attention,
+        "trades_unsettled": unsettled["count"],
+        "trades_failed": unsettled["failed"],
+        "trades_oldest_unsettled": unsettled["oldest"],
+        "reconciliation": reconciliation,
+        "reconciliation_differences": (
+            len(reconciliation.difference_list) if reconciliation else 0
+        ),
+    }
 
 
 def dashboard_get(*, now: datetime) -> dict:
@@ -33,8 +144,10 @@ def dashboard_get(*, now: datetime) -> dict:
                 "quote_volume_24h": _human(row.get("quote"), market.quote.decimals),
             }
         )
+    networks = list(Network.objects.order_by("id"))
     return {
-        "networks": list(Network.objects.order_by("id")),
+        "networks": networks,
+        "chain": [_network_figures(network, now=now) for network in networks],
         "markets": markets,
         "bans_in_force": Ban.objects.filter(until__gt=now).count(),
         "active_api_keys": ApiKey.objects.filter(revoked_at__isnull=True).count(),
