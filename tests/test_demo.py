@@ -224,7 +224,17 @@ def test_the_operator_logs_in_to_the_admin_with_the_printed_password(demo):
     with opener.open(request) as response:
         body = response.read().decode()
         assert response.url.endswith("/admin/")
-    assert "Site administration" in body and "Transfers" in body
+    assert "Site administration" in body
+    for model in ("orders", "trades", "balances", "transfers"):
+        assert f"/admin/exchange/{model[:-1]}/" in body
+    # The walk-through's order and trade are there for the operator to see.
+    maker = DEV_ACCOUNTS[1][0]
+    orders = opener.open(f"{demo.api}/admin/exchange/order/").read().decode()
+    trades = opener.open(f"{demo.api}/admin/exchange/trade/").read().decode()
+    assert "1 trade" in trades
+    assert maker[:6] in orders
+    with opener.open(f"{demo.api}/admin/dashboard/") as response:
+        assert response.status == 200
     with opener.open(f"{demo.api}/static/admin/css/base.css") as response:
         assert response.status == 200
 
