@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format bench install clean contracts node
+.PHONY: run test test-sqlite lint format bench install clean contracts node
 
 install: $(STAMP) node_modules/.installed
 
@@ -37,8 +37,17 @@ run: install
 # The whole suite, against PostgreSQL and Redis (DATABASE_URL, REDIS_URL; see tests/environment.py).
 # The dashboard's browser test drives Debian's Chromium: installed here when missing (as root).
 test: install
-	./scripts/ensure-chromium
+	./.ci/ensure-chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The money-critical tests again on the embedded default, SQLite (relayer/sqlite_exact):
+# amounts, prices, ledger, orders, trades and transfers stay exact there too. .ci/run
+# runs it after `make test`; tests marked postgres_only are skipped.
+SQLITE_TESTS := tests/test_sqlite_exact.py tests/exchange tests/api/test_balances.py \
+	tests/api/test_orders.py tests/api/test_trades.py tests/api/test_transfers.py \
+	tests/api/test_market_data.py
+test-sqlite: install
+	DATABASE_URL=sqlite:///$(CURDIR)/var/test-sqlite.sqlite3 $(PY) -m pytest $(SQLITE_TESTS) $(PYTEST_ARGS)
 
 # Benchmarks against a minimal Django baseline (README, Benchmarks); BENCH_ARGS="--scale 0.05".
 bench: install

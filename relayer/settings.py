@@ -83,6 +83,8 @@ except ValueError as error:
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {error}") from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # Django's SQLite backend, with exact DecimalFields (amounts beyond 2^63, prices).
+    DATABASES["default"]["ENGINE"] = "relayer.sqlite_exact"
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # The web process, the Celery worker and beat share the file: WAL lets readers run
     # beside the one writer, and a writer waits (timeout) instead of failing at once.

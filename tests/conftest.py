@@ -21,6 +21,18 @@ pytest_plugins = [
 ]
 
 
+def pytest_collection_modifyitems(config, items):
+    """On SQLite (make test-sqlite), tests marked postgres_only are skipped."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        return
+    skip = pytest.mark.skip(reason="postgres_only: needs PostgreSQL, not " + connection.vendor)
+    for item in items:
+        if item.get_closest_marker("postgres_only"):
+            item.add_marker(skip)
+
+
 @pytest.fixture
 def api() -> APIClient:
     return APIClient()

@@ -17,7 +17,8 @@ from exchange.selectors.market_data import candles_get, ticker_get
 from exchange.trading_math import decimal_str, to_human
 from tests.factories import MarketFactory, NetworkFactory, TokenFactory
 
-pytestmark = pytest.mark.django_db
+# Seeds with generate_series and reads EXPLAIN plans.
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres_only]
 
 TRADES = int(os.environ.get("SCALE_TRADES", "50000"))
 SPAN = timedelta(days=365)

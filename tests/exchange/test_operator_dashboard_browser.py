@@ -2,7 +2,7 @@
 Playwright against the live server. Logs in as an operator, halts a market by clicking,
 and checks the database and the page; leaves a screenshot in var/test-artifacts/.
 
-Chromium comes from `scripts/ensure-chromium` (run by `make test`; installs it with
+Chromium comes from `.ci/ensure-chromium` (run by `make test`; installs it with
 apt-get as root). Playwright only drives that binary: it never downloads a browser.
 The test skips when the binary is missing, unless REQUIRE_BROWSER=1 (set by .ci/run),
 where it fails instead.
@@ -47,7 +47,7 @@ def chromium() -> str:
         return CHROMIUM
     reason = (
         f"Chromium is not installed at {CHROMIUM} and could not be installed here "
-        "(scripts/ensure-chromium needs root and apt-get: see its output)"
+        "(.ci/ensure-chromium needs root and apt-get: see its output)"
     )
     if os.environ.get("REQUIRE_BROWSER") == "1":
         pytest.fail(reason + "; REQUIRE_BROWSER=1 forbids skipping")

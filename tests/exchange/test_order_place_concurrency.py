@@ -12,7 +12,8 @@ from exchange.services.orders import order_cancel, orders_expire
 from tests.exchange.test_order_place import place
 from tests.signing import address_of, new_signer, signed_cancel, signed_order
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Threads racing on row locks: PostgreSQL (SQLite runs one writer at a time).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only]
 
 THREADS = 16
 

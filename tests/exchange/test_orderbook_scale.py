@@ -10,7 +10,8 @@ from exchange.paging import PageRequest
 from exchange.selectors.orders import orderbook_get, orderbook_side
 from tests.factories import MarketFactory, NetworkFactory, TokenFactory
 
-pytestmark = pytest.mark.django_db
+# Seeds with generate_series and reads EXPLAIN plans.
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres_only]
 
 OPEN_ORDERS = 100_000
 # Better-priced orders that must never show: filled, cancelled, expired, open but past expiry.

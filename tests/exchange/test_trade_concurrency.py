@@ -16,7 +16,8 @@ from exchange.models import Balance, Candle, Order, OrderStatus, Trade
 from tests.signing import FUNDS, new_signer, signed_cancel
 from tests.trading import fill_payload, place, token_sums
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Threads racing on row locks: PostgreSQL (SQLite runs one writer at a time).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only]
 
 ETH = 10**18
 THREADS = 16
