@@ -78,7 +78,11 @@ TEMPLATES = [
 # PostgreSQL in production and CI; a local SQLite file is the embedded default.
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'relayer.sqlite3'}")
 try:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # Health checks: a kept connection the server dropped (a restart, a failover, an idle
+    # timeout) is replaced at the start of the next request instead of failing it.
+    DATABASES = {
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    }
 except ValueError as error:
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {error}") from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

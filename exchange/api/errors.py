@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from enum import IntEnum
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -144,6 +145,20 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         # Django's own refusals of a request (too many fields, a bad header): a 400.
         logger.warning("event=suspicious_request error=%s", type(exc).__name__)
         return Response(error_body(400, "Bad request"), status=400)
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database went away (a dropped connection, a restart, a failover) or gave
+        # up on a lock: the open transaction rolled back. A retry is safe: every write is
+        # bound to a signed hash the database refuses twice.
+        logger.error(
+            "event=database_unavailable view=%s error=%s",
+            type(context.get("view")).__name__,
+            type(exc).__name__,
+        )
+        return Response(
+            error_body(503, "Service unavailable: the database did not answer; retry"),
+            status=503,
+            headers={"Retry-After": "1"},
+        )
     logger.exception("event=unhandled_api_error view=%s", type(context.get("view")).__name__)
     return Response(error_body(500, "Internal server error"), status=500)
 

@@ -63,6 +63,7 @@ _COMMON_ERRORS = {
     "403": "The API key does not allow this endpoint's security type",
     "418": "Banned for sending on after 429 responses",
     "429": "Rate limit exceeded (code 103)",
+    "503": "A dependency (the database) is unavailable: retry later",
 }
 
 NETWORK_ID = OpenApiParameter(

@@ -1,0 +1,124 @@
+"""Real server processes for the reliability tests: gunicorn (the production server)
+on the test database, with its environment overridable (a Redis URL on a closed port).
+
+    with gunicorn_server(workers=4, threads=4) as server:
+        requests.get(server.url + "/tokens")
+
+Tests that use it must be transactional (django_db(transaction=True)): the server
+reads what the test has committed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def closed_port_url() -> str:
+    """A redis:// URL on a port nothing listens on (connections are refused at once)."""
+    return f"redis://127.0.0.1:{free_port()}/0"
+
+
+def database_url_for_tests() -> str:
+    """pytest-django's test database, for another process."""
+    db = connection.settings_dict
+    user = db["USER"] or "postgres"
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    return f"postgres://{user}{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def server_env(**overrides: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for_tests(),
+        "REDIS_URL": settings.REDIS_URL,
+        "DEFAULT_NETWORK_ID": str(settings.DEFAULT_NETWORK_ID),
+        "FEE_ACCOUNT": settings.FEE_ACCOUNT,
+        "RATELIMIT_POLICY_TTL": "0",
+        "LOG_LEVEL": "INFO",
+    }
+    env.update(overrides)
+    return env
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def gunicorn_server(
+    tmp_path: Path, *, workers: int = 2, threads: int = 4, timeout: int = 30, **env: str
+) -> Iterator[Server]:
+    port = free_port()
+    log_path = tmp_path / f"gunicorn-{port}.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [
+                str(BIN / "gunicorn"),
+                "relayer.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "--threads",
+                str(threads),
+                "--timeout",
+                str(timeout),
+                "--graceful-timeout",
+                "5",
+            ],
+            cwd=ROOT,
+            env=server_env(**env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = Server(f"http://127.0.0.1:{port}", process, log_path)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, server.log()[-3000:]
+            try:
+                # Every worker imports the project on its first request: wait for all.
+                for _ in range(workers):
+                    requests.get(server.url + "/helpers/return_contract_address", timeout=30)
+                break
+            except (requests.ConnectionError, requests.Timeout):
+                assert time.monotonic() < deadline, f"gunicorn did not start: {server.log()}"
+                time.sleep(0.1)
+        yield server
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
