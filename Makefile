@@ -28,13 +28,11 @@ contracts: node_modules/.installed
 node: node_modules/.installed
 	node_modules/.bin/anvil --chain-id 31337 --port 8545
 
-# The whole exchange on the embedded default (SQLite, no Redis): see README.
+# The whole exchange on this machine, a fresh demo each time (relayer/demo.py): anvil,
+# the contract and demo tokens, SQLite in var/, the web app, a Celery worker and beat.
+# Ports: DEMO_HTTP_PORT (8000), DEMO_CHAIN_PORT (8545). Ctrl-C stops it all.
 run: install
-	rm -f var/relayer.sqlite3
-	DEBUG=1 $(PY) manage.py migrate --no-input
-	DEBUG=1 $(PY) manage.py createcachetable
-	DEBUG=1 DEFAULT_NETWORK_ID=31337 $(PY) manage.py seed_demo
-	DEBUG=1 DEFAULT_NETWORK_ID=31337 $(PY) manage.py runserver 127.0.0.1:8000
+	$(PY) -m relayer.demo
 
 # The whole suite, against PostgreSQL and Redis (DATABASE_URL, REDIS_URL; see tests/environment.py).
 # The dashboard's browser test drives Debian's Chromium: installed here when missing (as root).

@@ -9,7 +9,9 @@ from django.core.exceptions import ImproperlyConfigured
 from relayer.env import env_bool, env_choice, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
+# The embedded mode's files (SQLite database, Celery's filesystem queue, beat's schedule,
+# collected static files): var/ in the checkout unless VAR_DIR names another folder.
+VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var"))).resolve()
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY", "")
@@ -84,7 +86,7 @@ try:
 except ValueError as error:
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {error}") from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    VAR_DIR.mkdir(exist_ok=True)
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
     # Django's SQLite backend, with exact DecimalFields (amounts beyond 2^63, prices).
     DATABASES["default"]["ENGINE"] = "relayer.sqlite_exact"
     DATABASES["default"]["CONN_MAX_AGE"] = 0

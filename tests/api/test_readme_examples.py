@@ -18,8 +18,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
-KEY = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
-TST = "0x5fbdb2315678afecb367f032d93f642f64180aa3"
+KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
+TST = "0x9fe46736679d2d9a65f0992f2272de9f3c7fa6e0"
 
 
 def example(language: str) -> str:

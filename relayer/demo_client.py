@@ -1,0 +1,375 @@
+"""A command-line client for the `make run` demo: deposits on chain, signed orders, fills
+and withdrawals through the API, as anvil's development accounts 0-4.
+
+    .venv/bin/python -m relayer.demo_client balances 1
+    .venv/bin/python -m relayer.demo_client deposit 1 ETH 2
+    .venv/bin/python -m relayer.demo_client order 1 ETH_TST buy 100 0.001
+    .venv/bin/python -m relayer.demo_client fill 2 0x<orderHash> 40
+    .venv/bin/python -m relayer.demo_client withdraw 1 ETH 0.5
+
+Amounts and prices are in whole tokens ("0.001"), converted exactly to base units. It
+finds the demo where `make run` puts it (DEMO_HTTP_PORT, DEMO_CHAIN_PORT as there).
+Every request is printed as the JSON the API answered. Needs no Django settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+from decimal import Decimal, InvalidOperation
+
+from eth_account import Account
+from eth_account.messages import encode_defunct
+
+from chain import hashing
+from chain.client import ChainError, ExchangeClient
+from relayer.demo import CHAIN_ID, DEV_ACCOUNTS, DemoConfig
+
+ETHER = "0x0000000000000000000000000000000000000000"
+WAIT_SECONDS = 60.0
+FINAL = ("COMPLETE", "FAILED")
+
+
+class ClientError(Exception):
+    pass
+
+
+class DemoClient:
+    def __init__(self, config: DemoConfig, out=sys.stdout):
+        self.config = config
+        self.out = out
+        self._tokens: list[dict] | None = None
+        self._contract: str | None = None
+        self._last_nonce = 0
+
+    # ---- plumbing ----
+
+    def call(self, method: str, path: str, body: dict | list | None = None) -> dict | list:
+        separator = "&" if "?" in path else "?"
+        url = f"{self.config.api_url}{path}{separator}networkId={CHAIN_ID}"
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            url, data, {"Content-Type": "application/json"}, method=method
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as error:
+            raise ClientError(f"{method} {path}: {error.code} {error.read().decode()}") from None
+        except urllib.error.URLError as error:
+            raise ClientError(
+                f"no exchange at {self.config.api_url} ({error.reason}): is `make run` running?"
+            ) from None
+
+    def show(self, label: str, value) -> None:
+        print(f"{label}: {json.dumps(value)}", file=self.out, flush=True)
+
+    def nonce(self) -> int:
+        """Unix milliseconds, never the same twice in this process."""
+        self._last_nonce = max(int(time.time() * 1000), self._last_nonce + 1)
+        return self._last_nonce
+
+    @property
+    def contract(self) -> str:
+        if self._contract is None:
+            self._contract = self.call("GET", "/helpers/return_contract_address")["address"]
+        return self._contract
+
+    def token(self, symbol_or_address: str) -> dict:
+        if self._tokens is None:
+            self._tokens = self.call("GET", "/tokens?per_page=500")["records"]
+        wanted = symbol_or_address.lower()
+        for token in self._tokens:
+            if wanted in (token["symbol"].lower(), token["address"].lower()):
+                return token
+        known = ", ".join(t["symbol"] for t in self._tokens)
+        raise ClientError(f"no token {symbol_or_address!r} on the exchange (it lists {known})")
+
+    def chain(self) -> ExchangeClient:
+        return ExchangeClient(rpc_url=self.config.rpc_url, exchange_address=self.contract)
+
+    @staticmethod
+    def key(account: int) -> str:
+        return DEV_ACCOUNTS[account][1]
+
+    @staticmethod
+    def address(account: int) -> str:
+        return DEV_ACCOUNTS[account][0]
+
+    def sign(self, account: int, hash_hex: str) -> str:
+        """What web3.eth.sign(hash, account) returns (PROTOCOL.md)."""
+        signed = Account.sign_message(
+            encode_defunct(hexstr=hash_hex), private_key=self.key(account)
+        )
+        return "0x" + bytes(signed.signature).hex()
+
+    def balance(self, account: int, token: dict) -> int:
+        records = self.call("GET", f"/balances?account={self.address(account)}&per_page=500")
+        for record in records["records"]:
+            if record["token"].lower() == token["address"].lower():
+                return int(record["balance"])
+        return 0
+
+    # ---- the walk-through's steps ----
+
+    def balances(self, account: int) -> list[dict]:
+        records = self.call("GET", f"/balances?account={self.address(account)}&per_page=500")
+        by_address = {t["address"].lower(): t for t in self.call("GET", "/tokens")["records"]}
+        shown = []
+        for record in records["records"]:
+            token = by_address.get(record["token"].lower(), {"symbol": "?", "decimals": 0})
+            shown.append(
+                {
+                    "symbol": token["symbol"],
+                    "balance": whole(int(record["balance"]), int(token["decimals"])),
+                    "holdBalance": whole(int(record["holdBalance"]), int(token["decimals"])),
+                }
+            )
+        self.show(f"balances of account {account} ({self.address(account)})", shown)
+        return shown
+
+    def deposit(self, account: int, symbol: str, amount: str, *, wait: bool = True) -> str:
+        """Sends the deposit from the account's wallet and waits until the relayer's
+        watcher credits it (the network's confirmations, then a tick of beat)."""
+        token = self.token(symbol)
+        units = base_units(amount, int(token["decimals"]))
+        before = self.balance(account, token)
+        chain, key = self.chain(), self.key(account)
+        if token["address"] == ETHER:
+            receipt = chain.transact(
+                "Exchange", self.contract, "deposit", value=units, private_key=key
+            )
+        else:
+            chain.transact(
+                "TestToken", token["address"], "approve", self.contract, units, private_key=key
+            )
+            receipt = chain.transact(
+                "Exchange", self.contract, "depositToken", token["address"], units, private_key=key
+            )
+        self.show("deposit sent", {"transactionHash": receipt.transaction_hash})
+        if wait:
+            self._wait(
+                f"the deposit of {amount} {token['symbol']} to be credited",
+                lambda: self.balance(account, token) >= before + units,
+            )
+            self.show(
+                "deposit credited",
+                {"balance": whole(self.balance(account, token), int(token["decimals"]))},
+            )
+        return receipt.transaction_hash
+
+    def order(self, account: int, market: str, side: str, amount: str, price: str) -> dict:
+        """A signed order for `amount` QUOTE at `price` BASE per QUOTE: `buy` gives BASE
+        for QUOTE (a bid), `sell` gives QUOTE for BASE (an ask)."""
+        base_symbol, _, quote_symbol = market.upper().partition("_")
+        base, quote = self.token(base_symbol), self.token(quote_symbol)
+        quote_units = base_units(amount, int(quote["decimals"]))
+        base_total = decimal(amount) * decimal(price)
+        base_units_total = base_units(str(base_total), int(base["decimals"]))
+        give, take = (base, quote) if side == "buy" else (quote, base)
+        give_amount, take_amount = (
+            (base_units_total, quote_units) if side == "buy" else (quote_units, base_units_total)
+        )
+        now = self.nonce()
+        order = {
+            "account": self.address(account),
+            "giveTokenAddress": give["address"],
+            "giveAmount": str(give_amount),
+            "takeTokenAddress": take["address"],
+            "takeAmount": str(take_amount),
+            "nonce": str(now),
+            "expiryTimestampInMilliseconds": str(now + 24 * 3_600_000),
+        }
+        order_hash = hashing.order_hash(
+            contract=self.contract,
+            account=order["account"],
+            give_token=order["giveTokenAddress"],
+            give_amount=give_amount,
+            take_token=order["takeTokenAddress"],
+            take_amount=take_amount,
+            nonce=now,
+            expiry_ms=now + 24 * 3_600_000,
+        )
+        placed = self.call(
+            "POST", "/create_orders", {**order, "signature": self.sign(account, order_hash)}
+        )
+        self.show("order placed", placed)
+        return placed
+
+    def fill(self, account: int, order_hash: str, amount: str | None = None) -> list:
+        """Fills the order as the taker: `amount` in whole units of the order's take token
+        (what the taker gives), default all that is left."""
+        found = self.call("POST", "/get_orders", {"orderHash": order_hash})
+        order = found["records"][0] if "records" in found else found
+        take = self.token(order["takeTokenAddress"])
+        left = int(order["takeAmount"]) - int(order["filled"])
+        units = left if amount is None else base_units(amount, int(take["decimals"]))
+        nonce = self.nonce()
+        trade_hash = hashing.trade_hash(
+            contract=self.contract,
+            order_hash=order_hash,
+            amount=units,
+            account=self.address(account),
+            nonce=nonce,
+        )
+        trades = self.call(
+            "POST",
+            "/create_trades",
+            {
+                "orderHash": order_hash,
+                "amount": str(units),
+                "account": self.address(account),
+                "nonce": str(nonce),
+                "signature": self.sign(account, trade_hash),
+            },
+        )
+        self.show("filled", trades)
+        return trades
+
+    def withdraw(self, account: int, symbol: str, amount: str, *, wait: bool = True) -> dict:
+        """A signed withdrawal; waits until the worker has paid it on chain (COMPLETE)."""
+        token = self.token(symbol)
+        units = base_units(amount, int(token["decimals"]))
+        nonce = self.nonce()
+        withdraw_hash = hashing.withdraw_hash(
+            contract=self.contract,
+            token=token["address"],
+            amount=units,
+            account=self.address(account),
+            nonce=nonce,
+        )
+        started_ms = nonce - 1000
+        answer = self.call(
+            "POST",
+            "/create_transfers",
+            {
+                "account": self.address(account),
+                "amount": str(units),
+                "tokenAddress": token["address"],
+                "nonce": str(nonce),
+                "signature": self.sign(account, withdraw_hash),
+            },
+        )
+        self.show("withdrawal requested", answer)
+        if not wait:
+            return answer
+
+        def done():
+            for transfer in self._withdrawals(account, started_ms):
+                mine = transfer["token"].lower() == token["address"]
+                if mine and int(transfer["amount"]) == units and transfer["status"] in FINAL:
+                    return transfer
+            return None
+
+        transfer = self._wait(f"the withdrawal of {amount} {token['symbol']}", done)
+        self.show("withdrawal", transfer)
+        if transfer["status"] != "COMPLETE":
+            raise ClientError(f"the withdrawal failed: {transfer}")
+        return transfer
+
+    def _withdrawals(self, account: int, since_ms: int) -> list[dict]:
+        page = self.call(
+            "POST",
+            "/get_transfers",
+            {"account": self.address(account), "startingTimestampInMilliseconds": str(since_ms)},
+        )
+        return [t for t in page["records"] if t["type"].upper() == "WITHDRAWAL"]
+
+    def _wait(self, what: str, ready):
+        print(f"waiting for {what} ...", file=self.out, flush=True)
+        deadline = time.monotonic() + WAIT_SECONDS
+        while time.monotonic() < deadline:
+            result = ready()
+            if result:
+                return result
+            time.sleep(0.5)
+        raise ClientError(f"gave up waiting for {what} after {WAIT_SECONDS:.0f} s")
+
+
+def decimal(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ClientError(f"not a number: {text!r}") from None
+    if not value.is_finite() or value <= 0:
+        raise ClientError(f"must be a positive number: {text!r}")
+    return value
+
+
+def base_units(amount: str, decimals: int) -> int:
+    """Whole tokens to base units, exactly: refuses more decimal places than the token has."""
+    scaled = decimal(amount).scaleb(decimals)
+    if scaled != scaled.to_integral_value():
+        raise ClientError(f"{amount} has more than {decimals} decimal places")
+    return int(scaled)
+
+
+def whole(units: int, decimals: int) -> str:
+    text = str(Decimal(units).scaleb(-decimals).normalize())
+    return format(Decimal(text), "f")
+
+
+def parser() -> argparse.ArgumentParser:
+    accounts = {"type": int, "choices": range(len(DEV_ACCOUNTS)), "metavar": "ACCOUNT"}
+    root = argparse.ArgumentParser(
+        prog="python -m relayer.demo_client",
+        description="Use the `make run` demo as anvil's dev accounts 0-4 (public test keys).",
+    )
+    commands = root.add_subparsers(dest="command", required=True)
+    command = commands.add_parser("balances", help="the account's balances on the exchange")
+    command.add_argument("account", **accounts)
+    command = commands.add_parser("deposit", help="deposit from the wallet, wait until credited")
+    command.add_argument("account", **accounts)
+    command.add_argument("token", help="ETH, TST, SIX or an address")
+    command.add_argument("amount", help="whole tokens, e.g. 1.5")
+    command = commands.add_parser("order", help="place a signed order")
+    command.add_argument("account", **accounts)
+    command.add_argument("market", help="BASE_QUOTE, e.g. ETH_TST")
+    command.add_argument("side", choices=["buy", "sell"], help="buy or sell QUOTE")
+    command.add_argument("amount", help="QUOTE amount, whole tokens")
+    command.add_argument("price", help="BASE per QUOTE")
+    command.add_argument(
+        "-q", "--quiet", action="store_true", help="print only the orderHash (for a shell variable)"
+    )
+    command = commands.add_parser("fill", help="fill an order as the taker (create_trades)")
+    command.add_argument("account", **accounts)
+    command.add_argument("order_hash")
+    command.add_argument("amount", nargs="?", help="of the order's take token; default: all")
+    command = commands.add_parser("withdraw", help="signed withdrawal, wait until paid")
+    command.add_argument("account", **accounts)
+    command.add_argument("token")
+    command.add_argument("amount")
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    client = DemoClient(DemoConfig.from_env())
+    try:
+        if args.command == "balances":
+            client.balances(args.account)
+        elif args.command == "deposit":
+            client.deposit(args.account, args.token, args.amount)
+        elif args.command == "order":
+            if args.quiet:
+                client.out = io.StringIO()
+            placed = client.order(args.account, args.market, args.side, args.amount, args.price)
+            if args.quiet:
+                print(placed["orderHash"])
+        elif args.command == "fill":
+            client.fill(args.account, args.order_hash, args.amount)
+        elif args.command == "withdraw":
+            client.withdraw(args.account, args.token, args.amount)
+    except (ClientError, ChainError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
