@@ -1,0 +1,17 @@
+"""Nudges for the chain workers, sent after a commit.
+
+By task name, so that a web process never imports the chain workers (web3, the
+contract ABI) to enqueue one, and services keep pointing away from chain/. Each
+row the nudge is about (an UNSETTLED trade, a PENDING withdrawal) is itself the
+outbox entry: if a nudge is lost, beat's next tick picks the row up anyway.
+"""
+
+from relayer.celery import app
+
+
+def settlement_nudge(network_id: int) -> None:
+    app.send_task("chain.tasks.trades_settle", args=[network_id])
+
+
+def withdrawal_dispatch_nudge(network_id: int) -> None:
+    app.send_task("chain.tasks.withdrawals_dispatch", args=[network_id])
