@@ -55,6 +55,18 @@ def balances_lock(*, network: Network, keys: Iterable[BalanceKey]) -> dict[Balan
     return locked
 
 
+def _apply(balance: Balance, total_delta: int | Decimal, held_delta: int | Decimal):
+    """Sets the balance's new total and held in memory, or refuses (InsufficientBalance)
+    a change that would make either negative or hold more than the total."""
+    # In int: Decimal arithmetic rounds to 28 significant digits, amounts have up to 78.
+    total = int(balance.total) + int(total_delta)
+    held = int(balance.held) + int(held_delta)
+    if total < 0 or held < 0 or held > total:
+        raise InsufficientBalance(balance, Decimal(held_delta or -total_delta))
+    balance.total, balance.held = total, held
+    return total, held
+
+
 def balance_change(
     balance: Balance,
     *,
@@ -68,12 +80,7 @@ def balance_change(
     Refuses (InsufficientBalance) any change that would make total or held negative
     or hold more than the total; the database constraints are the last line.
     """
-    # In int: Decimal arithmetic rounds to 28 significant digits, amounts have up to 78.
-    total = int(balance.total) + int(total_delta)
-    held = int(balance.held) + int(held_delta)
-    if total < 0 or held < 0 or held > total:
-        raise InsufficientBalance(balance, Decimal(held_delta or -total_delta))
-    balance.total, balance.held = total, held
+    total, held = _apply(balance, total_delta, held_delta)
     balance.save(update_fields=["total", "held", "updated_at"])
     return LedgerEntry.objects.create(
         balance=balance,
@@ -103,11 +110,7 @@ def balance_changes(
     for balance, kind, total_delta, held_delta, reference in changes:
         if not (total_delta or held_delta):
             continue
-        total = int(balance.total) + int(total_delta)
-        held = int(balance.held) + int(held_delta)
-        if total < 0 or held < 0 or held > total:
-            raise InsufficientBalance(balance, Decimal(held_delta or -total_delta))
-        balance.total, balance.held = total, held
+        total, held = _apply(balance, total_delta, held_delta)
         touched[balance.pk] = balance
         entries.append(
             LedgerEntry(
