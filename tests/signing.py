@@ -127,6 +127,35 @@ def signed_trade(
     }
 
 
+def signed_withdrawal(
+    signer: LocalAccount,
+    *,
+    contract: str,
+    token: Token | str,
+    amount: int,
+    nonce: int | None = None,
+    signed_by: LocalAccount | None = None,
+    account: str | None = None,
+) -> dict:
+    """The create_transfers payload: withdrawHash(contract, token, amount, account, nonce)
+    signed by `signed_by` (default `signer`)."""
+    nonce = next_nonce() if nonce is None else nonce
+    withdraw_hash = hashing.withdraw_hash(
+        contract=contract,
+        token=_address(token),
+        amount=amount,
+        account=address_of(signer),
+        nonce=nonce,
+    )
+    return {
+        "account": account or address_of(signer),
+        "amount": str(amount),
+        "tokenAddress": _address(token),
+        "nonce": str(nonce),
+        "signature": sign_hash(signed_by or signer, withdraw_hash),
+    }
+
+
 _deposits = itertools.count(1)
 
 

@@ -6,27 +6,21 @@ import pytest
 from chain.hashing import withdraw_hash
 from exchange.models import Balance, Transfer, TransferKind, TransferStatus
 from tests.factories import DepositFactory
-from tests.signing import address_of, new_signer, next_nonce, sign_hash
+from tests.signing import address_of, new_signer, signed_withdrawal
 
 pytestmark = pytest.mark.django_db
 
 
 def withdrawal_payload(signer, *, network, token, amount, nonce=None, signed_by=None) -> dict:
-    nonce = next_nonce() if nonce is None else nonce
-    hash_ = withdraw_hash(
+    return signed_withdrawal(
+        signer,
         contract=network.exchange_address,
-        token=token.address,
+        token=token,
         amount=amount,
-        account=address_of(signer),
         nonce=nonce,
+        signed_by=signed_by,
+        account=signer.address,  # checksummed: any case is accepted
     )
-    return {
-        "account": signer.address,  # checksummed: any case is accepted
-        "amount": str(amount),
-        "tokenAddress": token.address,
-        "nonce": str(nonce),
-        "signature": sign_hash(signed_by or signer, hash_),
-    }
 
 
 def errors_of(response) -> list[tuple[str, int]]:

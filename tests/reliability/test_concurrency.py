@@ -20,7 +20,12 @@ from exchange.models import CostClass, Order, RateLimitPolicy, Transfer
 from tests.reliability.invariants import assert_money_exact
 from tests.reliability.seed import CONTRACT, seed_exchange
 from tests.reliability.servers import gunicorn_server
-from tests.signing import address_of, new_signer, next_nonce, sign_hash, signed_cancel
+from tests.signing import (
+    address_of,
+    new_signer,
+    signed_cancel,
+    signed_withdrawal,
+)
 from tests.trading import fill_payload, place
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only]
@@ -40,23 +45,7 @@ def raise_rate_limits() -> None:
 
 
 def withdrawal_payload(signer, token, amount: int) -> dict:
-    from chain import hashing
-
-    nonce = next_nonce()
-    digest = hashing.withdraw_hash(
-        contract=CONTRACT,
-        token=token.address,
-        amount=amount,
-        account=address_of(signer),
-        nonce=nonce,
-    )
-    return {
-        "account": address_of(signer),
-        "amount": str(amount),
-        "tokenAddress": token.address,
-        "nonce": str(nonce),
-        "signature": sign_hash(signer, digest),
-    }
+    return signed_withdrawal(signer, contract=CONTRACT, token=token, amount=amount)
 
 
 def _round(base_url: str, seeded, deposited: Counter, rng: random.Random, clients: int) -> list:

@@ -19,7 +19,13 @@ from exchange.models import Market, Network, Order, Trade, Transfer
 from exchange.services.api_keys import api_key_issue
 from tests.factories import MarketFactory, NetworkFactory, TokenFactory
 from tests.reliability.seed import CONTRACT, seed_exchange
-from tests.signing import address_of, next_nonce, sign_hash, signed_cancel, signed_order
+from tests.signing import (
+    address_of,
+    sign_hash,
+    signed_cancel,
+    signed_order,
+    signed_withdrawal,
+)
 from tests.trading import fill_payload, snapshot
 
 pytestmark = pytest.mark.django_db
@@ -45,21 +51,7 @@ def assert_refused(response, field: str, code: int) -> None:
 
 
 def withdrawal(signer, token, amount: int, contract: str = CONTRACT) -> dict:
-    nonce = next_nonce()
-    digest = hashing.withdraw_hash(
-        contract=contract,
-        token=token.address,
-        amount=amount,
-        account=address_of(signer),
-        nonce=nonce,
-    )
-    return {
-        "account": address_of(signer),
-        "amount": str(amount),
-        "tokenAddress": token.address,
-        "nonce": str(nonce),
-        "signature": sign_hash(signer, digest),
-    }
+    return signed_withdrawal(signer, contract=contract, token=token, amount=amount)
 
 
 # --- replays --------------------------------------------------------------------------
