@@ -1,6 +1,8 @@
 """The settings parser: a bad value stops the process with a message naming the variable."""
 
+import re
 import runpy
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -128,3 +130,43 @@ def test_a_bad_setting_stops_the_process_naming_the_variable(load_settings, env,
 def test_debug_without_a_secret_key_uses_a_development_key(load_settings):
     loaded = load_settings(DEBUG="true", SECRET_KEY="")
     assert loaded["SECRET_KEY"].startswith("insecure-development-key")
+
+
+REPO = SETTINGS_FILE.parent.parent
+
+
+def _variables_read_by_the_code() -> set[str]:
+    pattern = re.compile(r'env_\w+\(\s*"([A-Z][A-Z0-9_]*)"')
+    return {
+        name
+        for folder in ("relayer", "exchange", "chain")
+        for path in (REPO / folder).rglob("*.py")
+        for name in pattern.findall(path.read_text())
+    }
+
+
+def test_env_example_lists_every_variable_the_code_reads_exactly_once():
+    lines = (REPO / ".env.example").read_text().splitlines()
+    assigned = [
+        re.match(r"#? ?([A-Z][A-Z0-9_]*)=", line).group(1)
+        for line in lines
+        if re.match(r"#? ?[A-Z][A-Z0-9_]*=", line)
+    ]
+    duplicated = {name for name in assigned if assigned.count(name) > 1}
+    assert not duplicated
+    assert _variables_read_by_the_code() - set(assigned) == set()
+
+
+def test_no_tracked_file_holds_a_merge_conflict_marker():
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    marker = re.compile(r"^(<<<<<<< |>>>>>>> |=======$)", re.M)
+    offenders = [
+        name
+        for name in tracked
+        if not name.endswith((".json", ".lock"))
+        and (REPO / name).is_file()
+        and marker.search((REPO / name).read_text(errors="ignore"))
+    ]
+    assert offenders == []
