@@ -50,8 +50,11 @@ test-sqlite: install
 	DATABASE_URL=sqlite:///$(CURDIR)/var/test-sqlite.sqlite3 $(PY) -m pytest $(SQLITE_TESTS) $(PYTEST_ARGS)
 
 # Benchmarks against a minimal Django baseline (README, Benchmarks); BENCH_ARGS="--scale 0.05".
+# Runs as deployed: DEBUG off (a throwaway SECRET_KEY unless one is set) and Redis.
 bench: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	SECRET_KEY="$${SECRET_KEY:-benchmark-only-not-a-production-key}" \
+	REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/14}" \
 	$(PY) manage.py benchmark $(BENCH_ARGS)
 
 lint: install
