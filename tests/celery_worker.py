@@ -5,10 +5,12 @@ database (loaded as a pytest plugin from tests/conftest.py).
         wait_for(lambda: done(), nudge=lambda: some_task.delay(network_id), worker=celery_worker)
 """
 
+import contextlib
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,31 +29,29 @@ def _database_url() -> str:
     return f"postgres://{user}{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-@pytest.fixture
-def celery_worker(deployment, settings):
-    app.control.purge()  # only this suite's Redis db: tasks left by an earlier run
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "REDIS_URL": settings.REDIS_URL,
-        "OPERATOR_PRIVATE_KEY": deployment.operator.key,
-        "FEE_ACCOUNT": deployment.fee_account.address,
-        "CHAIN_RPC_TIMEOUT": "5",
-    }
+@contextlib.contextmanager
+def worker_process(
+    env: dict[str, str], *, beat_schedule: Path | None = None
+) -> Iterator[subprocess.Popen]:
+    """A `celery worker` process (with beat inside it when `beat_schedule` is given: the
+    production schedule drives it, no nudges needed) on the test database."""
+    command = [
+        str(Path(sys.executable).parent / "celery"),
+        "-A",
+        "relayer",
+        "worker",
+        "--pool=solo",
+        "--loglevel=INFO",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
+    if beat_schedule is not None:
+        command += ["--beat", "--schedule", str(beat_schedule)]
     worker = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "celery"),
-            "-A",
-            "relayer",
-            "worker",
-            "--pool=solo",
-            "--loglevel=INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
+        command,
         cwd=ROOT,
-        env=env,
+        env={**os.environ, "DATABASE_URL": _database_url(), **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
@@ -66,6 +66,22 @@ def celery_worker(deployment, settings):
             worker.kill()
             worker.wait()
         worker.stderr.close()
+
+
+def chain_worker_env(deployment, redis_url: str) -> dict[str, str]:
+    return {
+        "REDIS_URL": redis_url,
+        "OPERATOR_PRIVATE_KEY": deployment.operator.key,
+        "FEE_ACCOUNT": deployment.fee_account.address,
+        "CHAIN_RPC_TIMEOUT": "5",
+    }
+
+
+@pytest.fixture
+def celery_worker(deployment, settings):
+    app.control.purge()  # only this suite's Redis db: tasks left by an earlier run
+    with worker_process(chain_worker_env(deployment, settings.REDIS_URL)) as worker:
+        yield worker
 
 
 def wait_for(condition, *, nudge, worker, limit: float = 90.0):

@@ -5,8 +5,9 @@ reorganisation deeper than the network's confirmations. Each ends with the money
 invariants (and, on chain, reconciliation) checked: nothing paid twice, nothing lost.
 
 The node killed between sending a withdrawal and its receipt, then restarted without
-its pool, is tests/chain/test_withdrawal_node_restart.py (transfers branch): the same
-signed transaction is sent again and the user is paid once.
+its pool, is tests/chain/test_withdrawal_node_restart.py: the same signed transaction is
+sent again and the user is paid once. Redis killed and restarted empty under a running
+gunicorn, Celery worker and beat is tests/reliability/test_redis_restart.py.
 """
 
 import os
