@@ -1,6 +1,7 @@
 """The production shape in docker/: checked structurally, as no Docker engine runs here."""
 
 import re
+import runpy
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,7 @@ def test_every_long_running_service_has_a_health_check(compose, name):
 
 def test_the_web_runs_gunicorn_with_two_workers_and_checks_healthz(compose):
     web = compose["services"]["web"]
-    assert re.search(r"gunicorn relayer\.wsgi:application .*--workers 2", _command(web))
+    assert "gunicorn relayer.wsgi:application --config docker/gunicorn.conf.py" in _command(web)
     assert "/healthz" in " ".join(web["healthcheck"]["test"])
     assert web["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
 
@@ -56,7 +57,12 @@ def test_the_image_is_python_311_slim_and_runs_as_a_non_root_user():
     assert re.search(r"^FROM python:3\.11-slim$", dockerfile, re.MULTILINE)
     users = re.findall(r"^USER (\S+)$", dockerfile, re.MULTILINE)
     assert users and users[-1] not in ("root", "0")
-    assert '--workers", "2"' in dockerfile
+    assert '"--config", "docker/gunicorn.conf.py"' in dockerfile
+
+
+def test_the_deployed_gunicorn_config_runs_two_workers_with_an_access_log():
+    config = runpy.run_path(str(DOCKER / "gunicorn.conf.py"))
+    assert (config["workers"], config["accesslog"], config["bind"]) == (2, "-", "0.0.0.0:8000")
 
 
 def test_every_path_the_image_copies_exists():

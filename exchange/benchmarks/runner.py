@@ -200,7 +200,7 @@ def run(
             "connections": load.connections,
             "wrk_threads": load.threads,
             "gunicorn_workers": WORKERS,
-            "gunicorn_config": str(DEPLOYED_CONFIG) if DEPLOYED_CONFIG.exists() else "defaults",
+            "gunicorn_config": str(DEPLOYED_CONFIG.relative_to(settings.BASE_DIR)),
             "database": connection.settings_dict["NAME"],
         },
         "seed": {

@@ -13,8 +13,8 @@ from pathlib import Path
 from django.conf import settings
 
 WORKERS = 2
-# docker/ holds the deployed gunicorn config once the ops branch lands; its settings
-# apply here too, except the bind address and the worker count, fixed for comparison.
+# The deployed gunicorn config (the image and compose load it) applies here too, except
+# the bind address and the worker count, fixed for comparison.
 DEPLOYED_CONFIG = Path(settings.BASE_DIR) / "docker" / "gunicorn.conf.py"
 
 
@@ -41,9 +41,7 @@ class Server:
 
     def command(self) -> list[str]:
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-        command = [gunicorn, self.app]
-        if DEPLOYED_CONFIG.exists():
-            command += ["--config", str(DEPLOYED_CONFIG)]
+        command = [gunicorn, self.app, "--config", str(DEPLOYED_CONFIG)]
         return [*command, "--bind", f"127.0.0.1:{self.port}", "--workers", str(WORKERS)]
 
     def __enter__(self) -> "Server":

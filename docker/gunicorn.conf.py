@@ -1,0 +1,11 @@
+"""gunicorn as deployed: the image's CMD and compose's web service load this file, and
+`manage.py benchmark` serves the API and its baseline with it (only the bind address
+differs there), so the benchmark measures the production server's settings."""
+
+bind = "0.0.0.0:8000"
+# Two sync workers: one per core of the 2-core machines the benchmark is sized for. On a
+# bigger host raise it (WEB_CONCURRENCY is ignored while this is set) or add replicas.
+workers = 2
+accesslog = "-"
+timeout = 30
+graceful_timeout = 30
