@@ -17,7 +17,8 @@ from exchange.models import Network
 
 logger = logging.getLogger(__name__)
 
-# Longer than any bounded run; frees the lock if a worker dies holding it.
+# The embedded mode's cache lock: longer than any bounded run, it frees the lock if a
+# worker dies holding it (PostgreSQL's advisory lock needs no TTL: chain/locks.py).
 LOCK_TTL_SECONDS = 300
 
 
