@@ -75,23 +75,24 @@ def _store(key: str, value: tuple, ends: int, now: int) -> None:
         logger.warning("event=market_snapshot_cache_error op=write", exc_info=True)
 
 
-def recent(key: str, read: Callable[[], Any]) -> Any:
-    """read()'s value, read again once MARKET_DATA_CACHE_SECONDS have passed."""
+def recent(key: str, read: Callable[[], Any]) -> tuple[Any, int | None]:
+    """read()'s value, read again once MARKET_DATA_CACHE_SECONDS have passed; with it
+    the moment (Unix ms) it is due to be read again, None when not kept."""
     if not _enabled():
-        return read()
+        return read(), None
     key = f"md:r:{key}"
     now = _now_ms()
     try:
         stored = cache.get(key)
     except Exception:
         logger.warning("event=market_snapshot_cache_error op=read", exc_info=True)
-        return read()
+        return read(), None
     if stored is not None and now < stored[0]:
-        return stored[1]
+        return stored[1], stored[0]
     value = read()
     ends = now + settings.MARKET_DATA_CACHE_SECONDS * 1000
     _store(key, (ends, value), ends, now)
-    return value
+    return value, ends
 
 
 def _read(version_key: str, snapshot_key: str) -> tuple[str | None, Snapshot | None]:
@@ -107,8 +108,9 @@ def snapshot(
     read: Callable[[], tuple[Any, int | None]],
 ) -> Any:
     """The value `read()` returns, from the cache when a snapshot of the current
-    version is still valid. `read` returns (value, the earliest expiry in Unix ms of an
-    order the value shows, or None). Keyed by `key` (the request's normalised
+    version is still valid. `read` returns (value, the moment in Unix ms it must not be
+    shown from, or None): the earliest expiry of an order it shows, or the end of a
+    `recent` figure in it. Keyed by `key` (the request's normalised
     parameters) within the market, or the network when market_id is None."""
     if not _enabled():
         return read()[0]
@@ -125,10 +127,10 @@ def snapshot(
     now = _now_ms()
     if stored is not None and stored[0] == version and now < stored[1]:
         return stored[2]
-    value, earliest_expiry = read()
+    value, valid_until = read()
     ends = now + settings.MARKET_DATA_CACHE_SECONDS * 1000
-    if earliest_expiry is not None:
-        ends = min(ends, earliest_expiry)
+    if valid_until is not None:
+        ends = min(ends, valid_until)
     if version is not None and ends > now:
         _store(snapshot_key, (version, ends, value), ends, now)
     return value

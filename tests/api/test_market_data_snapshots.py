@@ -133,3 +133,18 @@ def test_reads_come_from_the_database_while_the_cache_is_down(
     assert book_hashes(api)["bids"] == [placed["orderHash"]]
     assert ticker(api)["highestBid"] == "0.5"
     assert "event=market_snapshot_cache_error op=read" in caplog.text
+
+
+def test_the_book_totals_lag_at_most_the_snapshot_life(api, network, market, trader, settings):
+    settings.MARKET_DATA_CACHE_SECONDS = 1
+    counted_at = time.time()
+    assert book(api)["bids"]["total"] == 0
+    placed = api.post("/create_orders", bid(network, market, trader), format="json").json()
+    time.sleep(0.3)
+
+    after = book(api)
+    assert [order["orderHash"] for order in after["bids"]["records"]] == [placed["orderHash"]]
+    assert after["bids"]["total"] == 0  # counted before the order, under a second ago
+
+    time.sleep(max(0, counted_at + 1.05 - time.time()))
+    assert book(api)["bids"]["total"] == 1

@@ -104,9 +104,11 @@ class OrderBookInput(serializers.Serializer):
 
 
 def _book_read(market: Market, page: PageRequest) -> tuple[bytes, int | None]:
-    counts = recent(f"book-counts:{market.id}", lambda: orderbook_counts(market))
+    # The totals may be as old as a snapshot may be: the snapshot ends with them.
+    counts, counts_end = recent(f"book-counts:{market.id}", lambda: orderbook_counts(market))
     book, earliest_expiry = orderbook_read(market=market, page=page, counts=counts)
-    return render_json(book), earliest_expiry
+    ends = [moment for moment in (earliest_expiry, counts_end) if moment is not None]
+    return render_json(book), min(ends, default=None)
 
 
 class OrderBookView(ExchangeView):
