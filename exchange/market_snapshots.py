@@ -54,7 +54,9 @@ def _bump(keys: list[str]) -> None:
 
 def market_data_changed(*, network_id: int, market_ids: Iterable[int]) -> None:
     """New versions for these markets and their network once the current transaction
-    commits (at once outside one)."""
+    commits (at once outside one). Nothing without snapshots (no Redis)."""
+    if not _enabled():
+        return
     keys = [_market_key(market_id) for market_id in set(market_ids)]
     keys.append(_network_key(network_id))
     transaction.on_commit(lambda: _bump(keys), robust=True)
