@@ -9,7 +9,8 @@ a snapshot from before it. A snapshot also carries its own end: at most
 MARKET_DATA_CACHE_SECONDS after it was read (the ticker's rolling 24 hours, and a
 writer that died between its commit and the new version), and never past the
 earliest expiry of an order it shows. One cache round trip reads the version and the
-snapshot together. The cache failing only costs the snapshot: the read goes to the
+snapshot together. Near its end (REFRESH_FROM), one request reads it again while the
+others are still served it, so a crowd of readers does not hit the database at once. The cache failing only costs the snapshot: the read goes to the
 database.
 
 `recent` keeps a figure MARKET_DATA_CACHE_SECONDS whatever changes: the order book's
@@ -28,8 +29,11 @@ from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
-# (version, ends at in Unix ms, value)
-Snapshot = tuple[str, int, Any]
+# (version, refresh from, ends at (both Unix ms), value)
+Snapshot = tuple[str, int, int, Any]
+# A snapshot is read again by one request once this part of its life has passed, while
+# the others are still served it: they only wait for the database at its end.
+REFRESH_FROM = 0.75
 
 
 def _market_key(market_id: int) -> str:
@@ -97,6 +101,15 @@ def recent(key: str, read: Callable[[], Any]) -> tuple[Any, int | None]:
     return value, ends
 
 
+def _refresh_claimed(snapshot_key: str, stored: Snapshot) -> bool:
+    """True for the first request to ask after the snapshot's refresh time."""
+    try:
+        return cache.add(f"{snapshot_key}:refresh:{stored[2]}", 1, timeout=1)
+    except Exception:
+        logger.warning("event=market_snapshot_cache_error op=claim", exc_info=True)
+        return False
+
+
 def _read(version_key: str, snapshot_key: str) -> tuple[str | None, Snapshot | None]:
     found = cache.get_many([version_key, snapshot_key])
     return found.get(version_key), found.get(snapshot_key)
@@ -127,12 +140,14 @@ def snapshot(
         logger.warning("event=market_snapshot_cache_error op=read", exc_info=True)
         return read()[0]
     now = _now_ms()
-    if stored is not None and stored[0] == version and now < stored[1]:
-        return stored[2]
+    valid = stored is not None and stored[0] == version and now < stored[2]
+    if valid and (now < stored[1] or not _refresh_claimed(snapshot_key, stored)):
+        return stored[3]
     value, valid_until = read()
     ends = now + settings.MARKET_DATA_CACHE_SECONDS * 1000
     if valid_until is not None:
         ends = min(ends, valid_until)
     if version is not None and ends > now:
-        _store(snapshot_key, (version, ends, value), ends, now)
+        refresh_from = now + int((ends - now) * REFRESH_FROM)
+        _store(snapshot_key, (version, refresh_from, ends, value), ends, now)
     return value

@@ -7,7 +7,11 @@ on-commit version bumps run as in production."""
 import time
 
 import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from exchange import market_snapshots
 from exchange.models import Order
 from tests.api.test_orders import ask, bid
 from tests.factories import MarketFactory, TokenFactory
@@ -148,3 +152,34 @@ def test_the_book_totals_lag_at_most_the_snapshot_life(api, network, market, tra
 
     time.sleep(max(0, counted_at + 1.05 - time.time()))
     assert book(api)["bids"]["total"] == 1
+
+
+def test_near_its_end_one_reader_refreshes_a_snapshot_while_the_others_are_served_it(
+    api, network, market, settings, monkeypatch
+):
+    settings.MARKET_DATA_CACHE_SECONDS = 10
+    clock = [int(time.time() * 1000)]
+    monkeypatch.setattr(market_snapshots, "_now_ms", lambda: clock[0])
+    start = clock[0]
+
+    def ticker_queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert api.post("/get_ticker", {"market": "ETH_TST"}, format="json").status_code == 200
+        return len(captured)
+
+    assert ticker_queries() > 0
+    assert ticker_queries() == 0
+    clock[0] = start + 7_600  # past REFRESH_FROM of its 10 seconds
+    key = next(key for key in cache_keys("md:s:*ticker*"))
+    refreshing = cache.get(key)
+    assert market_snapshots._refresh_claimed(key, refreshing)  # another reader's refresh
+    assert ticker_queries() == 0
+    clock[0] = start + 10_000  # its end: nobody may be served it any more
+    assert ticker_queries() > 0
+    assert ticker_queries() == 0
+
+
+def cache_keys(pattern: str) -> list[str]:
+    """The Django cache's keys matching `pattern`, without its key prefix and version."""
+    client = cache._cache.get_client()
+    return [key.decode().split(":", 2)[2] for key in client.keys(f":1:{pattern}")]
