@@ -10,8 +10,8 @@ MARKET_DATA_CACHE_SECONDS after it was read (the ticker's rolling 24 hours, and 
 writer that died between its commit and the new version), and never past the
 earliest expiry of an order it shows. One cache round trip reads the version and the
 snapshot together. Near its end (REFRESH_FROM), one request reads it again while the
-others are still served it, so a crowd of readers does not hit the database at once. The cache failing only costs the snapshot: the read goes to the
-database.
+others are still served it, so a crowd of readers does not hit the database at once.
+The cache failing only costs the snapshot: the read goes to the database.
 
 `recent` keeps a figure MARKET_DATA_CACHE_SECONDS whatever changes: the order book's
 totals (a count over every open order of a side), which may lag that long.
