@@ -247,6 +247,9 @@ RATELIMIT_BAN_MAX_SECONDS = env_int("RATELIMIT_BAN_MAX_SECONDS", 3 * 24 * 3600, 
 RATELIMIT_POLICY_TTL = env_int("RATELIMIT_POLICY_TTL", 10, minimum=0)
 # Seconds a web process keeps a networkId -> Network lookup (exchange/api/networks.py).
 NETWORK_CACHE_SECONDS = env_int("NETWORK_CACHE_SECONDS", 5, minimum=0)
+# Longest life of a get_orderbook / get_ticker / get_chart_data snapshot in the Redis
+# cache (exchange/market_snapshots.py); 0 turns them off (the default without Redis).
+MARKET_DATA_CACHE_SECONDS = env_int("MARKET_DATA_CACHE_SECONDS", 1 if REDIS_URL else 0, minimum=0)
 # /healthz: how long to wait for each node's eth_blockNumber.
 HEALTH_NODE_TIMEOUT = env_int("HEALTH_NODE_TIMEOUT", 3, minimum=1)
 # Operator dashboard: seconds to wait for a node's head, seconds the head (or "node

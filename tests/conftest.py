@@ -6,6 +6,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from exchange.api.markets import markets_forget
 from exchange.api.networks import networks_forget
 from exchange.selectors.access import rate_limits_forget
 from tests.factories import FeeScheduleFactory, MarketFactory, NetworkFactory, TokenFactory
@@ -75,6 +76,8 @@ def _fresh_rate_limits(monkeypatch):
     cache.clear()
     rate_limits_forget()
     networks_forget()
+    markets_forget()
     yield
     rate_limits_forget()
     networks_forget()
+    markets_forget()

@@ -1,3 +1,5 @@
+from django.http import HttpResponse
+from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from exchange.api.networks import network_from_params
@@ -17,3 +19,12 @@ class ExchangeView(APIView):
         if not hasattr(self, "_network"):
             self._network = network_from_params(self.params())
         return self._network
+
+
+def render_json(data) -> bytes:
+    """The bytes a DRF Response of `data` would carry (for bodies kept in the cache)."""
+    return JSONRenderer().render(data)
+
+
+def json_response(body: bytes) -> HttpResponse:
+    return HttpResponse(body, content_type="application/json")

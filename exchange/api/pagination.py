@@ -3,6 +3,7 @@
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.http import HttpResponse
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -61,5 +62,14 @@ def paginated_response(request: Request, page: PageRequest, total: int, records:
     """The spec's envelope; the Link header's URLs carry page in the query string,
     which wins over the body, so a POST to them with the same body fetches that page."""
     response = Response(page.envelope(total, records))
+    response["Link"] = link_header(request, page, total)
+    return response
+
+
+def paginated_json_response(
+    request: Request, page: PageRequest, total: int, body: bytes
+) -> HttpResponse:
+    """paginated_response for an envelope already rendered (render_json)."""
+    response = HttpResponse(body, content_type="application/json")
     response["Link"] = link_header(request, page, total)
     return response

@@ -34,12 +34,13 @@ def _first(queryset, *ordering, field: str = "price") -> Subquery:
     return Subquery(queryset.order_by(*ordering).values(field)[:1])
 
 
-def _tickers(markets: list[Market], now: datetime) -> list[dict]:
-    """The tickers of `markets` in four queries whatever their number: the markets with
+def _tickers(markets: list[Market], now: datetime) -> tuple[list[dict], int | None]:
+    """The tickers of `markets` in three queries whatever their number: the markets with
     their single-value reads as correlated subqueries (each one index probe), and one
-    grouped aggregate each over the raw trades at the window's edge and the candles."""
+    grouped aggregate each over the raw trades at the window's edge and the candles.
+    With them, the earliest expiry (Unix ms) of a best ask or bid shown, or None."""
     if not markets:
-        return []
+        return [], None
     start = now - TICKER_WINDOW
     now_ms = int(now.timestamp() * 1000)
     # The first whole 5-minute bucket that starts at or after `start`; the trades
@@ -69,12 +70,28 @@ def _tickers(markets: list[Market], now: datetime) -> list[dict]:
             candle_first=_first(candles.filter(market=market), "bucket_start", field="open"),
             lowest_ask=_first(live.filter(side=OrderSide.ASK), "price"),
             highest_bid=_first(live.filter(side=OrderSide.BID), "-price"),
+            # The best orders' earliest expiry: the first moment the best price can change.
+            ask_expiry=_first(
+                live.filter(side=OrderSide.ASK), "price", "expiry_ms", field="expiry_ms"
+            ),
+            bid_expiry=_first(
+                live.filter(side=OrderSide.BID), "-price", "expiry_ms", field="expiry_ms"
+            ),
         )
         .values_list(
-            "pk", "last", "reference", "edge_first", "candle_first", "lowest_ask", "highest_bid"
+            "pk",
+            "last",
+            "reference",
+            "edge_first",
+            "candle_first",
+            "lowest_ask",
+            "highest_bid",
+            "ask_expiry",
+            "bid_expiry",
         )
     )
-    singles = {row[0]: row[1:] for row in rows}
+    singles = {row[0]: row[1:-2] for row in rows}
+    expiries = [expiry for row in rows for expiry in row[-2:] if expiry is not None]
     ids = [item.pk for item in markets]
     parts = [
         {
@@ -129,12 +146,33 @@ def _tickers(markets: list[Market], now: datetime) -> list[dict]:
                 "quoteVolume": decimal_str(to_human(quote, item.quote.decimals)),
             }
         )
-    return records
+    return records, min(expiries, default=None)
 
 
 def ticker_get(*, market: Market, now: datetime | None = None) -> dict:
     """One market's ticker over the 24 hours up to `now` (see ticker_list)."""
-    return _tickers([market], now or timezone.now())[0]
+    return _tickers([market], now or timezone.now())[0][0]
+
+
+def ticker_read(
+    *,
+    network: Network,
+    page: PageRequest,
+    market: Market | None = None,
+    now: datetime | None = None,
+) -> tuple[tuple[int, list[dict]], int | None]:
+    """(total, records) of ticker_list, and the earliest expiry (Unix ms) of a best
+    ask or bid shown, or None."""
+    markets = Market.objects.filter(network=network).select_related("base", "quote")
+    if market is not None:
+        markets = markets.filter(pk=market.pk)
+    markets = markets.order_by("id")
+    shown = list(page.slice(markets))
+    # A short page is the last: its end is the total, without a count.
+    short = len(shown) < page.per_page and (shown or not page.offset)
+    total = page.offset + len(shown) if short else markets.count()
+    records, earliest_expiry = _tickers(shown, now or timezone.now())
+    return (total, records), earliest_expiry
 
 
 def ticker_list(
@@ -151,12 +189,7 @@ def ticker_list(
     price before the window (or, if none, the window's first price), in percent, to 8
     places. Unavailable prices are 'N/A'; percentChange and volumes are then 0.
     """
-    markets = Market.objects.filter(network=network).select_related("base", "quote")
-    if market is not None:
-        markets = markets.filter(pk=market.pk)
-    markets = markets.order_by("id")
-    records = _tickers(list(page.slice(markets)), now or timezone.now())
-    return markets.count(), records
+    return ticker_read(network=network, page=page, market=market, now=now)[0]
 
 
 def candles_get(*, market: Market, period: int, start_s: int, end_s: int) -> list[dict]:

@@ -5,6 +5,8 @@ order that has expired but has not been swept yet is never shown. Records are bu
 from values_list rows (a serializer per object would cost more than the query).
 """
 
+from django.db.models import Count
+
 from exchange.clock import now_ms
 from exchange.models import Market, Network, Order, OrderSide, OrderStatus
 from exchange.paging import PageRequest
@@ -110,19 +112,41 @@ def orderbook_side(market: Market, side: str, expiry_after: int):
     ).order_by(*ordering)
 
 
-def orderbook_get(*, market: Market, page: PageRequest) -> dict:
+def orderbook_counts(market: Market) -> dict[str, int]:
+    """Both sides' live order counts, by side, in one index-only scan (order_book_count)."""
+    rows = (
+        Order.objects.filter(market=market, status=OrderStatus.OPEN, expiry_ms__gt=now_ms())
+        .values_list("side")
+        .order_by()
+        .annotate(count=Count("*"))
+    )
+    return dict(rows)
+
+
+def orderbook_read(
+    *, market: Market, page: PageRequest, counts: dict[str, int] | None = None
+) -> tuple[dict, int | None]:
     """{"bids": envelope, "asks": envelope}: bids by price descending, asks ascending,
-    each then by expiry ascending (and arrival); page/per_page apply to both sides."""
+    each then by expiry ascending (and arrival); page/per_page apply to both sides.
+    With it, the earliest expiry (Unix ms) of an order shown, or None. `counts` (from
+    orderbook_counts) gives the totals, read now when not given."""
     now = now_ms()
-    book = {}
+    if counts is None:
+        counts = orderbook_counts(market)
+    book, expiries = {}, []
     for key, side in (("bids", OrderSide.BID), ("asks", OrderSide.ASK)):
         give, take = (
             (market.base, market.quote) if side == OrderSide.BID else (market.quote, market.base)
         )
-        orders = orderbook_side(market, side, now)
-        records = [
-            _record((account, give.address, g, take.address, *rest), "orderHash")
-            for account, g, *rest in page.slice(orders.values_list(*_BOOK_FIELDS))
-        ]
-        book[key] = page.envelope(orders.count(), records)
-    return book
+        rows = page.slice(orderbook_side(market, side, now).values_list(*_BOOK_FIELDS))
+        records = []
+        for account, g, *rest in rows:
+            records.append(_record((account, give.address, g, take.address, *rest), "orderHash"))
+            expiries.append(rest[3])
+        book[key] = page.envelope(counts.get(side, 0), records)
+    return book, min(expiries, default=None)
+
+
+def orderbook_get(*, market: Market, page: PageRequest) -> dict:
+    """The order book's page (see orderbook_read)."""
+    return orderbook_read(market=market, page=page)[0]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
+from exchange.market_snapshots import market_data_changed
 from exchange.models import CANDLE_PERIODS, Candle, Market, Trade
 
 _UPSERT = """
@@ -148,4 +149,5 @@ def candles_rebuild(*, market: Market, batch_size: int = 5000) -> int:
             ),
             batch_size=batch_size,
         )
+        market_data_changed(network_id=market.network_id, market_ids=[market.id])
     return len(buckets)

@@ -19,6 +19,7 @@ from chain import hashing
 from chain.signatures import InvalidSignature, recover_signer
 from exchange.api.errors import FieldCode, FieldError, NotFound, OrderSubmissionDisabled
 from exchange.clock import now_ms
+from exchange.market_snapshots import market_data_changed
 from exchange.models import (
     Balance,
     LedgerKind,
@@ -240,6 +241,7 @@ def order_place(
                 side=side,
                 price=price,
             )
+            market_data_changed(network_id=network.id, market_ids=[market.id])
     except IntegrityError:
         # A twin placed on another balance row's lock (only possible across networks, by
         # a hash collision): the unique index refused it, the transaction rolled back.
@@ -307,6 +309,7 @@ def order_cancel(
             )
         balance = _give_balances_lock(network, [order])[(order.account, order.give_token_id)]
         released = _release(order, balance, status=OrderStatus.CANCELLED)
+        market_data_changed(network_id=network.id, market_ids=[order.market_id])
     logger.info("event=order_cancelled hash=%s released=%s", order.hash, released)
     return order
 
@@ -336,6 +339,9 @@ def orders_expire(*, now: int | None = None, batch_size: int = 500) -> int:
                         balances[(order.account, order.give_token_id)],
                         status=OrderStatus.EXPIRED,
                     )
+                market_data_changed(
+                    network_id=network.id, market_ids=[order.market_id for order in batch]
+                )
             expired += len(batch)
             logger.info("event=orders_expired network=%s count=%s", network.id, len(batch))
     return expired

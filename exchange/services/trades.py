@@ -27,6 +27,7 @@ from exchange.api.errors import (
     NotFound,
     OrderSubmissionDisabled,
 )
+from exchange.market_snapshots import market_data_changed
 from exchange.models import (
     FeeSchedule,
     LedgerKind,
@@ -387,6 +388,7 @@ def trade_execute(
             order.save(update_fields=["filled", "status", "updated_at"])
         Trade.objects.bulk_create(trades)
         candles_record(market_id=market.id, trades=trades)
+        market_data_changed(network_id=network.id, market_ids=[market.id])
         # robust: a broker outage must not fail trades that are committed.
         transaction.on_commit(lambda: settlement_nudge(network.id), robust=True)
 

@@ -2,33 +2,23 @@
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.response import Response
 
-from exchange.api.base import ExchangeView
+from exchange.api.base import ExchangeView, json_response, render_json
 from exchange.api.errors import ApiError, Code, FieldCode, FieldError
 from exchange.api.fields import UintField, parse
+from exchange.api.markets import market_from_name
 from exchange.api.networks import network_from_params
-from exchange.api.pagination import page_request, paginated_response
+from exchange.api.pagination import page_request, paginated_json_response
 from exchange.api.params import request_items
 from exchange.api.schema import NETWORK_ID, PAGE_PARAMETERS, page_envelope
+from exchange.market_snapshots import snapshot
 from exchange.models import CANDLE_PERIODS, Market, Network
-from exchange.selectors.market_data import candles_get, ticker_list
-from exchange.selectors.orders import market_by_name
+from exchange.paging import PageRequest
+from exchange.selectors.market_data import candles_get, ticker_read
 
 _MAX_MS = 2**63 - 2
 # A chart request spans at most this many periods (daily candles: 270 years).
 MAX_CHART_BUCKETS = 100_000
-
-
-def _market(network: Network, name: str) -> Market:
-    market = market_by_name(network=network, name=name)
-    if market is None:
-        raise FieldError(
-            "market",
-            FieldCode.UNSUPPORTED_OPTION,
-            f"Market {name} is not traded on network {network.id} (names are BASE_QUOTE)",
-        )
-    return market
 
 
 class PeriodField(serializers.Field):
@@ -87,10 +77,23 @@ class TickerView(ExchangeView):
     def post(self, request):
         params = self.params()
         name = parse(TickerInput, params).get("market")
-        market = _market(self.network(), name) if name else None
+        network = self.network()
+        market = market_from_name(network, name) if name else None
         page = page_request(params)
-        total, records = ticker_list(network=self.network(), page=page, market=market)
-        return paginated_response(request, page, total, records)
+        total, body = snapshot(
+            market_id=market.id if market else None,
+            network_id=network.id,
+            key=f"ticker:{market.id if market else '*'}:{page.page}:{page.per_page}",
+            read=lambda: _ticker_read(network, page, market),
+        )
+        return paginated_json_response(request, page, total, body)
+
+
+def _ticker_read(
+    network: Network, page: PageRequest, market: Market | None
+) -> tuple[tuple[int, bytes], int | None]:
+    (total, records), earliest_expiry = ticker_read(network=network, page=page, market=market)
+    return (total, render_json(page.envelope(total, records))), earliest_expiry
 
 
 class ChartInput(serializers.Serializer):
@@ -141,7 +144,18 @@ class ChartDataView(ExchangeView):
                 FieldCode.OUT_OF_RANGE,
                 f"The range spans more than {MAX_CHART_BUCKETS} periods of {period} seconds",
             )
-        market = _market(network, data["market"])
-        return Response(
-            candles_get(market=market, period=period, start_s=start // 1000, end_s=end // 1000)
+        market = market_from_name(network, data["market"])
+        start_s, end_s = start // 1000, end // 1000
+        candles = snapshot(
+            market_id=market.id,
+            network_id=network.id,
+            # The answer depends only on the first and the last bucket in the range.
+            key=f"chart:{period}:{start_s // period}:{end_s // period}",
+            read=lambda: (
+                render_json(
+                    candles_get(market=market, period=period, start_s=start_s, end_s=end_s)
+                ),
+                None,
+            ),
         )
+        return json_response(candles)

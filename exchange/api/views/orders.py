@@ -3,7 +3,7 @@
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from exchange.api.base import ExchangeView
+from exchange.api.base import ExchangeView, json_response, render_json
 from exchange.api.errors import FieldCode, FieldError, NotFound
 from exchange.api.fields import (
     AddressField,
@@ -13,8 +13,12 @@ from exchange.api.fields import (
     UintField,
     parse,
 )
+from exchange.api.markets import market_from_name
 from exchange.api.pagination import page_request, paginated_response
-from exchange.selectors.orders import market_by_name, order_list, order_record, orderbook_get
+from exchange.market_snapshots import recent, snapshot
+from exchange.models import Market
+from exchange.paging import PageRequest
+from exchange.selectors.orders import order_list, order_record, orderbook_counts, orderbook_read
 from exchange.services.orders import order_cancel, order_place
 
 # Expiries are stored as a signed 64-bit integer of milliseconds (year 292278994).
@@ -99,16 +103,24 @@ class OrderBookInput(serializers.Serializer):
     market = serializers.CharField(max_length=40)
 
 
+def _book_read(market: Market, page: PageRequest) -> tuple[bytes, int | None]:
+    # The totals may be as old as a snapshot may be: the snapshot ends with them.
+    counts, counts_end = recent(f"book-counts:{market.id}", lambda: orderbook_counts(market))
+    book, earliest_expiry = orderbook_read(market=market, page=page, counts=counts)
+    ends = [moment for moment in (earliest_expiry, counts_end) if moment is not None]
+    return render_json(book), min(ends, default=None)
+
+
 class OrderBookView(ExchangeView):
     def post(self, request):
         params = self.params()
         name = parse(OrderBookInput, params)["market"]
         page = page_request(params)
-        market = market_by_name(network=self.network(), name=name)
-        if market is None:
-            raise FieldError(
-                "market",
-                FieldCode.UNSUPPORTED_OPTION,
-                f"Market {name} is not traded on network {self.network().id} (names are BASE_QUOTE)",
-            )
-        return Response(orderbook_get(market=market, page=page))
+        market = market_from_name(self.network(), name)
+        body = snapshot(
+            market_id=market.id,
+            network_id=market.network_id,
+            key=f"book:{page.page}:{page.per_page}",
+            read=lambda: _book_read(market, page),
+        )
+        return json_response(body)

@@ -14,11 +14,11 @@ from exchange.api.fields import (
     UintField,
     parse,
 )
+from exchange.api.markets import market_from_name
 from exchange.api.networks import network_from_params
 from exchange.api.pagination import page_request, paginated_response
 from exchange.api.params import request_items
 from exchange.api.schema import NETWORK_ID, PAGE_PARAMETERS, page_envelope
-from exchange.selectors.orders import market_by_name
 from exchange.selectors.trades import trade_list, trade_result
 from exchange.services.trades import TradeRequest, trade_execute
 
@@ -149,14 +149,7 @@ class GetTradesView(ExchangeView):
         network = self.network()
         market = None
         if data.get("market"):
-            market = market_by_name(network=network, name=data["market"])
-            if market is None:
-                raise FieldError(
-                    "market",
-                    FieldCode.UNSUPPORTED_OPTION,
-                    f"Market {data['market']} is not traded on network {network.id} "
-                    "(names are BASE_QUOTE)",
-                )
+            market = market_from_name(network, data["market"])
         start, end = (
             data.get("startingTimestampInMilliseconds"),
             data.get("endingTimestampInMilliseconds"),
