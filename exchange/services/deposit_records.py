@@ -1,18 +1,22 @@
 """Deposits read from the chain: recorded when first seen, credited once confirmed.
 
-The watcher (chain/watcher.py) calls these; each is one transaction. A deposit is
+The watcher (chain/watcher.py) calls the bulk forms (deposits_record, deposits_confirm):
+a range's logs in a few statements, a batch of confirmed deposits in one transaction.
+deposit_record and deposit_confirm are the same rules for one deposit. A deposit is
 credited exactly once: the PENDING -> COMPLETE update is conditional on the status
 and on the block hash the watcher just checked against the node, and the credit is
-written only when that update changed the row.
+written only for the rows that update changed (RETURNING decides who credits).
 """
 
 import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from exchange.models import Network, Token, Transfer, TransferKind, TransferStatus
-from exchange.services.deposits import deposit_credit
+from exchange.services.deposits import deposit_credit, deposits_credit
 
 logger = logging.getLogger(__name__)
 
@@ -46,22 +50,143 @@ def deposit_record(
                 "block_hash": block_hash,
             },
         )
-        if created or deposit.block_hash == block_hash:
-            return deposit
-        if deposit.status == TransferStatus.COMPLETE:
-            # Credited already: only a reorg deeper than the confirmations could do this.
-            logger.error(
-                "event=credited_deposit_moved transfer=%s old_block=%s new_block=%s",
-                deposit.id,
-                deposit.block_hash,
-                block_hash,
-            )
-            return deposit
-        deposit.block_number, deposit.block_hash = block_number, block_hash
-        deposit.status, deposit.error = TransferStatus.PENDING, ""
-        deposit.save(update_fields=["block_number", "block_hash", "status", "error", "updated_at"])
-        logger.info("event=deposit_moved transfer=%s block=%s", deposit.id, block_number)
+        if not created:
+            _move(deposit, deposit.status, block_number=block_number, block_hash=block_hash)
         return deposit
+
+
+def _move(deposit: Transfer, status: str, *, block_number: int, block_hash: str) -> None:
+    """A recorded log seen in `block_hash`: if that is another block (a reorg moved its
+    transaction), the deposit is PENDING there, unless it was credited already."""
+    if deposit.block_hash == block_hash:
+        return
+    if status == TransferStatus.COMPLETE:
+        # Credited already: only a reorg deeper than the confirmations could do this.
+        logger.error(
+            "event=credited_deposit_moved transfer=%s old_block=%s new_block=%s",
+            deposit.id,
+            deposit.block_hash,
+            block_hash,
+        )
+        return
+    Transfer.objects.filter(id=deposit.id, block_hash=deposit.block_hash).exclude(
+        status=TransferStatus.COMPLETE
+    ).update(
+        block_number=block_number,
+        block_hash=block_hash,
+        status=TransferStatus.PENDING,
+        error="",
+        updated_at=timezone.now(),
+    )
+    logger.info("event=deposit_moved transfer=%s block=%s", deposit.id, block_number)
+
+
+@dataclass(frozen=True)
+class SeenDeposit:
+    """A Deposit log of a known token, as the watcher read it."""
+
+    token: Token
+    account: str
+    amount: int
+    transaction_hash: str
+    log_index: int
+    block_number: int
+    block_hash: str
+
+
+def deposits_record(*, network: Network, deposits: Sequence[SeenDeposit]) -> None:
+    """deposit_record for many logs: one INSERT ... ON CONFLICT DO NOTHING of them all,
+    one read of the rows they name, and an update only for a log that a reorg moved to
+    another block. Runs inside the caller's transaction (the watcher's range)."""
+    if not deposits:
+        return
+    Transfer.objects.bulk_create(
+        [
+            Transfer(
+                network=network,
+                kind=TransferKind.DEPOSIT,
+                account=seen.account.lower(),
+                token=seen.token,
+                amount=seen.amount,
+                transaction_hash=seen.transaction_hash.lower(),
+                log_index=seen.log_index,
+                block_number=seen.block_number,
+                block_hash=seen.block_hash.lower(),
+            )
+            for seen in deposits
+        ],
+        ignore_conflicts=True,
+        batch_size=1000,
+    )
+    by_log = {(seen.transaction_hash.lower(), seen.log_index): seen for seen in deposits}
+    stored = Transfer.objects.filter(
+        network=network,
+        kind=TransferKind.DEPOSIT,
+        transaction_hash__in={transaction_hash for transaction_hash, _ in by_log},
+    ).only("id", "transaction_hash", "log_index", "block_hash", "status")
+    for deposit in stored:
+        seen = by_log.get((deposit.transaction_hash, deposit.log_index))
+        if seen is not None and deposit.block_hash != seen.block_hash.lower():
+            _move(
+                deposit,
+                deposit.status,
+                block_number=seen.block_number,
+                block_hash=seen.block_hash.lower(),
+            )
+
+
+def deposits_confirm(*, network: Network, confirmed: Mapping[str, Sequence[int]]) -> list[int]:
+    """deposit_confirm for many, in one transaction: `confirmed` maps each block hash the
+    caller has just found canonical (with enough confirmations) to the ids of the
+    deposits it holds. One conditional PENDING -> COMPLETE update (rows locked in id
+    order) returns the deposits this call may credit; their balances are then credited
+    in id order, one ledger entry "deposit:<id>" each. Returns the ids credited."""
+    pairs = [(block_hash.lower(), ids) for block_hash, ids in confirmed.items() if ids]
+    if not pairs:
+        return []
+    with transaction.atomic():
+        changed = _complete_pending(pairs)
+        if not changed:
+            return []
+        rows = Transfer.objects.filter(id__in=changed).order_by("id")
+        deposits_credit(
+            network=network,
+            credits=[
+                (row.token_id, row.account, int(row.amount), f"deposit:{row.id}") for row in rows
+            ],
+        )
+    logger.info("event=deposits_credited network=%s count=%s", network.id, len(changed))
+    return sorted(changed)
+
+
+def _complete_pending(pairs: list[tuple[str, Sequence[int]]]) -> list[int]:
+    """The conditional update: only rows still PENDING in the block named for them."""
+    table = connection.ops.quote_name(Transfer._meta.db_table)
+    where = " OR ".join(
+        f"(block_hash = %s AND id IN ({', '.join(['%s'] * len(ids))}))" for _, ids in pairs
+    )
+    params: list = [value for block_hash, ids in pairs for value in (block_hash, *ids)]
+    chosen = f"SELECT id FROM {table} WHERE kind = %s AND status = %s AND ({where})"
+    if connection.features.has_select_for_update:
+        # Lock in id order first: two racing watchers wait on each other, never deadlock.
+        chosen += " ORDER BY id FOR UPDATE"
+    sql = (
+        f"UPDATE {table} SET status = %s, updated_at = %s"
+        f" WHERE status = %s AND id IN ({chosen}) RETURNING id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                TransferStatus.COMPLETE,
+                connection.ops.adapt_datetimefield_value(timezone.now()),
+                TransferStatus.PENDING,
+                TransferKind.DEPOSIT,
+                TransferStatus.PENDING,
+                *params,
+            ],
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def deposit_confirm(*, deposit_id: int, block_hash: str) -> bool:
