@@ -50,8 +50,9 @@ def deposit_record(
                 "block_hash": block_hash,
             },
         )
-        if not created:
+        if not created and deposit.block_hash != block_hash:
             _move(deposit, deposit.status, block_number=block_number, block_hash=block_hash)
+            deposit.refresh_from_db()
         return deposit
 
 
@@ -123,13 +124,13 @@ def deposits_record(*, network: Network, deposits: Sequence[SeenDeposit]) -> Non
         network=network,
         kind=TransferKind.DEPOSIT,
         transaction_hash__in={transaction_hash for transaction_hash, _ in by_log},
-    ).only("id", "transaction_hash", "log_index", "block_hash", "status")
-    for deposit in stored:
-        seen = by_log.get((deposit.transaction_hash, deposit.log_index))
-        if seen is not None and deposit.block_hash != seen.block_hash.lower():
+    ).values_list("id", "transaction_hash", "log_index", "block_hash", "status")
+    for deposit_id, transaction_hash, log_index, stored_hash, status in stored:
+        seen = by_log.get((transaction_hash, log_index))
+        if seen is not None and stored_hash != seen.block_hash.lower():
             _move(
-                deposit,
-                deposit.status,
+                Transfer(id=deposit_id, block_hash=stored_hash),
+                status,
                 block_number=seen.block_number,
                 block_hash=seen.block_hash.lower(),
             )
@@ -148,11 +149,16 @@ def deposits_confirm(*, network: Network, confirmed: Mapping[str, Sequence[int]]
         changed = _complete_pending(pairs)
         if not changed:
             return []
-        rows = Transfer.objects.filter(id__in=changed).order_by("id")
+        rows = (
+            Transfer.objects.filter(id__in=changed)
+            .order_by("id")
+            .values_list("id", "token_id", "account", "amount")
+        )
         deposits_credit(
             network=network,
             credits=[
-                (row.token_id, row.account, int(row.amount), f"deposit:{row.id}") for row in rows
+                (token_id, account, int(amount), f"deposit:{deposit_id}")
+                for deposit_id, token_id, account, amount in rows
             ],
         )
     logger.info("event=deposits_credited network=%s count=%s", network.id, len(changed))
