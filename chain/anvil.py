@@ -46,19 +46,19 @@ class AnvilNode:
     accounts: list[DevAccount]
     process: subprocess.Popen = field(repr=False)
 
-    def rpc(self, method: str, params: list | None = None):
+    def rpc(self, method: str, params: list | None = None, *, timeout: float = 10):
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []})
         request = urllib.request.Request(
             self.rpc_url, body.encode(), {"Content-Type": "application/json"}
         )
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             answer = json.loads(response.read())
         if "error" in answer:
             raise RuntimeError(f"{method}: {answer['error']}")
         return answer["result"]
 
-    def mine(self, blocks: int = 1) -> None:
-        self.rpc("anvil_mine", [hex(blocks)])
+    def mine(self, blocks: int = 1, *, timeout: float = 10) -> None:
+        self.rpc("anvil_mine", [hex(blocks)], timeout=timeout)
 
     def snapshot(self) -> str:
         return self.rpc("evm_snapshot")
