@@ -366,7 +366,7 @@ def _wait(done: Callable[[], bool], seconds: float, what: str) -> None:
 
 
 def credit_delay(run: WorkerRun) -> dict:
-    samples = 5 if run.scale >= 0.1 else 2
+    samples = 8 if run.scale >= 0.1 else 2
     network = run.network
     network.confirmations = CREDIT_DELAY_CONFIRMATIONS
     network.save()
