@@ -97,34 +97,21 @@ class SeenDeposit:
 
 def deposits_record(*, network: Network, deposits: Sequence[SeenDeposit]) -> None:
     """deposit_record for many logs: one INSERT ... ON CONFLICT DO NOTHING of them all,
-    one read of the rows they name, and an update only for a log that a reorg moved to
-    another block. Runs inside the caller's transaction (the watcher's range)."""
+    a read of the logs it did not insert (seen before), and an update only for a log
+    that a reorg moved to another block. Runs inside the caller's transaction."""
     if not deposits:
         return
-    Transfer.objects.bulk_create(
-        [
-            Transfer(
-                network=network,
-                kind=TransferKind.DEPOSIT,
-                account=seen.account.lower(),
-                token=seen.token,
-                amount=seen.amount,
-                transaction_hash=seen.transaction_hash.lower(),
-                log_index=seen.log_index,
-                block_number=seen.block_number,
-                block_hash=seen.block_hash.lower(),
-            )
-            for seen in deposits
-        ],
-        ignore_conflicts=True,
-        batch_size=1000,
-    )
     by_log = {(seen.transaction_hash.lower(), seen.log_index): seen for seen in deposits}
+    for key in _insert_new(network, deposits):
+        del by_log[key]
+    if not by_log:
+        return
     stored = Transfer.objects.filter(
         network=network,
         kind=TransferKind.DEPOSIT,
         transaction_hash__in={transaction_hash for transaction_hash, _ in by_log},
     ).values_list("id", "transaction_hash", "log_index", "block_hash", "status")
+    # Logs recorded before: a reorg may have moved them to another block.
     for deposit_id, transaction_hash, log_index, stored_hash, status in stored:
         seen = by_log.get((transaction_hash, log_index))
         if seen is not None and stored_hash != seen.block_hash.lower():
@@ -134,6 +121,63 @@ def deposits_record(*, network: Network, deposits: Sequence[SeenDeposit]) -> Non
                 block_number=seen.block_number,
                 block_hash=seen.block_hash.lower(),
             )
+
+
+def _insert_new(network: Network, deposits: Sequence[SeenDeposit]) -> list[tuple[str, int]]:
+    """INSERT ... ON CONFLICT DO NOTHING of every log; the (transaction hash, log index)
+    of the rows it inserted (on PostgreSQL; elsewhere none are reported, so all are
+    read back)."""
+    if connection.vendor != "postgresql":
+        Transfer.objects.bulk_create(
+            [
+                Transfer(
+                    network=network,
+                    kind=TransferKind.DEPOSIT,
+                    account=seen.account.lower(),
+                    token=seen.token,
+                    amount=seen.amount,
+                    transaction_hash=seen.transaction_hash.lower(),
+                    log_index=seen.log_index,
+                    block_number=seen.block_number,
+                    block_hash=seen.block_hash.lower(),
+                )
+                for seen in deposits
+            ],
+            ignore_conflicts=True,
+        )
+        return []
+    # One statement from arrays: Django's bulk_create spends longer preparing 5,000 rows
+    # in Python than PostgreSQL spends inserting them.
+    table = connection.ops.quote_name(Transfer._meta.db_table)
+    moment = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (network_id, kind, status, account, token_id, amount, fee,"
+            " signature, transaction_hash, log_index, block_number, block_hash,"
+            " raw_transaction, error, created_at, updated_at)"
+            " SELECT %s, %s, %s, v.account, v.token_id, v.amount::numeric, 0, '',"
+            " v.transaction_hash, v.log_index, v.block_number, v.block_hash, '', '', %s, %s"
+            " FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::text[], %s::int[],"
+            " %s::bigint[], %s::text[])"
+            " AS v(account, token_id, amount, transaction_hash, log_index, block_number,"
+            " block_hash)"
+            " ON CONFLICT DO NOTHING RETURNING transaction_hash, log_index",
+            [
+                network.id,
+                TransferKind.DEPOSIT,
+                TransferStatus.PENDING,
+                moment,
+                moment,
+                [seen.account.lower() for seen in deposits],
+                [seen.token.id for seen in deposits],
+                [str(int(seen.amount)) for seen in deposits],
+                [seen.transaction_hash.lower() for seen in deposits],
+                [seen.log_index for seen in deposits],
+                [seen.block_number for seen in deposits],
+                [seen.block_hash.lower() for seen in deposits],
+            ],
+        )
+        return [(transaction_hash, log_index) for transaction_hash, log_index in cursor.fetchall()]
 
 
 def deposits_confirm(*, network: Network, confirmed: Mapping[str, Sequence[int]]) -> list[int]:
