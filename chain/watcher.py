@@ -6,12 +6,13 @@ One run (under the network's lock, chain/tasks.py):
    pending deposits whose blocks are gone.
 2. Scan forward from the cursor in bounded ranges (WATCHER_MAX_BLOCK_RANGE blocks per
    eth_getLogs, at most WATCHER_MAX_RANGES_PER_RUN ranges), up to the head: each log
-   is recorded at once as a PENDING deposit; the range's last block and every block
-   holding a deposit are stored with their hashes; the cursor moves in the same
-   transaction, so a watcher stopped mid-range re-reads that range and records
-   nothing twice (unique transaction hash + log index).
-3. Credit each pending deposit with the network's confirmations whose block is
-   still canonical; fail the ones whose block is not.
+   is recorded at once as a PENDING deposit (one bulk INSERT ... ON CONFLICT DO
+   NOTHING per range); the range's last block and every block holding a deposit are
+   stored with their hashes; the cursor moves in the same transaction, so a watcher
+   stopped mid-range re-reads that range and records nothing twice (unique
+   transaction hash + log index).
+3. Credit the pending deposits with the network's confirmations whose block is
+   still canonical, CREDIT_BATCH per transaction; fail the ones whose block is not.
 
 Because every block hash commits to its parent, the cursor block being canonical
 means everything below it is too: one hash comparison per run detects a reorg.
@@ -27,7 +28,12 @@ from chain.client import DepositLog, ExchangeClient
 from chain.models import ChainBlock, UnknownTokenDeposit, WatcherCursor
 from chain.rpc_extras import block_hash
 from exchange.models import Network, Token, Transfer, TransferKind, TransferStatus
-from exchange.services.deposit_records import deposit_confirm, deposit_fail, deposit_record
+from exchange.services.deposit_records import (
+    SeenDeposit,
+    deposit_fail,
+    deposits_confirm,
+    deposits_record,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +42,8 @@ logger = logging.getLogger(__name__)
 # are kept below the cursor.
 REORG_MAX_DEPTH = 128
 BLOCKS_KEPT = 256
+# Deposits credited per transaction: bounds how long their balance rows stay locked.
+CREDIT_BATCH = 500
 
 
 @dataclass
@@ -161,16 +169,33 @@ def _scan_range(
         logger.info("event=chain_moved_during_scan network=%s range=%s-%s", network.id, start, end)
         return False
     tokens = {t.address: t for t in Token.objects.filter(network=network)}
+    known = [log for log in logs if log.token in tokens]
     with transaction.atomic():
-        for log in logs:
-            _record(network=network, tokens=tokens, log=log)
-            result.recorded += 1
+        deposits_record(
+            network=network,
+            deposits=[
+                SeenDeposit(
+                    token=tokens[log.token],
+                    account=log.user,
+                    amount=log.amount,
+                    transaction_hash=log.transaction_hash,
+                    log_index=log.log_index,
+                    block_number=log.block_number,
+                    block_hash=log.block_hash,
+                )
+                for log in known
+            ],
+        )
+        _record_unknown(network=network, logs=[log for log in logs if log.token not in tokens])
+        result.recorded += len(logs)
         blocks = {log.block_number: log.block_hash for log in logs}
         blocks[end] = end_hash
-        for number, seen_hash in blocks.items():
-            ChainBlock.objects.update_or_create(
-                network=network, number=number, defaults={"hash": seen_hash}
-            )
+        ChainBlock.objects.bulk_create(
+            [ChainBlock(network=network, number=n, hash=h) for n, h in blocks.items()],
+            update_conflicts=True,
+            unique_fields=["network", "number"],
+            update_fields=["hash"],
+        )
         cursor.block_number, cursor.block_hash = end, end_hash
         cursor.save()
     result.scanned_to = end
@@ -180,39 +205,34 @@ def _scan_range(
     return True
 
 
-def _record(*, network: Network, tokens: dict[str, Token], log: DepositLog) -> None:
-    token = tokens.get(log.token)
-    if token is None:
-        UnknownTokenDeposit.objects.get_or_create(
-            network=network,
-            transaction_hash=log.transaction_hash,
-            log_index=log.log_index,
-            defaults={
-                "token_address": log.token,
-                "account": log.user,
-                "amount": log.amount,
-                "contract_balance": log.balance,
-                "block_number": log.block_number,
-                "block_hash": log.block_hash,
-            },
-        )
+def _record_unknown(*, network: Network, logs: list[DepositLog]) -> None:
+    """Deposits of tokens with no Token row: kept for operators, never credited."""
+    if not logs:
+        return
+    UnknownTokenDeposit.objects.bulk_create(
+        [
+            UnknownTokenDeposit(
+                network=network,
+                transaction_hash=log.transaction_hash,
+                log_index=log.log_index,
+                token_address=log.token,
+                account=log.user,
+                amount=log.amount,
+                contract_balance=log.balance,
+                block_number=log.block_number,
+                block_hash=log.block_hash,
+            )
+            for log in logs
+        ],
+        ignore_conflicts=True,
+    )
+    for log in logs:
         logger.warning(
             "event=deposit_unknown_token network=%s token=%s tx=%s",
             network.id,
             log.token,
             log.transaction_hash,
         )
-        return
-    deposit_record(
-        network=network,
-        token=token,
-        account=log.user,
-        amount=log.amount,
-        transaction_hash=log.transaction_hash,
-        log_index=log.log_index,
-        block_number=log.block_number,
-        block_hash=log.block_hash,
-    )
 
 
 def _confirm_pending(*, network: Network, client: ExchangeClient, result: WatchResult) -> None:
@@ -222,18 +242,23 @@ def _confirm_pending(*, network: Network, client: ExchangeClient, result: WatchR
         kind=TransferKind.DEPOSIT,
         status=TransferStatus.PENDING,
         block_number__lte=deepest_confirmed,
-    ).order_by("block_number", "log_index")
+    ).order_by("id")
     canonical: dict[int, str | None] = {}
+    confirmed: list[tuple[int, str]] = []
     for deposit_id, number, stored_hash in pending.values_list("id", "block_number", "block_hash"):
         if number not in canonical:
             canonical[number] = block_hash(client, number)
         if canonical[number] == stored_hash:
-            if deposit_confirm(deposit_id=deposit_id, block_hash=stored_hash):
-                result.credited.append(deposit_id)
+            confirmed.append((deposit_id, stored_hash))
         elif deposit_fail(
             deposit_id=deposit_id, block_hash=stored_hash, reason="its block left the chain"
         ):
             result.failed.append(deposit_id)
+    for start in range(0, len(confirmed), CREDIT_BATCH):
+        by_block: dict[str, list[int]] = {}
+        for deposit_id, stored_hash in confirmed[start : start + CREDIT_BATCH]:
+            by_block.setdefault(stored_hash, []).append(deposit_id)
+        result.credited += deposits_confirm(network=network, confirmed=by_block)
 
 
 def _prune_blocks(*, network: Network, cursor: WatcherCursor) -> None:

@@ -136,6 +136,9 @@ ORDER_EXPIRY_SWEEP_SECONDS = env_int("ORDER_EXPIRY_SWEEP_SECONDS", 10, minimum=1
 # Chain ticks fan out: each enqueues one task per enabled network that has an RPC URL
 # and an exchange contract; a per-network lock keeps one runner at a time.
 CHAIN_TICK_SECONDS = env_int("CHAIN_TICK_SECONDS", 3, minimum=1)
+# The deposit watcher's own tick: a deposit is credited within about one tick of its last
+# confirmation (target 2 s). A run with nothing new is two node calls and two queries.
+DEPOSITS_WATCH_SECONDS = env_int("DEPOSITS_WATCH_SECONDS", 1, minimum=1)
 # Settlement: how long the settler waits for a sent trade's receipt before it leaves the
 # rest of the queue to the next tick (the next trade is signed only once this one is mined).
 SETTLEMENT_RECEIPT_WAIT_SECONDS = env_int("SETTLEMENT_RECEIPT_WAIT_SECONDS", 5, minimum=0)
@@ -149,8 +152,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "deposits-watch": {
         "task": "chain.tasks.deposits_watch_all",
-        "schedule": float(CHAIN_TICK_SECONDS),
-        "options": {"expires": CHAIN_TICK_SECONDS * 2},
+        "schedule": float(DEPOSITS_WATCH_SECONDS),
+        "options": {"expires": DEPOSITS_WATCH_SECONDS * 2},
     },
     "withdrawals-dispatch": {
         "task": "chain.tasks.withdrawals_dispatch_all",

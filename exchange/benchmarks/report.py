@@ -52,11 +52,26 @@ def table(result: dict) -> str:
         return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=False)) + "  " + cells[-1]
 
     machine = result["machine"]
-    config = result["config"]
-    seed = result["seed"]
     lines = [
         f"Benchmark {result['date']} on {machine['nproc']} CPU ({machine['cpu_model']}),"
         f" {machine['memory_mib']} MiB",
+        _config_line(result),
+        _load_line(result["load_average_1m"], machine["nproc"]),
+    ]
+    if rows:
+        lines += ["", line(HEADER), line(["-" * w for w in widths] + ["---"])]
+        lines += [line(row) for row in rows]
+        lines.append("x base: throughput / p50 / p99 as multiples of the scenario's baseline")
+    if result["workers"]:
+        lines += ["", *_worker_table(result["workers"])]
+    return "\n".join(lines)
+
+
+def _config_line(result: dict) -> str:
+    config, seed = result["config"], result["seed"]
+    if seed is None:
+        return f"scale {config['scale']}: worker scenarios only (no HTTP seeding)"
+    return (
         f"scale {config['scale']}: {seed['accounts']} accounts, {seed['open_orders_in_book']}"
         f" open orders, {seed['trades']} trades"
         + (
@@ -65,17 +80,36 @@ def table(result: dict) -> str:
             else f" (seeded in {seed['seconds']} s);"
         )
         + f" wrk {config['duration_s']} s x {config['connections']} connections;"
-        f" gunicorn {config['gunicorn_workers']} workers ({config['gunicorn_config']})",
-        _load_line(result["load_average_1m"], machine["nproc"]),
-        "",
-        line(HEADER),
-        line(["-" * w for w in widths] + ["---"]),
-    ]
-    lines += [line(row) for row in rows]
-    lines.append("")
-    lines.append("x base: throughput / p50 / p99 as multiples of the scenario's baseline")
-    lines += [f"{w['name']}: {w['description']}: {w['status']}" for w in result["workers"]]
-    return "\n".join(lines)
+        f" gunicorn {config['gunicorn_workers']} workers ({config['gunicorn_config']})"
+    )
+
+
+WORKER_HEADER = ["worker scenario", "figure", "measured over", "target", "met"]
+
+
+def _worker_figure(result: dict) -> tuple[str, str]:
+    if result["status"] != "measured":
+        return "-", result["status"]
+    if "max_s" in result:
+        return (
+            f"p50 {result['p50_s']:.2f} s, max {result['max_s']:.2f} s",
+            f"{result['samples']} deposits, watcher every {result['tick_s']:g} s",
+        )
+    return (
+        f"{result['throughput']:.0f} {result.get('unit', '/s')}",
+        f"{result.get('deposits', result.get('blocks'))} in {result['seconds']:.2f} s,"
+        f" {result.get('watcher_runs', '-')} runs",
+    )
+
+
+def _worker_table(workers: list[dict]) -> list[str]:
+    rows = [WORKER_HEADER]
+    for result in workers:
+        figure, over = _worker_figure(result)
+        targets = "; ".join(t["target"] for t in result.get("targets", [])) or "-"
+        rows.append([result["name"], figure, over, targets, _yes_no(result.get("met"))])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(WORKER_HEADER))]
+    return ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
 
 
 def save(result: dict, out_dir: Path) -> Path:

@@ -11,9 +11,16 @@ from django.urls import Resolver404, resolve
 
 from exchange.benchmarks.load import Load, run_wrk, write_requests
 from exchange.benchmarks.machine import machine
-from exchange.benchmarks.scenarios import BASELINES, SCENARIOS, WORKER_SCENARIOS, Scenario
+from exchange.benchmarks.scenarios import (
+    BASELINES,
+    SCENARIOS,
+    WORKER_SCENARIOS,
+    Scenario,
+    WorkerScenario,
+)
 from exchange.benchmarks.seed import Seeded, reuse, seed
 from exchange.benchmarks.server import DEPLOYED_CONFIG, WORKERS, Server
+from exchange.benchmarks.workers import WorkerRun, worker_chain
 from exchange.models import CostClass, RateLimitPolicy
 
 WARM_UP_SECONDS = 1
@@ -128,17 +135,59 @@ def run(
     work_dir = out_dir / "work"
     work_dir.mkdir(parents=True, exist_ok=True)
     database_url = _database_url()
-    seeded = reuse(scale=scale) if reuse_seed else None
-    if seeded is None:
-        seeded = seed(scale=scale, log=log)
-    else:
-        log(f"reusing the data seeded earlier at scale {scale}")
-    bench_rate_limits()
-    connection.close()
 
     def selected(name: str) -> bool:
         return only is None or name in only
 
+    seeded, baselines, results = None, [], []
+    if any(selected(scenario.name) for scenario in SCENARIOS):
+        seeded = reuse(scale=scale) if reuse_seed else None
+        if seeded is None:
+            seeded = seed(scale=scale, log=log)
+        else:
+            log(f"reusing the data seeded earlier at scale {scale}")
+        bench_rate_limits()
+        connection.close()
+        baselines, results = _http(seeded, load, selected, database_url, work_dir, log)
+    workers = run_workers(
+        scale=scale, selected=selected, database_url=database_url, work_dir=work_dir, log=log
+    )
+    return {
+        "date": started.isoformat(timespec="seconds"),
+        "machine": machine(),
+        "config": {
+            "scale": scale,
+            "duration_s": load.duration,
+            "connections": load.connections,
+            "wrk_threads": load.threads,
+            "gunicorn_workers": WORKERS,
+            "gunicorn_config": str(DEPLOYED_CONFIG.relative_to(settings.BASE_DIR)),
+            "database": connection.settings_dict["NAME"],
+        },
+        "seed": None
+        if seeded is None
+        else {
+            "accounts": len(seeded.accounts),
+            "open_orders_in_book": seeded.book_orders,
+            "trades": seeded.trades,
+            "hot_account_trades": seeded.hot_trades,
+            "seconds": round(seeded.seconds, 1),
+            "reused": seeded.seconds == 0,
+        },
+        "baselines": baselines,
+        "scenarios": results,
+        "workers": workers,
+        # Other work on the machine skews every figure: a load above nproc says so.
+        "load_average_1m": {
+            "start": round(load_at_start[0], 2),
+            "end": round(os.getloadavg()[0], 2),
+        },
+        "seconds": round(time.monotonic() - _T0, 1),
+    }
+
+
+def _http(seeded: Seeded, load: Load, selected, database_url: str, work_dir: Path, log):
+    """The baselines and the selected HTTP scenarios, each server under gunicorn."""
     baselines: dict[str, dict] = {}
     log("baseline (minimal Django/DRF app, same gunicorn config):")
     with Server(
@@ -182,44 +231,47 @@ def run(
                 scenario, server=server, seeded=seeded, load=load, work_dir=work_dir, log=log
             )
             results.append(judge(scenario, figures, baselines.get(scenario.baseline)))
+    return list(baselines.values()), results
 
-    workers = [
-        {
-            "name": worker.name,
-            "description": worker.description,
-            "status": f"not measured yet: needs {worker.needs}",
-        }
-        for worker in WORKER_SCENARIOS
-    ]
+
+def run_workers(*, scale: float, selected, database_url: str, work_dir: Path, log) -> list[dict]:
+    """The selected worker scenarios, in order, on one local anvil (workers.py)."""
+    chosen = [worker for worker in WORKER_SCENARIOS if selected(worker.name)]
+    if not chosen:
+        return []
+    log("workers (the chain workers' code on a local anvil):")
+    results = []
+    with worker_chain(
+        scale=scale,
+        work_dir=work_dir,
+        database_url=database_url,
+        server_env=server_env,
+        log=log,
+    ) as chain:
+        for worker in chosen:
+            results.append(_run_worker(worker, chain, log))
+    return results
+
+
+def _run_worker(worker: WorkerScenario, chain: WorkerRun, log) -> dict:
+    result = {"name": worker.name, "description": worker.description}
+    try:
+        figures = worker.run(chain)
+    except Exception as error:  # reported, and the other scenarios still run
+        log(f"  {worker.name}: FAILED {error!r}")
+        figures = f"failed: {error!r}"
+    if isinstance(figures, str):
+        targets = [{"target": t.describe(), "met": None} for t in worker.targets]
+        log(f"  {worker.name}: {figures}")
+        return {**result, "status": figures, "targets": targets, "met": None}
+    targets = [{"target": t.describe(), "met": t.met(figures, {})} for t in worker.targets]
+    log(f"  {worker.name}: {figures}")
     return {
-        "date": started.isoformat(timespec="seconds"),
-        "machine": machine(),
-        "config": {
-            "scale": scale,
-            "duration_s": load.duration,
-            "connections": load.connections,
-            "wrk_threads": load.threads,
-            "gunicorn_workers": WORKERS,
-            "gunicorn_config": str(DEPLOYED_CONFIG.relative_to(settings.BASE_DIR)),
-            "database": connection.settings_dict["NAME"],
-        },
-        "seed": {
-            "accounts": len(seeded.accounts),
-            "open_orders_in_book": seeded.book_orders,
-            "trades": seeded.trades,
-            "hot_account_trades": seeded.hot_trades,
-            "seconds": round(seeded.seconds, 1),
-            "reused": seeded.seconds == 0,
-        },
-        "baselines": list(baselines.values()),
-        "scenarios": results,
-        "workers": workers,
-        # Other work on the machine skews every figure: a load above nproc says so.
-        "load_average_1m": {
-            "start": round(load_at_start[0], 2),
-            "end": round(os.getloadavg()[0], 2),
-        },
-        "seconds": round(time.monotonic() - _T0, 1),
+        **result,
+        "status": "measured",
+        **figures,
+        "targets": targets,
+        "met": all(t["met"] for t in targets) if targets else None,
     }
 
 

@@ -1,9 +1,11 @@
 """Crediting deposits to the ledger."""
 
+from collections.abc import Sequence
+
 from django.db import transaction
 
-from exchange.models import LedgerEntry, LedgerKind, Token
-from exchange.services.ledger import balance_change, token_balance_lock
+from exchange.models import LedgerEntry, LedgerKind, Network, Token
+from exchange.services.ledger import balance_change, balance_credits, token_balance_lock
 
 
 def deposit_credit(*, token: Token, account: str, amount: int, reference: str) -> LedgerEntry:
@@ -30,3 +32,17 @@ def deposit_credit(*, token: Token, account: str, amount: int, reference: str) -
         return balance_change(
             balance, kind=LedgerKind.DEPOSIT, total_delta=amount, reference=reference
         )
+
+
+def deposits_credit(
+    *, network: Network, credits: Sequence[tuple[int, str, int, str]]
+) -> list[LedgerEntry]:
+    """deposit_credit for many (token id, account, amount, reference) in the caller's
+    transaction: the balances are locked once, in id order; a reference already in the
+    ledger for its balance credits nothing again."""
+    for _token_id, _account, amount, reference in credits:
+        if int(amount) <= 0:
+            raise ValueError(f"a deposit must be positive, got {amount}")
+        if not reference:
+            raise ValueError("a deposit needs a reference (what is credited)")
+    return balance_credits(network=network, kind=LedgerKind.DEPOSIT, credits=credits)

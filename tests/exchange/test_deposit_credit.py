@@ -1,7 +1,8 @@
 import pytest
+from django.db import transaction
 
 from exchange.models import Balance, LedgerEntry, LedgerKind
-from exchange.services.deposits import deposit_credit
+from exchange.services.deposits import deposit_credit, deposits_credit
 
 pytestmark = pytest.mark.django_db
 
@@ -50,3 +51,37 @@ def test_large_balances_add_up_exactly(token):
     balance = Balance.objects.get(account=ACCOUNT, token=token)
     assert balance.total == 2 * 10**60 + 3
     assert balance.available == 2 * 10**60 + 3
+
+
+OTHER = "0x" + "6b" * 20
+
+
+def test_many_deposits_are_credited_in_one_call_each_reference_once(token):
+    credits = [
+        (token.id, ACCOUNT, 7, "deposit:1"),
+        (token.id, OTHER.upper().replace("0X", "0x"), 2**256 - 2, "deposit:2"),
+        (token.id, ACCOUNT, 5, "deposit:3"),
+    ]
+    with transaction.atomic():
+        deposits_credit(network=token.network, credits=credits)
+    with transaction.atomic():  # a repeat, and one new deposit
+        entries = deposits_credit(
+            network=token.network, credits=[*credits, (token.id, OTHER, 1, "deposit:4")]
+        )
+
+    assert [e.reference for e in entries] == ["deposit:4"]
+    assert Balance.objects.get(account=ACCOUNT, token=token).total == 12
+    assert Balance.objects.get(account=OTHER, token=token).total == 2**256 - 1
+    afters = LedgerEntry.objects.filter(balance__account=ACCOUNT).order_by("id")
+    assert [int(e.total_after) for e in afters] == [7, 12]
+
+
+@pytest.mark.parametrize(("amount", "reference"), [(0, "r"), (-1, "r"), (1, "")])
+def test_bulk_credits_refuse_a_non_positive_amount_or_no_reference(token, amount, reference):
+    with pytest.raises(ValueError), transaction.atomic():
+        deposits_credit(
+            network=token.network,
+            credits=[(token.id, OTHER, 3, "deposit:1"), (token.id, ACCOUNT, amount, reference)],
+        )
+    assert not LedgerEntry.objects.exists()
+    assert not Balance.objects.filter(total__gt=0).exists()

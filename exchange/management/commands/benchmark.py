@@ -14,7 +14,7 @@ from exchange.benchmarks import database
 from exchange.benchmarks.load import Load, wrk_binary
 from exchange.benchmarks.report import save, table
 from exchange.benchmarks.runner import run
-from exchange.benchmarks.scenarios import SCENARIOS
+from exchange.benchmarks.scenarios import SCENARIOS, WORKER_SCENARIOS
 
 # Set in the re-executed process, which runs with DATABASE_URL pointing at the bench db.
 REEXEC_MARKER = "RELAYER_BENCHMARK_PROCESS"
@@ -31,7 +31,9 @@ class Command(BaseCommand):
         parser.add_argument("--connections", type=int, default=8)
         parser.add_argument("--threads", type=int, default=2, help="wrk threads.")
         parser.add_argument(
-            "--only", default="", help="Comma-separated scenario names (baselines always run)."
+            "--only",
+            default="",
+            help="Comma-separated scenario names, HTTP or worker (baselines run with any HTTP one).",
         )
         parser.add_argument(
             "--reuse-seed",
@@ -48,7 +50,7 @@ class Command(BaseCommand):
         if options["duration"] < 1 or options["connections"] < options["threads"] < 1:
             raise CommandError("need --duration >= 1 and --connections >= --threads >= 1")
         only = {name for name in options["only"].split(",") if name} or None
-        unknown = (only or set()) - {scenario.name for scenario in SCENARIOS}
+        unknown = (only or set()) - {s.name for s in [*SCENARIOS, *WORKER_SCENARIOS]}
         if unknown:
             raise CommandError(f"unknown scenarios: {', '.join(sorted(unknown))}")
         wrk_binary()
