@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from web3.exceptions import (
     Web3RPCError,
 )
 
+from chain.eip1559 import sign_dynamic_fee
 from chain.signatures import split_signature
 
 BUILD_DIR = Path(__file__).resolve().parent / "contracts" / "build"
@@ -145,6 +146,7 @@ def _hex(value: bytes | str) -> str:
     return "0x" + bytes(value).hex()
 
 
+@lru_cache(maxsize=4096)  # the same makers, takers and tokens, trade after trade
 def _checksum(address: str) -> str:
     return Web3.to_checksum_address(address)
 
@@ -423,13 +425,19 @@ class ExchangeClient:
             chainId=self.chain_id(),
             nonce=self.nonce(account.address) if nonce is None else nonce,
         )
-        transaction.pop("from")
-        signed = account.sign_transaction(transaction)
-        return SignedTransaction(
-            hash=_hex(signed.hash),
-            raw=bytes(signed.raw_transaction),
+        tx_hash, raw = sign_dynamic_fee(
+            bytes(account.key),
+            chain_id=transaction["chainId"],
             nonce=transaction["nonce"],
-            sender=account.address.lower(),
+            max_priority_fee=tip,
+            max_fee=max_fee,
+            gas=gas,
+            to=to,
+            value=value,
+            data=data,
+        )
+        return SignedTransaction(
+            hash=tx_hash, raw=raw, nonce=transaction["nonce"], sender=account.address.lower()
         )
 
     def fee_caps(self) -> tuple[int, int]:

@@ -62,8 +62,12 @@ from chain.rpc_extras import block_hash, transaction_known
 from chain.watcher import required_confirmations
 from exchange.models import Network, SettlementStatus, Trade
 from exchange.services.trade_settlement import (
+    Claim,
+    Completion,
     trade_settlement_complete,
     trade_settlement_fail,
+    trades_settlement_claim,
+    trades_settlement_complete,
 )
 
 logger = logging.getLogger(__name__)
@@ -361,27 +365,11 @@ def trades_claim(
             )
             for index, (trade_id, data) in enumerate(claimable)
         ]
-        Trade.objects.bulk_update(
+        trades_settlement_claim(
             [
-                Trade(
-                    id=trade_id,
-                    settlement_status=SettlementStatus.SENT,
-                    operator_nonce=signed.nonce,
-                    raw_transaction="0x" + signed.raw.hex(),
-                    transaction_hash=signed.hash,
-                    broadcast_at=None,
-                    settlement_error="",
-                )
+                Claim(trade_id, signed.nonce, "0x" + signed.raw.hex(), signed.hash)
                 for trade_id, signed in claimed
-            ],
-            [
-                "settlement_status",
-                "operator_nonce",
-                "raw_transaction",
-                "transaction_hash",
-                "broadcast_at",
-                "settlement_error",
-            ],
+            ]
         )
     logger.info(
         "event=trades_signed trades=%s first=%s operator_nonces=%s-%s",
@@ -518,8 +506,25 @@ def trades_confirm(
             if head - receipt.block_number + 1 >= confirmations
         },
     )
+    # The common case first, in one database transaction: mined, succeeded, deep enough.
+    settled = {
+        trade.id: receipt
+        for trade in trades
+        if (receipt := receipts.get(trade.transaction_hash)) is not None
+        and receipt.succeeded
+        and _confirmed(client, receipt, head, confirmations, canonical)
+    }
+    trades_settlement_complete(
+        [
+            Completion(trade_id, receipt.transaction_hash, receipt.block_number, receipt.gas_used)
+            for trade_id, receipt in settled.items()
+        ]
+    )
     outcomes = []
     for trade in trades:
+        if trade.id in settled:
+            outcomes.append("settled")
+            continue
         try:
             outcome = _confirm_one(
                 trade=trade,
@@ -586,10 +591,7 @@ def _confirm_one(
             return "settled"
         trade_settlement_fail(trade_id=trade.id, reason=f"reverted in {receipt.transaction_hash}")
         return "failed"
-    if head < receipt.block_number:
-        head = client.head()
-    deep_enough = head - receipt.block_number + 1 >= confirmations
-    if not deep_enough or _canonical(client, canonical, receipt.block_number) != receipt.block_hash:
+    if not _confirmed(client, receipt, head, confirmations, canonical):
         _record_receipt(trade, receipt)
         return "mined"
     trade_settlement_complete(
@@ -601,8 +603,21 @@ def _confirm_one(
     return "settled"
 
 
-def _canonical(client: ExchangeClient, known: dict[int, str], number: int) -> str | None:
-    return known[number] if number in known else block_hash(client, number)
+def _confirmed(
+    client: ExchangeClient,
+    receipt: Receipt,
+    head: int,
+    confirmations: int,
+    canonical: dict[int, str],
+) -> bool:
+    """Whether the receipt's block is `confirmations` deep and still on the node's chain."""
+    if head < receipt.block_number:
+        head = client.head()
+    if head - receipt.block_number + 1 < confirmations:
+        return False
+    number = receipt.block_number
+    on_chain = canonical[number] if number in canonical else block_hash(client, number)
+    return on_chain == receipt.block_hash
 
 
 def _record_receipt(trade: Trade, receipt: Receipt) -> None:

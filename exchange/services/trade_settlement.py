@@ -10,8 +10,9 @@ so it happens once however many workers try it.
 """
 
 import logging
+from typing import NamedTuple
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from exchange.models import Network, SettlementStatus, Trade
@@ -45,6 +46,91 @@ def trade_settlement_complete(
             "event=trade_settled trade=%s tx=%s gas_used=%s", trade_id, transaction_hash, gas_used
         )
     return changed == 1
+
+
+class Claim(NamedTuple):
+    """A trade's signed settlement transaction, stored before it is broadcast."""
+
+    trade_id: int
+    operator_nonce: int
+    raw_transaction: str  # 0x-hex
+    transaction_hash: str
+
+
+class Completion(NamedTuple):
+    """A trade's own settlement transaction, mined and confirmed."""
+
+    trade_id: int
+    transaction_hash: str
+    block_number: int
+    gas_used: int
+
+
+def trades_settlement_claim(claims: list[Claim]) -> list[int]:
+    """UNSETTLED -> SENT with the signed transactions, in one statement (a batch of the
+    settler's trades: one round trip, not one per trade); the ids that changed."""
+    return _update_from_values(
+        claims,
+        columns="id, operator_nonce, raw_transaction, transaction_hash",
+        types=("bigint", "bigint", "text", "text"),
+        assignments="settlement_status = %s, operator_nonce = v.operator_nonce, "
+        "raw_transaction = v.raw_transaction, transaction_hash = v.transaction_hash, "
+        "broadcast_at = NULL, settlement_error = ''",
+        assignment_params=[SettlementStatus.SENT],
+        states=[SettlementStatus.UNSETTLED],
+    )
+
+
+def trades_settlement_complete(completions: list[Completion]) -> list[int]:
+    """trade_settlement_complete (SENT -> SETTLED) for many trades in one statement; the
+    ids that changed."""
+    settled = _update_from_values(
+        completions,
+        columns="id, transaction_hash, block_number, gas_used",
+        types=("bigint", "text", "bigint", "bigint"),
+        assignments="settlement_status = %s, transaction_hash = v.transaction_hash, "
+        "block_number = v.block_number, gas_used = v.gas_used, settled_at = %s, "
+        "settlement_error = ''",
+        assignment_params=[SettlementStatus.SETTLED, timezone.now()],
+        states=[SettlementStatus.SENT, SettlementStatus.UNSETTLED],
+    )
+    for completion in completions:
+        if completion.trade_id in settled:
+            logger.info(
+                "event=trade_settled trade=%s tx=%s gas_used=%s",
+                completion.trade_id,
+                completion.transaction_hash,
+                completion.gas_used,
+            )
+    return settled
+
+
+def _update_from_values(
+    rows: list[tuple],
+    *,
+    columns: str,
+    types: tuple[str, ...],
+    assignments: str,
+    assignment_params: list,
+    states: list[str],
+) -> list[int]:
+    """UPDATE trades SET `assignments` FROM (VALUES rows) AS v(`columns`), for the rows'
+    trades still in one of `states`. Django's bulk_update builds a CASE per field and
+    row, which costs milliseconds per trade in Python; this is one plain statement."""
+    if not rows:
+        return []
+    row_sql = "(" + ", ".join(f"%s::{kind}" for kind in types) + ")"
+    table = connection.ops.quote_name(Trade._meta.db_table)
+    sql = (
+        f"UPDATE {table} AS t SET {assignments} "
+        f"FROM (VALUES {', '.join([row_sql] * len(rows))}) AS v({columns}) "
+        f"WHERE t.id = v.id AND t.settlement_status IN ({', '.join(['%s'] * len(states))}) "
+        "RETURNING t.id"
+    )
+    params = [*assignment_params, *(value for row in rows for value in row), *states]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
 
 
 def trade_settlement_fail(*, trade_id: int, reason: str) -> bool:

@@ -1,0 +1,33 @@
+"""The trades_settled benchmark scenario at a small count on the test anvil: it books
+trades through trade_execute, the real settler settles them all, and the contract backs
+the ledger afterwards. No figure is asserted (timings are noisy), only the outcome."""
+
+import pytest
+
+from exchange.benchmarks.settlement_scenario import measure_trades_settled
+from exchange.models import SettlementStatus, Trade
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_scenario_settles_every_trade_and_reconciliation_is_clean(deployment, chain_network):
+    accounts = [(a.address, a.key) for a in deployment.node.accounts[1:9]]
+    lines = []
+
+    figures = measure_trades_settled(
+        network=chain_network,
+        client=deployment.client,
+        accounts=accounts,
+        count=45,
+        log=lines.append,
+    )
+
+    assert figures["count"] == figures["settled"] == figures["traded_on_chain"] == 45
+    assert figures["differences"] == 0
+    assert figures["throughput"] > 0 and figures["runs"] >= 1
+    assert Trade.objects.count() == 45
+    assert set(Trade.objects.values_list("settlement_status", flat=True)) == {
+        SettlementStatus.SETTLED
+    }
+    # The ledger charged fees, and they reached the contract's fee account.
+    assert len(lines) == 2 and "differences 0" in lines[-1]
