@@ -167,13 +167,12 @@ def trades_settle_run(
     blocked = _confirm_in_flight(
         network=network, client=client, confirmations=confirmations, result=result
     )
-    network.refresh_from_db(fields=["settlement_halted"])
-    result.halted = network.settlement_halted
+    result.halted = _halted(network)
     if result.halted or blocked:
         return result
 
     sent = 0
-    while sent < MAX_PER_RUN:
+    while sent < MAX_PER_RUN and not _halted(network):
         trades = _queue(network, limit=min(BATCH_SIZE, MAX_PER_RUN - sent))
         if not trades:
             break
@@ -195,9 +194,13 @@ def trades_settle_run(
         sent += len(outcomes)
         if any(outcome not in SETTLED_OR_MINED for _, outcome in outcomes):
             break
-    network.refresh_from_db(fields=["settlement_halted"])
-    result.halted = network.settlement_halted
+    result.halted = _halted(network)
     return result
+
+
+def _halted(network: Network) -> bool:
+    network.refresh_from_db(fields=["settlement_halted"])
+    return network.settlement_halted
 
 
 def _confirm_in_flight(
@@ -246,15 +249,16 @@ def trades_settle(
     receipts = _await_receipts(
         client, [signed.hash for _, signed in claimed[:in_order]], receipt_wait
     )
-    mined = [trade_id for trade_id, signed in claimed[:in_order] if signed.hash in receipts]
+    mined = list(
+        Trade.objects.filter(
+            id__in=[trade_id for trade_id, signed in claimed if signed.hash in receipts]
+        ).order_by("operator_nonce")
+    )
     confirmed = dict(
         zip(
-            mined,
+            [trade.id for trade in mined],
             trades_confirm(
-                trades=list(Trade.objects.filter(id__in=mined).order_by("operator_nonce")),
-                client=client,
-                confirmations=confirmations,
-                receipts=receipts,
+                trades=mined, client=client, confirmations=confirmations, receipts=receipts
             ),
             strict=True,
         )

@@ -136,8 +136,8 @@ ORDER_EXPIRY_SWEEP_SECONDS = env_int("ORDER_EXPIRY_SWEEP_SECONDS", 10, minimum=1
 # Chain ticks fan out: each enqueues one task per enabled network that has an RPC URL
 # and an exchange contract; a per-network lock keeps one runner at a time.
 CHAIN_TICK_SECONDS = env_int("CHAIN_TICK_SECONDS", 3, minimum=1)
-# Settlement: how long the settler waits for a sent trade's receipt before it leaves the
-# rest of the queue to the next tick (the next trade is signed only once this one is mined).
+# Settlement: how long the settler waits for a sent batch's receipts before it leaves the
+# rest of the queue to the next tick (the next batch is signed only once this one is mined).
 SETTLEMENT_RECEIPT_WAIT_SECONDS = env_int("SETTLEMENT_RECEIPT_WAIT_SECONDS", 5, minimum=0)
 # How often (seconds) beat reconciles the ledger with the contract (ReconciliationRun).
 RECONCILE_SECONDS = env_int("RECONCILE_SECONDS", 300, minimum=10)

@@ -2,15 +2,25 @@
 trades through trade_execute, the real settler settles them all, and the contract backs
 the ledger afterwards. No figure is asserted (timings are noisy), only the outcome."""
 
+from datetime import timedelta
+from decimal import Decimal
+
 import pytest
+from django.utils import timezone
 
 from exchange.benchmarks.settlement_scenario import measure_trades_settled
-from exchange.models import SettlementStatus, Trade
+from exchange.models import FeeSchedule, SettlementStatus, Trade
 
 pytestmark = pytest.mark.django_db
 
 
 def test_the_scenario_settles_every_trade_and_reconciliation_is_clean(deployment, chain_network):
+    FeeSchedule.objects.create(
+        network=chain_network,
+        maker_fee=Decimal("0.001"),
+        taker_fee=Decimal("0.002"),
+        effective_at=timezone.now() - timedelta(hours=1),
+    )
     accounts = [(a.address, a.key) for a in deployment.node.accounts[1:9]]
     lines = []
 
@@ -29,5 +39,6 @@ def test_the_scenario_settles_every_trade_and_reconciliation_is_clean(deployment
     assert set(Trade.objects.values_list("settlement_status", flat=True)) == {
         SettlementStatus.SETTLED
     }
-    # The ledger charged fees, and they reached the contract's fee account.
+    # Fees were charged, and reconciliation found them on the contract's fee account.
+    assert all(trade.maker_fee > 0 and trade.taker_fee > 0 for trade in Trade.objects.all())
     assert len(lines) == 2 and "differences 0" in lines[-1]
