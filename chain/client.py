@@ -16,12 +16,13 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
 import requests
 from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_hash.auto import keccak
 from web3 import Web3
@@ -33,6 +34,7 @@ from web3.exceptions import (
     Web3RPCError,
 )
 
+from chain.eip1559 import sign_dynamic_fee
 from chain.signatures import split_signature
 
 BUILD_DIR = Path(__file__).resolve().parent / "contracts" / "build"
@@ -43,6 +45,11 @@ WITHDRAW_EVENT = "Withdraw(address,address,uint256,uint256)"
 TRADE_EVENT = (
     "Trade(bytes32,bytes32,address,address,address,uint256,address,uint256,uint256,uint256,uint256)"
 )
+TRADE_TYPES = (
+    "(address,address,uint256,address,uint256,uint256,uint256,uint8,bytes32,bytes32)",
+    "(address,uint256,uint256,uint8,bytes32,bytes32,uint256,uint256,uint256)",
+)
+TRADE_SELECTOR = keccak(f"trade({','.join(TRADE_TYPES)})".encode())[:4]
 DEPOSIT_TOPIC = "0x" + keccak(DEPOSIT_EVENT.encode()).hex()
 WITHDRAW_TOPIC = "0x" + keccak(WITHDRAW_EVENT.encode()).hex()
 TRADE_TOPIC = "0x" + keccak(TRADE_EVENT.encode()).hex()
@@ -139,6 +146,7 @@ def _hex(value: bytes | str) -> str:
     return "0x" + bytes(value).hex()
 
 
+@lru_cache(maxsize=4096)  # the same makers, takers and tokens, trade after trade
 def _checksum(address: str) -> str:
     return Web3.to_checksum_address(address)
 
@@ -217,16 +225,7 @@ class ExchangeClient:
     def receipt(self, tx_hash: str) -> Receipt | None:
         """The receipt of a mined transaction, or None if it is pending or unknown."""
         result = self.rpc("eth_getTransactionReceipt", [_hex(tx_hash)])
-        if result is None:
-            return None
-        return Receipt(
-            transaction_hash=result["transactionHash"].lower(),
-            succeeded=int(result["status"], 16) == 1,
-            block_number=int(result["blockNumber"], 16),
-            block_hash=result["blockHash"].lower(),
-            gas_used=int(result["gasUsed"], 16),
-            contract_address=(result.get("contractAddress") or "").lower() or None,
-        )
+        return None if result is None else parse_receipt(result)
 
     def wait_for_receipt(self, tx_hash: str, timeout: float = 30.0) -> Receipt:
         with _node():
@@ -240,13 +239,17 @@ class ExchangeClient:
         block = "pending" if pending else "latest"
         return int(self.rpc("eth_getTransactionCount", [_checksum(address), block]), 16)
 
+    def rpc_answer(self, method: str, params: list) -> dict[str, Any]:
+        """One raw JSON-RPC call's answer: {"result": ...} or {"error": ...}."""
+        with _node():
+            return dict(self._w3.provider.make_request(method, params))
+
     def ether_balance(self, address: str) -> int:
         return int(self.rpc("eth_getBalance", [_checksum(address), "latest"]), 16)
 
     def rpc(self, method: str, params: list) -> Any:
         """One raw JSON-RPC call; a JSON-RPC error is a ChainError."""
-        with _node():
-            response = self._w3.provider.make_request(method, params)
+        response = self.rpc_answer(method, params)
         if "error" in response:
             raise ChainError(f"{method}: {response['error']}")
         return response.get("result")
@@ -363,10 +366,25 @@ class ExchangeClient:
         """prepare_admin_withdraw + send_raw; returns the transaction hash."""
         return self.send_raw(self.prepare_admin_withdraw(**fields))
 
-    def prepare_trade(self, *, tx_nonce: int | None = None, **fields: Any) -> SignedTransaction:
-        """Signs trade(order, fill) with the operator key; `fields` as trade_arguments."""
-        data = self._encode("Exchange", "trade", *trade_arguments(**fields))
-        return self.sign_transaction(to=self._exchange(), data=data, nonce=tx_nonce)
+    def prepare_trade(
+        self,
+        *,
+        tx_nonce: int | None = None,
+        gas: int | None = None,
+        fees: tuple[int, int] | None = None,
+        **fields: Any,
+    ) -> SignedTransaction:
+        """Signs trade(order, fill) with the operator key; `fields` as trade_arguments.
+        Without `gas`, gas is estimated (a refusal raises ContractReverted here)."""
+        return self.sign_transaction(
+            to=self._exchange(), data=self.trade_data(**fields), nonce=tx_nonce, gas=gas, fees=fees
+        )
+
+    def trade_data(self, **fields: Any) -> bytes:
+        """The calldata of trade(order, fill); `fields` as trade_arguments. Encoded with
+        eth_abi directly: web3's encode_abi costs milliseconds a call, which the settler
+        pays for every trade."""
+        return TRADE_SELECTOR + abi_encode(TRADE_TYPES, trade_arguments(**fields))
 
     def send_trade(self, **fields: Any) -> str:
         """prepare_trade + send_raw; returns the transaction hash."""
@@ -382,8 +400,12 @@ class ExchangeClient:
         value: int = 0,
         nonce: int | None = None,
         private_key: str | None = None,
+        gas: int | None = None,
+        fees: tuple[int, int] | None = None,
     ) -> SignedTransaction:
-        """Estimates gas and fees and signs with `private_key` (default: the operator)."""
+        """Signs with `private_key` (default: the operator). Gas is estimated (with a
+        margin) unless `gas` is given; `fees` is (maxFeePerGas, maxPriorityFeePerGas),
+        fee_caps() unless given."""
         account = Account.from_key(private_key) if private_key else self._operator
         if account is None:
             raise ChainError(
@@ -392,25 +414,39 @@ class ExchangeClient:
         transaction: dict[str, Any] = {"from": account.address, "data": data, "value": value}
         if to:
             transaction["to"] = _checksum(to)
-        with _node():
-            gas = self._w3.eth.estimate_gas(transaction)
-            base_fee = self._w3.eth.get_block("latest").get("baseFeePerGas", 0)
-            tip = self._w3.eth.max_priority_fee
+        if gas is None:
+            with _node():
+                gas = self._w3.eth.estimate_gas(transaction) * 6 // 5 + 10_000
+        max_fee, tip = fees or self.fee_caps()
         transaction.update(
-            gas=gas * 6 // 5 + 10_000,
-            maxFeePerGas=2 * base_fee + tip,
+            gas=gas,
+            maxFeePerGas=max_fee,
             maxPriorityFeePerGas=tip,
             chainId=self.chain_id(),
             nonce=self.nonce(account.address) if nonce is None else nonce,
         )
-        transaction.pop("from")
-        signed = account.sign_transaction(transaction)
-        return SignedTransaction(
-            hash=_hex(signed.hash),
-            raw=bytes(signed.raw_transaction),
+        tx_hash, raw = sign_dynamic_fee(
+            bytes(account.key),
+            chain_id=transaction["chainId"],
             nonce=transaction["nonce"],
-            sender=account.address.lower(),
+            max_priority_fee=tip,
+            max_fee=max_fee,
+            gas=gas,
+            to=to,
+            value=value,
+            data=data,
         )
+        return SignedTransaction(
+            hash=tx_hash, raw=raw, nonce=transaction["nonce"], sender=account.address.lower()
+        )
+
+    def fee_caps(self) -> tuple[int, int]:
+        """(maxFeePerGas, maxPriorityFeePerGas): twice the latest base fee plus the tip,
+        room for the base fee to rise for several full blocks."""
+        with _node():
+            base_fee = self._w3.eth.get_block("latest").get("baseFeePerGas", 0)
+            tip = self._w3.eth.max_priority_fee
+        return 2 * base_fee + tip, tip
 
     def send_raw(self, signed: SignedTransaction) -> str:
         """Broadcasts a signed transaction; returns its hash."""
@@ -514,6 +550,18 @@ class ExchangeClient:
             return abi_decode(["string"], raw)[0]
         except Exception:  # eth_abi's DecodingError family, or bad UTF-8
             raise ChainError(f"{address.lower()}: call {selector} returned no string") from None
+
+
+def parse_receipt(result: dict[str, Any]) -> Receipt:
+    """A Receipt from an eth_getTransactionReceipt result."""
+    return Receipt(
+        transaction_hash=result["transactionHash"].lower(),
+        succeeded=int(result["status"], 16) == 1,
+        block_number=int(result["blockNumber"], 16),
+        block_hash=result["blockHash"].lower(),
+        gas_used=int(result["gasUsed"], 16),
+        contract_address=(result.get("contractAddress") or "").lower() or None,
+    )
 
 
 def trade_arguments(

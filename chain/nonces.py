@@ -13,12 +13,18 @@ def operator_nonce_take(*, network: Network, address: str, node_nonce: int) -> i
     """The next nonce: max(what was handed out, the node's pending transaction count).
     Call inside transaction.atomic(); the row stays locked until commit, and a rollback
     gives the nonce back."""
+    return operator_nonces_take(network=network, address=address, node_nonce=node_nonce, count=1)
+
+
+def operator_nonces_take(*, network: Network, address: str, node_nonce: int, count: int) -> int:
+    """`count` consecutive nonces, from the first one operator_nonce_take would give;
+    returns the first. Same locking and rollback as operator_nonce_take."""
     address = address.lower()
     OperatorNonce.objects.bulk_create(
         [OperatorNonce(network=network, address=address)], ignore_conflicts=True
     )
     row = OperatorNonce.objects.select_for_update().get(network=network, address=address)
     nonce = max(row.next_nonce, node_nonce)
-    row.next_nonce = nonce + 1
+    row.next_nonce = nonce + count
     row.save(update_fields=["next_nonce", "updated_at"])
     return nonce

@@ -1,11 +1,13 @@
-"""Many node reads in few round trips: JSON-RPC batches (a list of requests in one HTTP
-POST), for reconciliation, which reads every (account, token) balance of the contract.
+"""Many node calls in few round trips: JSON-RPC batches (a list of requests in one HTTP
+POST), for reconciliation, which reads every (account, token) balance of the contract, and
+for the trade settler, which checks, sends and confirms its trades a batch at a time.
 
 Every read names one block, so a whole reconciliation sees one state of the chain. A node
 that does not answer batches (some providers refuse them) is read one call at a time.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -68,11 +70,33 @@ def as_address(result: str) -> str:
     return abi_decode(["address"], bytes.fromhex(result[2:]))[0].lower()
 
 
+@dataclass(frozen=True)
+class ItemError:
+    """The node's JSON-RPC error for one item of a batch (a revert, a rejected send)."""
+
+    method: str
+    message: str
+    data: Any = None
+
+
 def batch(
     client: ExchangeClient, calls: Sequence[tuple[str, list]], *, timeout: float = 30.0
 ) -> list[Any]:
     """The results of `calls` ((method, params) pairs), in order. Any error is a ChainError
     (ChainUnavailable when the node does not answer)."""
+    results = batch_outcomes(client, calls, timeout=timeout)
+    for index, result in enumerate(results):
+        if isinstance(result, ItemError):
+            raise ChainError(f"{result.method} (batch item {index}): {result.message}")
+    return results
+
+
+def batch_outcomes(
+    client: ExchangeClient, calls: Sequence[tuple[str, list]], *, timeout: float = 30.0
+) -> list[Any]:
+    """Like batch, but an item the node answered with an error is an ItemError in its
+    place instead of failing the whole batch. ChainUnavailable when the node does not
+    answer: for sends, the outcome of every item is then unknown."""
     results: list[Any] = []
     for start in range(0, len(calls), BATCH_SIZE):
         results.extend(_batch_chunk(client, calls[start : start + BATCH_SIZE], timeout))
@@ -93,13 +117,30 @@ def _batch_chunk(client: ExchangeClient, calls: Sequence[tuple[str, list]], time
     answers = response.json() if response.ok else None
     if not isinstance(answers, list) or len(answers) != len(calls):
         # No batch support: one call at a time.
-        return [client.rpc(method, params) for method, params in calls]
+        return [_one(client, method, params) for method, params in calls]
     by_id = {answer.get("id"): answer for answer in answers}
     results = []
     for index, (method, _params) in enumerate(calls):
         answer = by_id.get(index)
-        if answer is None or "error" in answer:
-            error = answer.get("error") if answer else "no answer"
-            raise ChainError(f"{method} (batch item {index}): {error}")
-        results.append(answer.get("result"))
+        if answer is None:
+            raise ChainError(f"{method} (batch item {index}): no answer")
+        error = answer.get("error")
+        results.append(_item_error(method, error) if error else answer.get("result"))
     return results
+
+
+def _one(client: ExchangeClient, method: str, params: list) -> Any:
+    answer = client.rpc_answer(method, params)
+    error = answer.get("error")
+    return _item_error(method, error) if error else answer.get("result")
+
+
+def _item_error(method: str, error: Any) -> ItemError:
+    if isinstance(error, dict):
+        return ItemError(method, str(error.get("message", error)), error.get("data"))
+    return ItemError(method, str(error))
+
+
+def revert_reason(error: ItemError) -> str:
+    """The contract's revert string in an eth_call error ("execution reverted: ...")."""
+    return error.message.removeprefix("execution reverted: ")

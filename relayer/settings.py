@@ -139,8 +139,8 @@ CHAIN_TICK_SECONDS = env_int("CHAIN_TICK_SECONDS", 3, minimum=1)
 # The deposit watcher's own tick: a deposit is credited within about one tick of its last
 # confirmation (target 2 s). A run with nothing new is two node calls and two queries.
 DEPOSITS_WATCH_SECONDS = env_int("DEPOSITS_WATCH_SECONDS", 1, minimum=1)
-# Settlement: how long the settler waits for a sent trade's receipt before it leaves the
-# rest of the queue to the next tick (the next trade is signed only once this one is mined).
+# Settlement: how long the settler waits for a sent batch's receipts before it leaves the
+# rest of the queue to the next tick (the next batch is signed only once this one is mined).
 SETTLEMENT_RECEIPT_WAIT_SECONDS = env_int("SETTLEMENT_RECEIPT_WAIT_SECONDS", 5, minimum=0)
 # How often (seconds) beat reconciles the ledger with the contract (ReconciliationRun).
 RECONCILE_SECONDS = env_int("RECONCILE_SECONDS", 300, minimum=10)

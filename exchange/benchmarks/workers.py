@@ -12,13 +12,11 @@ in the benchmark database; the node is started once per benchmark run and stoppe
 - credit_delay: a real Celery worker and beat (settings.CELERY_BEAT_SCHEDULE) run the
   watcher; one deposit at a time gets its confirmations and the time from the block
   that gave the last one to its ledger entry is taken.
-- trades_settled: chain's settler, from exchange/benchmarks/settlement_scenario.py when
-  that module exists.
+- trades_settled: the settler over booked trades (exchange/benchmarks/settlement_scenario.py).
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import random
 import statistics
@@ -36,6 +34,7 @@ from chain.anvil import AnvilNode, Deployment, DevAccount, deploy, start_anvil, 
 from chain.client import ETHER, ExchangeClient
 from chain.models import ChainBlock, UnknownTokenDeposit, WatcherCursor
 from chain.rpc_batch import batch, selector
+from exchange.benchmarks.settlement_scenario import measure_trades_settled
 from exchange.models import (
     Balance,
     LedgerEntry,
@@ -391,19 +390,14 @@ def credit_delay(run: WorkerRun) -> dict:
 # trades_settled ----------------------------------------------------------------------
 
 
-def trades_settled(run: WorkerRun) -> dict | str:
-    """The settler's figures, or why they are not measured (a str)."""
-    try:
-        module = importlib.import_module("exchange.benchmarks.settlement_scenario")
-    except ModuleNotFoundError:
-        return "not measured yet: exchange/benchmarks/settlement_scenario.py is missing"
+def trades_settled(run: WorkerRun) -> dict:
     client = ExchangeClient(
         rpc_url=run.node.rpc_url,
         exchange_address=run.deployment.exchange,
         operator_key=run.deployment.operator.key,
     )
     accounts = [(a.address, a.key) for a in run.node.accounts[1:9]]
-    return module.measure_trades_settled(
+    return measure_trades_settled(
         network=run.network,
         client=client,
         accounts=accounts,

@@ -10,8 +10,9 @@ so it happens once however many workers try it.
 """
 
 import logging
+from typing import NamedTuple
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from exchange.models import Network, SettlementStatus, Trade
@@ -45,6 +46,102 @@ def trade_settlement_complete(
             "event=trade_settled trade=%s tx=%s gas_used=%s", trade_id, transaction_hash, gas_used
         )
     return changed == 1
+
+
+class Claim(NamedTuple):
+    """A trade's signed settlement transaction, stored before it is broadcast."""
+
+    trade_id: int
+    operator_nonce: int
+    raw_transaction: str  # 0x-hex
+    transaction_hash: str
+
+
+class Completion(NamedTuple):
+    """A trade's own settlement transaction, mined and confirmed."""
+
+    trade_id: int
+    transaction_hash: str
+    block_number: int
+    gas_used: int
+
+
+def trades_settlement_claim(claims: list[Claim]) -> list[int]:
+    """UNSETTLED -> SENT with the signed transactions, in one statement (a batch of the
+    settler's trades: one round trip, not one per trade); the ids that changed."""
+    return _update_from_rows(
+        claims,
+        row_columns={
+            "operator_nonce": "bigint",
+            "raw_transaction": "text",
+            "transaction_hash": "text",
+        },
+        fixed={
+            "settlement_status": SettlementStatus.SENT.value,
+            "broadcast_at": None,
+            "settlement_error": "",
+        },
+        states=[SettlementStatus.UNSETTLED],
+    )
+
+
+def trades_settlement_complete(completions: list[Completion]) -> list[int]:
+    """trade_settlement_complete (SENT -> SETTLED) for many trades in one statement; the
+    ids that changed."""
+    settled = _update_from_rows(
+        completions,
+        row_columns={"transaction_hash": "text", "block_number": "bigint", "gas_used": "bigint"},
+        fixed={
+            "settlement_status": SettlementStatus.SETTLED.value,
+            "settled_at": connection.ops.adapt_datetimefield_value(timezone.now()),
+            "settlement_error": "",
+        },
+        states=[SettlementStatus.SENT, SettlementStatus.UNSETTLED],
+    )
+    for completion in completions:
+        if completion.trade_id in settled:
+            logger.info(
+                "event=trade_settled trade=%s tx=%s gas_used=%s",
+                completion.trade_id,
+                completion.transaction_hash,
+                completion.gas_used,
+            )
+    return settled
+
+
+def _update_from_rows(
+    rows: list[tuple],
+    *,
+    row_columns: dict[str, str],
+    fixed: dict,
+    states: list[SettlementStatus],
+) -> list[int]:
+    """One UPDATE of many trades: each row is (trade id, *values of `row_columns`, which
+    maps a column to its SQL type), `fixed` is set on all of them; only trades still in
+    one of `states` change. Django's bulk_update builds a CASE expression per field and
+    row, milliseconds per trade in Python; this plain statement (PostgreSQL and SQLite)
+    costs one round trip. Returns the ids that changed."""
+    if not rows:
+        return []
+    table = connection.ops.quote_name(Trade._meta.db_table)
+    casts = ", ".join(f"CAST(%s AS {kind})" for kind in ["bigint", *row_columns.values()])
+    from_rows = [
+        f"{column} = (SELECT v.{column} FROM v WHERE v.id = {table}.id)" for column in row_columns
+    ]
+    sql = (
+        f"WITH v(id, {', '.join(row_columns)}) AS (VALUES {', '.join([f'({casts})'] * len(rows))}) "
+        f"UPDATE {table} SET {', '.join([*(f'{column} = %s' for column in fixed), *from_rows])} "
+        f"WHERE id IN (SELECT id FROM v) AND settlement_status IN ({', '.join(['%s'] * len(states))}) "
+        "RETURNING id"
+    )
+    params = [
+        *(value for row in rows for value in row),
+        *fixed.values(),
+        *(state.value for state in states),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
 
 
 def trade_settlement_fail(*, trade_id: int, reason: str) -> bool:

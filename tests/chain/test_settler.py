@@ -188,28 +188,33 @@ def test_with_no_receipt_the_settler_waits_and_never_signs_a_second_transaction(
     ex = chain_exchange
     node = ex.deployment.node
     order = ex.ask(ex.makers[0], give_tst=100 * ONE, take_eth=ONE)
-    trade, later = (ex.take(ex.taker, [(order, ONE // 4)])[0] for _ in range(2))
+    trade, second = (ex.take(ex.taker, [(order, ONE // 4)])[0] for _ in range(2))
     node.rpc("evm_setAutomine", [False])
     try:
-        assert ex.settle(receipt_wait=0).waiting == [trade.id]
+        # Both go in one batch; nothing is mined.
+        assert ex.settle(receipt_wait=0).waiting == [trade.id, second.id]
+        later = ex.take(ex.taker, [(order, ONE // 4)])[0]
         for _ in range(3):
-            assert ex.settle(receipt_wait=0).waiting == [trade.id]
+            assert ex.settle(receipt_wait=0).waiting == [trade.id, second.id]
         trade.refresh_from_db()
-        assert int(node.rpc("txpool_status")["pending"], 16) == 1
-        assert statuses([later]) == ["UNSETTLED"]  # never signed over an unmined trade
+        assert int(node.rpc("txpool_status")["pending"], 16) == 2
+        assert statuses([later]) == ["UNSETTLED"]  # never signed over an unmined batch
 
-        # The node forgets the transaction (a restart without its pool): the same one again.
-        node.rpc("anvil_dropTransaction", [trade.transaction_hash])
-        assert ex.settle(receipt_wait=0).resent == [trade.id]
-        assert node.rpc("eth_getTransactionByHash", [trade.transaction_hash]) is not None
+        # The node forgets them (a restart without its pool): the same ones again.
+        second.refresh_from_db()
+        node.rpc("anvil_dropAllTransactions")
+        assert ex.settle(receipt_wait=0).resent == [trade.id, second.id]
+        for sent in (trade, second):
+            assert node.rpc("eth_getTransactionByHash", [sent.transaction_hash]) is not None
         node.rpc("evm_mine")
     finally:
         node.rpc("evm_setAutomine", [True])
 
     result = ex.settle()
-    assert result.settled == [trade.id, later.id]
-    assert Trade.objects.get(id=trade.id).transaction_hash == trade.transaction_hash
-    assert ex.client.order_fills(order.hash) == ONE // 2
+    assert result.settled == [trade.id, second.id, later.id]
+    for sent in (trade, second):
+        assert Trade.objects.get(id=sent.id).transaction_hash == sent.transaction_hash
+    assert ex.client.order_fills(order.hash) == 3 * ONE // 4
 
 
 def test_a_trade_the_contract_settled_elsewhere_is_settled_and_never_sent_again(chain_exchange):

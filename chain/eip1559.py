@@ -1,0 +1,67 @@
+"""Signing an EIP-1559 (type 2) transaction: RLP, keccak and a recoverable secp256k1
+signature, nothing else. eth-account's sign_transaction does the same in ~3 ms (field
+validation, typed-transaction objects); the settler signs a batch of trades at a time,
+so it signs here in a few microseconds. The output is byte for byte eth-account's
+(tests/chain/test_client.py compares them): RFC 6979 nonces, low-s signatures.
+"""
+
+from functools import cache
+
+from coincurve import PrivateKey
+from eth_hash.auto import keccak
+
+TYPE = b"\x02"
+
+
+def _length_prefix(length: int, offset: int) -> bytes:
+    if length < 56:
+        return bytes([offset + length])
+    encoded = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([offset + 55 + len(encoded)]) + encoded
+
+
+def rlp(item: int | bytes | list) -> bytes:
+    """Recursive length prefix: integers big-endian without leading zeros (0 is empty)."""
+    if isinstance(item, list):
+        body = b"".join(rlp(element) for element in item)
+        return _length_prefix(len(body), 0xC0) + body
+    if isinstance(item, int):
+        item = item.to_bytes((item.bit_length() + 7) // 8, "big")
+    if len(item) == 1 and item[0] < 0x80:
+        return item
+    return _length_prefix(len(item), 0x80) + item
+
+
+@cache
+def _key(secret: bytes) -> PrivateKey:
+    return PrivateKey(secret)
+
+
+def sign_dynamic_fee(
+    secret: bytes,
+    *,
+    chain_id: int,
+    nonce: int,
+    max_priority_fee: int,
+    max_fee: int,
+    gas: int,
+    to: str | None,
+    value: int,
+    data: bytes,
+) -> tuple[str, bytes]:
+    """(0x-hash, raw bytes) of the signed transaction, with an empty access list."""
+    fields = [
+        chain_id,
+        nonce,
+        max_priority_fee,
+        max_fee,
+        gas,
+        bytes.fromhex(to[2:]) if to else b"",
+        value,
+        data,
+        [],
+    ]
+    signature = _key(secret).sign_recoverable(keccak(TYPE + rlp(fields)), hasher=None)
+    r, s, y_parity = signature[:32], signature[32:64], signature[64]
+    raw = TYPE + rlp([*fields, y_parity, int.from_bytes(r, "big"), int.from_bytes(s, "big")])
+    return "0x" + keccak(raw).hex(), raw
