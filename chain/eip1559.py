@@ -2,7 +2,7 @@
 signature, nothing else. eth-account's sign_transaction does the same in ~3 ms (field
 validation, typed-transaction objects); the settler signs a batch of trades at a time,
 so it signs here in a few microseconds. The output is byte for byte eth-account's
-(tests/chain/test_client.py compares them): RFC 6979 nonces, low-s signatures.
+(tests/chain/test_eip1559.py compares them): RFC 6979 nonces, low-s signatures.
 """
 
 from functools import cache
