@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from exchange.models import Balance, LedgerEntry, LedgerKind, Network, Token
+from exchange.services.rows import rows_update
 
 BalanceKey = tuple[str, int]  # (account, token id)
 
@@ -128,5 +129,5 @@ def balance_changes(
     moment = timezone.now()
     for balance in touched.values():
         balance.updated_at = moment
-    Balance.objects.bulk_update(list(touched.values()), ["total", "held", "updated_at"])
+    rows_update(list(touched.values()), ["total", "held", "updated_at"])
     return LedgerEntry.objects.bulk_create(entries)

@@ -42,6 +42,7 @@ from exchange.models import (
 from exchange.services.candles import candles_record
 from exchange.services.chain_jobs import settlement_nudge
 from exchange.services.ledger import balance_changes, balances_lock
+from exchange.services.rows import rows_update
 from exchange.trading_math import Fill, FillRefused, fee_rate_e18, fill_compute
 
 logger = logging.getLogger(__name__)
@@ -441,7 +442,7 @@ def _orders_save(orders: list[Order], moment: datetime) -> None:
         if order.filled == order.take_amount:
             order.status = OrderStatus.FILLED
         order.updated_at = moment
-    Order.objects.bulk_update(orders, ["filled", "status", "updated_at"])
+    rows_update(orders, ["filled", "status", "updated_at"])
 
 
 def trade_execute(
