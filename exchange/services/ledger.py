@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from exchange.models import Balance, LedgerEntry, LedgerKind, Network, Token
-from exchange.services.rows import rows_update
+from exchange.services.rows import rows_update_and_insert
 
 BalanceKey = tuple[str, int]  # (account, token id)
 
@@ -82,8 +82,8 @@ def balance_change(
     or hold more than the total; the database constraints are the last line.
     """
     total, held = _apply(balance, total_delta, held_delta)
-    balance.save(update_fields=["total", "held", "updated_at"])
-    return LedgerEntry.objects.create(
+    balance.updated_at = timezone.now()
+    entry = LedgerEntry(
         balance=balance,
         kind=kind,
         total_delta=total_delta,
@@ -92,6 +92,13 @@ def balance_change(
         held_after=held,
         reference=reference,
     )
+    _write([balance], [entry])
+    return entry
+
+
+def _write(balances: list[Balance], entries: list[LedgerEntry]) -> None:
+    """The balances' new total and held and their entries: one statement on PostgreSQL."""
+    rows_update_and_insert(balances, ["total", "held", "updated_at"], entries)
 
 
 def token_balance_lock(*, token: Token, account: str) -> Balance:
@@ -104,8 +111,9 @@ def balance_changes(
     changes: Iterable[tuple[Balance, LedgerKind, int, int, str]],
 ) -> list[LedgerEntry]:
     """balance_change for many (balance, kind, total_delta, held_delta, reference), in
-    order, with the same per-change refusal, written in two statements: one UPDATE of
-    the balances touched and one INSERT of the entries. Zero changes write no entry."""
+    order, with the same per-change refusal, written in one statement on PostgreSQL
+    (the UPDATE of the balances touched, the INSERT of the entries). Zero changes
+    write no entry."""
     entries: list[LedgerEntry] = []
     touched: dict[int, Balance] = {}
     for balance, kind, total_delta, held_delta, reference in changes:
@@ -129,5 +137,5 @@ def balance_changes(
     moment = timezone.now()
     for balance in touched.values():
         balance.updated_at = moment
-    rows_update(list(touched.values()), ["total", "held", "updated_at"])
-    return LedgerEntry.objects.bulk_create(entries)
+    _write(list(touched.values()), entries)
+    return entries

@@ -143,8 +143,8 @@ def test_get_chart_data_stays_within_its_query_budget(api, network, market, fees
 # Measured on a cold cache (the ban lookup and, on the first trade, the fee account's
 # balance rows are created): a worker under load runs fewer.
 QUERY_BUDGET = {
-    "create_orders": 9,
-    "create_trades_single": 14,
+    "create_orders": 8,
+    "create_trades_single": 13,
     "get_orderbook": 7,
     "get_trades": 6,
     "get_ticker": 6,
