@@ -177,6 +177,8 @@ def _market_lock(network: Network, first_hash: str) -> Market | None:
 
 
 def _fee_in_force(network: Network, at: datetime, field: str) -> Subquery:
+    """A field of FeeSchedule.objects.in_force(network, at), as a subquery (effective_at
+    is unique per network: the maker and taker rates come from one schedule)."""
     return Subquery(
         FeeSchedule.objects.filter(network=network, effective_at__lte=at)
         .order_by("-effective_at")
