@@ -85,6 +85,10 @@ try:
     }
 except ValueError as error:
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {error}") from None
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's, with a health check that needs no round trip while the connection
+    # is sound (relayer/postgres/base.py).
+    DATABASES["default"]["ENGINE"] = "relayer.postgres"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     # Django's SQLite backend, with exact DecimalFields (amounts beyond 2^63, prices).

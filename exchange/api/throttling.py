@@ -35,7 +35,14 @@ from django_ratelimit.core import (
 from exchange.api.errors import Code, error_body
 from exchange.api.security import cost_class_of, security_type_of
 from exchange.models import Ban
-from exchange.selectors.access import ActiveBan, api_key_find, ban_active, rate_limits_get
+from exchange.selectors.access import (
+    ActiveBan,
+    api_key_find,
+    ban_active,
+    ban_cache_keys,
+    ban_from_cached,
+    rate_limits_get,
+)
 from exchange.services.bans import ban_impose
 from exchange.validators import ADDRESS_RE
 
@@ -147,28 +154,51 @@ def _redis_cache() -> RedisCache | None:
     return store if isinstance(store, RedisCache) else None
 
 
-def _count_all(request: HttpRequest, counters: list[tuple[str, str, int, int]]) -> list[Usage]:
-    """One more request on each (group, value, limit, window) counter.
+Counter = tuple[str, str, int, int]  # (group, value, limit, window)
 
-    With the Redis cache: the counters django-ratelimit would keep (same keys, same
-    windows), incremented in one pipelined round trip (SET NX EX then INCR per
-    counter) instead of three round trips each. Else: get_usage, one at a time.
+
+def _counter_keys(store: RedisCache, counters: list[Counter]) -> tuple[list[str], list[int]]:
+    """The cache keys and window ends django-ratelimit would use for these counters."""
+    keys, ends = [], []
+    for group, value, limit, window in counters:
+        end = _get_window(value, window)
+        raw = _make_cache_key(group, end, (limit, window), value, ALL)
+        keys.append(store.make_and_validate_key(raw))
+        ends.append(end)
+    return keys, ends
+
+
+def _usages(counters: list[Counter], ends: list[int], counts: list) -> list[Usage]:
+    moment = int(ratelimit_core.time.time())  # get_usage's clock (tests freeze it)
+    return [
+        Usage(limit=limit, count=int(count), time_left=max(0, end - moment))
+        for (_, _, limit, _), end, count in zip(counters, ends, counts, strict=True)
+    ]
+
+
+def _ban_and_count(
+    request: HttpRequest, clients: list[str], counters: list[Counter], moment: datetime
+) -> tuple[ActiveBan | None, list[Usage]]:
+    """The ban in force on any of `clients`, else one more request on each counter.
+
+    With the Redis cache, one pipelined round trip: MGET of the cached ban states,
+    then SET NX EX + INCR per counter (django-ratelimit's keys and windows). A banned
+    request is not counted: its increments are taken back (one more round trip, only
+    then). Else (no Redis): ban_active, then get_usage one counter at a time.
     """
     store = _redis_cache()
     if store is None:
-        usages = [
-            _count(request, group, value, limit, window) for group, value, limit, window in counters
-        ]
-        return [usage for usage in usages if usage is not None]
+        ban = ban_active(clients=clients, now=moment)
+        if ban is not None:
+            return ban, []
+        usages = [_count(request, *counter) for counter in counters]
+        return None, [usage for usage in usages if usage is not None]
+    ban_keys = ban_cache_keys(clients)
+    versioned = [store.make_and_validate_key(key) for key in ban_keys.values()]
     try:
-        keys, windows = [], []
-        for group, value, limit, window in counters:
-            end = _get_window(value, window)
-            raw = _make_cache_key(group, end, (limit, window), value, ALL)
-            keys.append(store.make_and_validate_key(raw))
-            windows.append(end)
-        client = store._cache.get_client(keys[0], write=True)
-        pipe = client.pipeline(transaction=False)
+        keys, ends = _counter_keys(store, counters)
+        pipe = store._cache.get_client(keys[0], write=True).pipeline(transaction=False)
+        pipe.mget(versioned)
         for key, (_, _, _, window) in zip(keys, counters, strict=True):
             pipe.set(key, 0, ex=window + EXPIRATION_FUDGE, nx=True)
             pipe.incr(key)
@@ -176,12 +206,28 @@ def _count_all(request: HttpRequest, counters: list[tuple[str, str, int, int]]) 
     except Exception:
         # The cache is down: serve rather than refuse everyone (healthz reports it).
         logger.warning("event=ratelimit_cache_error group=pipeline", exc_info=True)
-        return []
-    moment = int(ratelimit_core.time.time())  # get_usage's clock (tests freeze it)
-    return [
-        Usage(limit=limit, count=int(count), time_left=max(0, end - moment))
-        for (_, _, limit, _), end, count in zip(counters, windows, replies[1::2], strict=True)
-    ]
+        return ban_active(clients=clients, now=moment), []
+    loads = store._cache._serializer.loads
+    cached = {
+        client: loads(raw)
+        for client, raw in zip(ban_keys, replies[0], strict=True)
+        if raw is not None
+    }
+    ban = ban_from_cached(clients=clients, cached=cached, now=moment)
+    if ban is not None:
+        _uncount(store, keys)
+        return ban, []
+    return None, _usages(counters, ends, replies[2::2])
+
+
+def _uncount(store: RedisCache, keys: list[str]) -> None:
+    try:
+        pipe = store._cache.get_client(keys[0], write=True).pipeline(transaction=False)
+        for key in keys:
+            pipe.decr(key)
+        pipe.execute()
+    except Exception:
+        logger.warning("event=ratelimit_cache_error group=uncount", exc_info=True)
 
 
 def _json(status: int, code: int, reason: str) -> JsonResponse:
@@ -233,20 +279,20 @@ class RateLimitMiddleware:
             if account:
                 counters.append((f"account:{account}", limits.account_limit))
 
-        ban = ban_active(clients=sorted({ip_client, client}), now=moment)
+        ban, usages = _ban_and_count(
+            request,
+            sorted({ip_client, client}),
+            [
+                (f"api:{cost_class}:{value.split(':')[0]}", value, limit, limits.window_seconds)
+                for value, limit in counters
+            ],
+            moment,
+        )
         if ban is not None:
             response = _banned(ban, moment)
             limit = min(limit for _, limit in counters)
             retry_after = int(response["Retry-After"])
             return self._with_headers(response, Usage(limit, limit + 1, retry_after), moment)
-
-        usages = _count_all(
-            request,
-            [
-                (f"api:{cost_class}:{value.split(':')[0]}", value, limit, limits.window_seconds)
-                for value, limit in counters
-            ],
-        )
         tightest = min(usages, key=lambda usage: usage.remaining, default=None)
         over = [usage for usage in usages if usage.exceeded]
         if over:

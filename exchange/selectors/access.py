@@ -67,11 +67,23 @@ class ActiveBan:
     reason: str
 
 
+def ban_cache_keys(clients: list[str]) -> dict[str, str]:
+    """client -> the cache key of its ban state (for a caller that batches the read)."""
+    return {client: _ban_cache_key(client) for client in clients}
+
+
 def ban_active(*, clients: list[str], now: datetime) -> ActiveBan | None:
     """The longest ban in force on any of `clients`, or None."""
-    keys = {client: _ban_cache_key(client) for client in clients}
+    keys = ban_cache_keys(clients)
     cached = _cache("get_many", list(keys.values()), default={})
-    states = {client: cached[key] for client, key in keys.items() if key in cached}
+    found = {client: cached[key] for client, key in keys.items() if key in cached}
+    return ban_from_cached(clients=clients, cached=found, now=now)
+
+
+def ban_from_cached(*, clients: list[str], cached: dict, now: datetime) -> ActiveBan | None:
+    """ban_active given the cached states already read (client -> state): the clients
+    missing from the cache are read from the database and cached."""
+    states = dict(cached)
     missing = [client for client in clients if client not in states]
     if missing:
         rows = {
@@ -84,7 +96,7 @@ def ban_active(*, clients: list[str], now: datetime) -> ActiveBan | None:
         states.update(fresh)
         _cache(
             "set_many",
-            {keys[client]: state for client, state in fresh.items()},
+            {_ban_cache_key(client): state for client, state in fresh.items()},
             _BAN_CACHE_SECONDS,
         )
     in_force = [

@@ -7,11 +7,12 @@ transactions that need the same balances can never deadlock.
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from exchange.models import Balance, LedgerEntry, LedgerKind, Network, Token
+from exchange.services.rows import rows_update_and_insert
 
 BalanceKey = tuple[str, int]  # (account, token id)
 
@@ -85,8 +86,8 @@ def balance_change(
     or hold more than the total; the database constraints are the last line.
     """
     total, held = _apply(balance, total_delta, held_delta)
-    balance.save(update_fields=["total", "held", "updated_at"])
-    return LedgerEntry.objects.create(
+    balance.updated_at = timezone.now()
+    entry = LedgerEntry(
         balance=balance,
         kind=kind,
         total_delta=total_delta,
@@ -95,6 +96,13 @@ def balance_change(
         held_after=held,
         reference=reference,
     )
+    _write([balance], [entry])
+    return entry
+
+
+def _write(balances: list[Balance], entries: list[LedgerEntry]) -> None:
+    """The balances' new total and held and their entries: one statement on PostgreSQL."""
+    rows_update_and_insert(balances, ["total", "held", "updated_at"], entries)
 
 
 def token_balance_lock(*, token: Token, account: str) -> Balance:
@@ -107,8 +115,9 @@ def balance_changes(
     changes: Iterable[tuple[Balance, LedgerKind, int, int, str]],
 ) -> list[LedgerEntry]:
     """balance_change for many (balance, kind, total_delta, held_delta, reference), in
-    order, with the same per-change refusal, written in two statements: one UPDATE of
-    the balances touched and one INSERT of the entries. Zero changes write no entry."""
+    order, with the same per-change refusal, written in one statement on PostgreSQL
+    (the UPDATE of the balances touched, the INSERT of the entries). Zero changes
+    write no entry."""
     entries: list[LedgerEntry] = []
     touched: dict[int, Balance] = {}
     for balance, kind, total_delta, held_delta, reference in changes:
@@ -132,29 +141,8 @@ def balance_changes(
     moment = timezone.now()
     for balance in touched.values():
         balance.updated_at = moment
-    _write(list(touched.values()), moment)
-    return LedgerEntry.objects.bulk_create(entries)
-
-
-def _write(balances: list[Balance], moment) -> None:
-    """The new totals and helds of the balances, in one UPDATE."""
-    if connection.vendor != "postgresql" or len(balances) < 2:
-        Balance.objects.bulk_update(balances, ["total", "held", "updated_at"])
-        return
-    # bulk_update's CASE WHEN costs Python time per row; an UPDATE ... FROM unnest does not.
-    table = connection.ops.quote_name(Balance._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} AS b SET total = v.total::numeric, held = v.held::numeric,"
-            " updated_at = %s FROM unnest(%s::bigint[], %s::text[], %s::text[])"
-            " AS v(id, total, held) WHERE b.id = v.id",
-            [
-                moment,
-                [b.pk for b in balances],
-                [str(int(b.total)) for b in balances],
-                [str(int(b.held)) for b in balances],
-            ],
-        )
+    _write(list(touched.values()), entries)
+    return entries
 
 
 def balance_credits(

@@ -111,6 +111,24 @@ def _market_and_side(network: Network, give: Token, take: Token) -> tuple[Market
     )
 
 
+def _market_of_pair(network: Network, give: str, take: str) -> tuple[Market, str, Token, Token]:
+    """The listed market of the two token addresses, its side and tokens, in one query;
+    when there is none, the exact refusal is found by _listed_tokens and _market_and_side."""
+    pair = [give, take]
+    for market in Market.objects.select_related("base", "quote", "network").filter(
+        network=network, base__address__in=pair, quote__address__in=pair
+    ):
+        if not (market.base.listed and market.quote.listed):
+            continue
+        if market.base.address == give and market.quote.address == take:
+            return market, OrderSide.BID, market.base, market.quote
+        if market.base.address == take and market.quote.address == give:
+            return market, OrderSide.ASK, market.quote, market.base
+    give_token, take_token = _listed_tokens(network, give, take)
+    market, side = _market_and_side(network, give_token, take_token)
+    return market, side, give_token, take_token
+
+
 def _contract_address(network: Network) -> str:
     if not network.exchange_address:
         raise OrderSubmissionDisabled(f"No exchange contract is deployed on network {network.id}")
@@ -148,8 +166,9 @@ def order_place(
             FieldCode.ADDRESS_NOT_SUPPORTED,
             "giveTokenAddress and takeTokenAddress must be different tokens",
         )
-    give_token, take_token = _listed_tokens(network, give_token_address, take_token_address)
-    market, side = _market_and_side(network, give_token, take_token)
+    market, side, give_token, take_token = _market_of_pair(
+        network, give_token_address, take_token_address
+    )
     # The request's network may come from a cache (exchange/api/networks.py): the kill
     # switch and the contract address are read fresh, with the market.
     network = market.network
@@ -213,10 +232,11 @@ def order_place(
         with transaction.atomic():
             key = (account, give_token.id)
             balance = balances_lock(network=network, keys=[key])[key]
-            # Checked under the lock: a concurrent twin of this order has committed by now.
-            if Order.objects.filter(hash=expected).exists():
-                raise duplicate
+            # A twin of this order (same hash) is refused by the unique index on insert
+            # (below); here only when it is what left too little available.
             if give_amount > balance.available:
+                if Order.objects.filter(hash=expected).exists():
+                    raise duplicate
                 raise FieldError(
                     "giveAmount",
                     FieldCode.OUT_OF_RANGE,
@@ -243,8 +263,9 @@ def order_place(
             )
             market_data_changed(network_id=network.id, market_ids=[market.id])
     except IntegrityError:
-        # A twin placed on another balance row's lock (only possible across networks, by
-        # a hash collision): the unique index refused it, the transaction rolled back.
+        # A twin already placed (its hold was taken under the same balance lock, or on
+        # another network's row by a hash collision): the unique index refused this
+        # one and the transaction rolled back, hold and ledger entry with it.
         if Order.objects.filter(hash=expected).exists():
             raise duplicate from None
         raise

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Subquery
 from django.utils import timezone
 
 from chain import hashing
@@ -42,6 +43,7 @@ from exchange.models import (
 from exchange.services.candles import candles_record
 from exchange.services.chain_jobs import settlement_nudge
 from exchange.services.ledger import balance_changes, balances_lock
+from exchange.services.rows import rows_update
 from exchange.trading_math import Fill, FillRefused, fee_rate_e18, fill_compute
 
 logger = logging.getLogger(__name__)
@@ -146,12 +148,20 @@ def _orders_get(network: Network, fills: Sequence[TradeRequest], indexed: bool) 
     return orders
 
 
-def _market_lock(market_id: int) -> Market:
+def _market_lock(network: Network, first_hash: str) -> Market | None:
+    """Locks the market of the request's first order (None: no such order)."""
     market = (
         Market.objects.select_for_update(no_key=True, of=("self",))
         .select_related("base", "quote", "network")
-        .get(pk=market_id)
+        .filter(
+            pk=Subquery(
+                Order.objects.filter(network=network, hash=first_hash).values("market_id")[:1]
+            )
+        )
+        .first()
     )
+    if market is None:
+        return None
     # Read with the lock, not from the request's (cached) network: a kill switch
     # thrown a moment ago stops this trade.
     if not market.network.order_submission_enabled:
@@ -167,11 +177,45 @@ def _market_lock(market_id: int) -> Market:
     return market
 
 
-def _fee_rates(network: Network, at: datetime) -> tuple[int, int]:
-    schedule = FeeSchedule.objects.in_force(network, at=at)
-    if schedule is None:
+def _fee_in_force(network: Network, at: datetime, field: str) -> Subquery:
+    """A field of FeeSchedule.objects.in_force(network, at), as a subquery (effective_at
+    is unique per network: the maker and taker rates come from one schedule)."""
+    return Subquery(
+        FeeSchedule.objects.filter(network=network, effective_at__lte=at)
+        .order_by("-effective_at")
+        .values(field)[:1]
+    )
+
+
+def _orders_lock(
+    network: Network, market: Market, fills: Sequence[TradeRequest], at: datetime, indexed: bool
+) -> dict[int, Order]:
+    """Locks the market's orders named (by id), each carrying the fee rates in force at
+    `at`; an unknown order or one off the first order's pair is refused as
+    _orders_get refuses it."""
+    hashes = {item.order_hash for item in fills}
+    orders = {
+        order.id: order
+        for order in Order.objects.select_for_update(of=("self",))
+        .filter(network=network, market=market, hash__in=hashes)
+        .annotate(
+            maker_fee_rate=_fee_in_force(network, at, "maker_fee"),
+            taker_fee_rate=_fee_in_force(network, at, "taker_fee"),
+        )
+        .order_by("id")
+    }
+    pairs = {(order.give_token_id, order.take_token_id) for order in orders.values()}
+    if len(orders) != len(hashes) or len(pairs) != 1:
+        _orders_get(network, fills, indexed)  # raises the refusal
+        raise ApiError(Code.VALIDATION_FAILED, "Every order must be of the same market and pair")
+    return orders
+
+
+def _fee_rates(order: Order) -> tuple[int, int]:
+    """The rates in force that _orders_lock read with the order (no schedule: 0)."""
+    if order.maker_fee_rate is None:
         return 0, 0
-    return fee_rate_e18(schedule.maker_fee), fee_rate_e18(schedule.taker_fee)
+    return fee_rate_e18(order.maker_fee_rate), fee_rate_e18(order.taker_fee_rate)
 
 
 def _fills_compute(
@@ -185,9 +229,10 @@ def _fills_compute(
     rates: tuple[int, int],
     gas_fee: int,
     indexed: bool,
+    used: set[str],
 ) -> list[Fill]:
-    """Checks each item against its locked order and computes its numbers."""
-    used = set(Trade.objects.filter(hash__in=hashes).values_list("hash", flat=True))
+    """Checks each item against its locked order and computes its numbers; `used` are
+    the tradeHashes already in the database."""
     filled = {order_id: order.filled for order_id, order in orders.items()}
     computed = []
     for index, item in enumerate(fills):
@@ -287,64 +332,67 @@ def _ledger_legs(*, balances: dict, trade: Trade, fill: Fill) -> list[tuple]:
     return [(balances[key], kind, total, held, ref) for key, kind, total, held in legs]
 
 
-def trade_execute(
+def _used_hashes(hashes: list[str]) -> set[str]:
+    return set(Trade.objects.filter(hash__in=hashes).values_list("hash", flat=True))
+
+
+def _refuse_used(fills: Sequence[TradeRequest], hashes: list[str], indexed: bool) -> None:
+    """Refuses the first item whose tradeHash was already submitted, if any."""
+    used = _used_hashes(hashes)
+    for index, trade_hash in enumerate(hashes):
+        if trade_hash in used:
+            raise FieldError(
+                _field(index, "nonce", indexed),
+                FieldCode.INVALID_SIGNATURE,
+                f"This trade (tradeHash {trade_hash}) was already submitted: "
+                "sign a new one with a new nonce",
+            )
+
+
+def _fills_checked(**kwargs) -> list[Fill]:
+    """_fills_compute, reading the used tradeHashes only when an item is refused (a
+    replay is refused by the unique index on insert otherwise): the refusal is then
+    the one the item order gives, as if they had been read first."""
+    try:
+        return _fills_compute(used=set(), **kwargs)
+    except FieldError:
+        used = _used_hashes(kwargs["hashes"])
+        if used:
+            _fills_compute(used=used, **kwargs)
+        raise
+
+
+def _trades_locked(
     *,
     network: Network,
     fills: Sequence[TradeRequest],
-    indexed: bool = True,
-    at: datetime | None = None,
-) -> list[Trade]:
-    """Fills every item's order for its taker, all or nothing, and returns the trades.
-
-    `indexed` names refused fields "[i].amount" (an array body) or "amount" (one
-    object). `at` fixes the trades' time (tests); by default the time after the locks.
-
-    Refusals (nothing written): submission disabled on the network or market, or the
-    market not TRADING (102); a hash that is not the server's or a signature not the
-    taker's (1005); items signed by different accounts, orders on different pairs, an
-    order not open or expired, the taker's own order (1006); a tradeHash used before
-    (1005 on nonce); an amount over what is left, too small to buy anything or to pay
-    the gas fee, or over the taker's available balance (1004 on amount); an unknown
-    order (404).
-    """
-    if not fills:
-        raise ApiError(Code.VALIDATION_FAILED, "Give at least one trade")
-    if len(fills) > MAX_TRADES_PER_REQUEST:
-        raise ApiError(
-            Code.VALIDATION_FAILED,
-            f"At most {MAX_TRADES_PER_REQUEST} trades per request, got {len(fills)}",
-        )
-    if not network.order_submission_enabled:
-        raise OrderSubmissionDisabled(f"Order submission is disabled on network {network.id}")
-    if not network.exchange_address:
-        raise OrderSubmissionDisabled(f"No exchange contract is deployed on network {network.id}")
-    taker, hashes = _check_signatures(network.exchange_address, fills, indexed)
-    by_hash_unlocked = _orders_get(network, fills, indexed)
-    first = by_hash_unlocked[fills[0].order_hash]
-
+    taker: str,
+    hashes: list[str],
+    indexed: bool,
+    at: datetime | None,
+) -> tuple[Market, list[Trade]]:
     with transaction.atomic():
-        market = _market_lock(first.market_id)
-        order_ids = sorted({order.id for order in by_hash_unlocked.values()})
-        orders = {
-            order.id: order
-            for order in Order.objects.select_for_update().filter(id__in=order_ids).order_by("id")
-        }
-        by_hash = {order.hash: order.id for order in orders.values()}
+        market = _market_lock(network, fills[0].order_hash)
+        if market is None:
+            _orders_get(network, fills, indexed)  # raises the 404
         created_at = at or timezone.now()
+        orders = _orders_lock(network, market, fills, created_at, indexed)
+        by_hash = {order.hash: order.id for order in orders.values()}
+        first = orders[by_hash[fills[0].order_hash]]
         give_token, take_token = (
             (market.base, market.quote)
             if first.give_token_id == market.base_id
             else (market.quote, market.base)
         )
         take_id = take_token.id
-        computed = _fills_compute(
+        computed = _fills_checked(
             fills=fills,
             hashes=hashes,
             orders=orders,
             by_hash=by_hash,
             taker=taker,
             now_ms=int(created_at.timestamp() * 1000),
-            rates=_fee_rates(network, created_at),
+            rates=_fee_rates(first),
             gas_fee=int(give_token.trade_gas_fee),
             indexed=indexed,
         )
@@ -358,6 +406,7 @@ def trade_execute(
         for index, fill in enumerate(computed):
             needed += fill.amount
             if needed > paying.available:
+                _refuse_used(fills, hashes, indexed)  # a replay is refused as one first
                 raise FieldError(
                     _field(index, "amount", indexed),
                     FieldCode.OUT_OF_RANGE,
@@ -382,15 +431,66 @@ def trade_execute(
             changes += _ledger_legs(balances=balances, trade=trade, fill=fill)
             trades.append(trade)
         balance_changes(changes)
-        for order in orders.values():
-            if order.filled == order.take_amount:
-                order.status = OrderStatus.FILLED
-            order.save(update_fields=["filled", "status", "updated_at"])
+        _orders_save(list(orders.values()), created_at)
         Trade.objects.bulk_create(trades)
         candles_record(market_id=market.id, trades=trades)
         market_data_changed(network_id=network.id, market_ids=[market.id])
         # robust: a broker outage must not fail trades that are committed.
         transaction.on_commit(lambda: settlement_nudge(network.id), robust=True)
+    return market, trades
+
+
+def _orders_save(orders: list[Order], moment: datetime) -> None:
+    """The fills' new `filled` (and FILLED status) of the locked orders, in one UPDATE."""
+    for order in orders:
+        if order.filled == order.take_amount:
+            order.status = OrderStatus.FILLED
+        order.updated_at = moment
+    rows_update(orders, ["filled", "status", "updated_at"])
+
+
+def trade_execute(
+    *,
+    network: Network,
+    fills: Sequence[TradeRequest],
+    indexed: bool = True,
+    at: datetime | None = None,
+) -> list[Trade]:
+    """Fills every item's order for its taker, all or nothing, and returns the trades.
+
+    `indexed` names refused fields "[i].amount" (an array body) or "amount" (one
+    object). `at` fixes the trades' time (tests); by default the time once the market
+    is locked (the fee schedule in force then applies).
+
+    Refusals (nothing written): submission disabled on the network or market, or the
+    market not TRADING (102); a hash that is not the server's or a signature not the
+    taker's (1005); items signed by different accounts, orders on different pairs, an
+    order not open or expired, the taker's own order (1006); a tradeHash used before
+    (1005 on nonce); an amount over what is left, too small to buy anything or to pay
+    the gas fee, or over the taker's available balance (1004 on amount); an unknown
+    order (404).
+    """
+    if not fills:
+        raise ApiError(Code.VALIDATION_FAILED, "Give at least one trade")
+    if len(fills) > MAX_TRADES_PER_REQUEST:
+        raise ApiError(
+            Code.VALIDATION_FAILED,
+            f"At most {MAX_TRADES_PER_REQUEST} trades per request, got {len(fills)}",
+        )
+    if not network.order_submission_enabled:
+        raise OrderSubmissionDisabled(f"Order submission is disabled on network {network.id}")
+    if not network.exchange_address:
+        raise OrderSubmissionDisabled(f"No exchange contract is deployed on network {network.id}")
+    taker, hashes = _check_signatures(network.exchange_address, fills, indexed)
+    try:
+        market, trades = _trades_locked(
+            network=network, fills=fills, taker=taker, hashes=hashes, indexed=indexed, at=at
+        )
+    except IntegrityError:
+        # The unique index on Trade.hash refused a tradeHash already submitted (a replay:
+        # the used hashes are read only on a refusal): the transaction rolled back.
+        _refuse_used(fills, hashes, indexed)
+        raise
 
     logger.info(
         "event=trades_executed taker=%s market=%s count=%s uuids=%s",

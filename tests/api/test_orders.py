@@ -298,6 +298,20 @@ def test_create_orders_refuses_a_duplicate_orderhash(api, network, market, trade
     assert money_snapshot() == before
 
 
+def test_a_duplicate_of_an_order_that_holds_the_whole_balance_is_a_duplicate(
+    api, network, market, trader
+):
+    payload = bid(network, market, trader, give=FUNDS)
+    assert create(api, payload).status_code == 201
+    before = money_snapshot()
+    response = create(api, payload)
+    assert (response.status_code, summary(response.json())) == (
+        400,
+        validation_error("orderHash", 1005),
+    )
+    assert money_snapshot() == before
+
+
 def test_a_hash_mismatch_names_the_expected_hash_and_the_signer(api, network, market, trader):
     payload = bid(network, market, trader)
     expected = payload["orderHash"]

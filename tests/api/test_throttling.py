@@ -4,6 +4,7 @@ import socket
 from datetime import timedelta
 
 import pytest
+import redis.connection
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -13,6 +14,7 @@ from rest_framework.test import APIClient
 from exchange.api import throttling
 from exchange.models import Ban, CostClass, RateLimitPolicy
 from exchange.services.api_keys import api_key_issue
+from exchange.services.bans import ban_impose
 
 pytestmark = pytest.mark.django_db
 
@@ -236,6 +238,35 @@ def test_strikes_are_forgotten_after_good_behaviour(api, network, small_limits, 
     for _ in range(5):
         _fee_info(api)
     assert Ban.objects.get(client="ip:10.0.0.1").strikes == 1
+
+
+def test_requests_refused_during_a_ban_do_not_use_up_the_next_window(
+    api, network, small_limits, clock
+):
+    ban_impose(client="ip:10.0.0.1", reason="test", now=clock.now)
+    assert [_fee_info(api).status_code for _ in range(3)] == [418, 418, 418]
+    clock.advance(seconds=61)
+    served = _fee_info(api)
+    assert served.status_code == 200
+    assert served["X-RateLimit-Remaining"] == "1"
+
+
+def test_a_request_checks_bans_and_counts_in_one_redis_round_trip(
+    api, network, small_limits, monkeypatch
+):
+    _fee_info(api, data={"account": ACCOUNT})  # the ban states are now cached
+    sent = []
+    original = redis.connection.Connection.send_packed_command
+
+    def spy(self, command, *args, **kwargs):
+        sent.append(command)
+        return original(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", spy)
+    response = _fee_info(api, data={"account": ACCOUNT})
+    assert response.status_code == 200
+    assert response["X-RateLimit-Remaining"] == "0"  # the IP's counter: 2 of 2
+    assert len(sent) == 1
 
 
 def test_an_operator_lifts_a_ban_in_the_admin(api, network, small_limits):

@@ -179,3 +179,26 @@ def test_a_cancel_racing_fills_leaves_the_hold_equal_to_what_is_left(
     assert Balance.objects.get(account=bid.account, token=market.base).held == 0
     assert token_sums() == before
     assert_no_negative_balance()
+
+
+def test_the_same_fill_sent_concurrently_is_executed_once(network, market, fees, maker, fund):
+    bid = place(
+        maker,
+        give_token=market.base,
+        give_amount=2 * ETH,
+        take_token=market.quote,
+        take_amount=4000 * ETH,
+    )
+    [taker] = funded_takers(market, fund, 1)
+    before = token_sums()
+    body = [fill_payload(taker, bid, 1000 * ETH)]
+
+    outcomes = post_at_once([body] * 8)
+
+    assert sorted(status for status, _ in outcomes) == [201] + [400] * 7, outcomes
+    refusals = [body["validationErrors"][0] for status, body in outcomes if status == 400]
+    assert {(error["field"], error["code"]) for error in refusals} == {("[0].nonce", 1005)}
+    bid.refresh_from_db()
+    assert bid.filled == 1000 * ETH
+    assert Trade.objects.count() == 1
+    assert token_sums() == before

@@ -253,6 +253,17 @@ def test_a_trade_hash_is_used_only_once(network, market, maker, taker, bid):
     assert detail(error) == ("[1].nonce", 1005)
 
 
+def test_a_replay_the_taker_can_no_longer_pay_for_is_refused_as_a_replay(
+    network, market, fund, maker, bid
+):
+    taker = new_signer()
+    fund(taker, market.quote, 1000 * ETH)
+    item = fill(taker, bid, 1000 * ETH)
+    execute(network, [item])
+    error = refused(FieldError, network, [item])
+    assert detail(error) == ("[0].nonce", 1005)
+
+
 def test_it_refuses_an_expired_order(network, market, maker, taker, bid):
     late = bid.created_at.__class__.fromtimestamp(bid.expiry_ms / 1000, tz=bid.created_at.tzinfo)
     error = refused(FieldError, network, [fill(taker, bid, ETH)], at=late)

@@ -1,0 +1,122 @@
+"""rows_update writes exactly the fields named of exactly the rows given (amounts up to
+2^256-1 included), on PostgreSQL in one statement; rows_update_and_insert adds new rows
+in the same statement, all or nothing."""
+
+from datetime import UTC, datetime
+
+import pytest
+from django.db import DataError, IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from exchange.models import Balance, LedgerEntry, LedgerKind
+from exchange.models.fields import UINT256_MAX
+from exchange.services.rows import rows_update, rows_update_and_insert
+from tests.factories import TokenFactory
+
+pytestmark = pytest.mark.django_db
+
+MOMENT = datetime(2030, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+
+
+def test_it_writes_the_fields_named_of_the_rows_given(network):
+    token = TokenFactory(network=network)
+    rows = [
+        Balance.objects.create(network=network, account="0x" + f"{i:040x}", token=token)
+        for i in range(3)
+    ]
+    first, second, untouched = rows
+    first.total, first.held, first.updated_at = UINT256_MAX, UINT256_MAX - 1, MOMENT
+    second.total, second.held, second.updated_at = 7, 0, MOMENT
+    second.account = "0x" + "ff" * 20  # not a field named: stays as stored
+
+    with CaptureQueriesContext(connection) as captured:
+        rows_update([first, second], ["total", "held", "updated_at"])
+
+    if connection.vendor == "postgresql":
+        assert len(captured.captured_queries) == 1
+    stored = {b.pk: b for b in Balance.objects.all()}
+    assert (stored[first.pk].total, stored[first.pk].held) == (UINT256_MAX, UINT256_MAX - 1)
+    assert (stored[second.pk].total, stored[second.pk].held) == (7, 0)
+    assert stored[first.pk].updated_at == stored[second.pk].updated_at == MOMENT
+    assert stored[second.pk].account == "0x" + f"{1:040x}"
+    assert (stored[untouched.pk].total, stored[untouched.pk].updated_at) == (
+        0,
+        untouched.updated_at,
+    )
+
+
+def test_nothing_to_update_sends_nothing(network):
+    with CaptureQueriesContext(connection) as captured:
+        rows_update([], ["total"])
+    assert captured.captured_queries == []
+
+
+def test_an_update_and_an_insert_go_in_one_statement_and_the_new_rows_get_their_ids(network):
+    token = TokenFactory(network=network)
+    balance = Balance.objects.create(network=network, account="0x" + "01" * 20, token=token)
+    balance.total, balance.updated_at = UINT256_MAX, MOMENT
+    entries = [
+        LedgerEntry(
+            balance=balance,
+            kind=LedgerKind.DEPOSIT,
+            total_delta=delta,
+            held_delta=0,
+            total_after=UINT256_MAX,
+            held_after=0,
+            reference=f"ref{delta % 1000}",
+        )
+        for delta in (UINT256_MAX, 1)
+    ]
+
+    with CaptureQueriesContext(connection) as captured:
+        rows_update_and_insert([balance], ["total", "updated_at"], entries)
+
+    if connection.vendor == "postgresql":
+        assert len(captured.captured_queries) == 1
+    balance.refresh_from_db()
+    assert (balance.total, balance.updated_at) == (UINT256_MAX, MOMENT)
+    stored = LedgerEntry.objects.order_by("id")
+    assert [entry.pk for entry in entries] == [entry.pk for entry in stored]
+    assert [(e.total_delta, e.reference) for e in stored] == [
+        (UINT256_MAX, f"ref{UINT256_MAX % 1000}"),
+        (1, "ref1"),
+    ]
+    assert all(entry.created_at is not None for entry in stored)
+
+
+def test_a_violated_constraint_writes_neither(network):
+    token = TokenFactory(network=network)
+    balance = Balance.objects.create(network=network, account="0x" + "02" * 20, token=token)
+    balance.held = 5  # more than the total: balance_held_within_total refuses it
+    entry = LedgerEntry(
+        balance=balance,
+        kind=LedgerKind.HOLD,
+        total_delta=0,
+        held_delta=5,
+        total_after=0,
+        held_after=5,
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        rows_update_and_insert([balance], ["held"], [entry])
+    balance.refresh_from_db()
+    assert balance.held == 0
+    assert not LedgerEntry.objects.exists()
+
+
+@pytest.mark.postgres_only  # SQLite does not enforce a varchar's length
+def test_a_value_too_long_for_its_column_is_refused_not_cut(network):
+    token = TokenFactory(network=network)
+    balance = Balance.objects.create(network=network, account="0x" + "03" * 20, token=token)
+    entry = LedgerEntry(
+        balance=balance,
+        kind=LedgerKind.DEPOSIT,
+        total_delta=1,
+        held_delta=0,
+        total_after=1,
+        held_after=0,
+        reference="x" * 81,
+    )
+    balance.total = 1
+    with pytest.raises(DataError), transaction.atomic():
+        rows_update_and_insert([balance], ["total"], [entry])
+    assert not LedgerEntry.objects.exists()
