@@ -7,6 +7,7 @@ database (loaded as a pytest plugin from tests/conftest.py).
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -59,12 +60,13 @@ def worker_process(
     try:
         yield worker
     finally:
-        worker.terminate()
-        try:
+        # The whole process group: with --beat, beat runs in a child process of its own.
+        os.killpg(worker.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
             worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
         worker.stderr.close()
 
 
