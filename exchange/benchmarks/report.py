@@ -97,8 +97,8 @@ def _worker_figure(result: dict) -> tuple[str, str]:
         )
     return (
         f"{result['throughput']:.0f} {result.get('unit', '/s')}",
-        f"{result.get('deposits', result.get('blocks'))} in {result['seconds']:.2f} s,"
-        f" {result.get('watcher_runs', '-')} runs",
+        f"{result.get('deposits', result.get('blocks', result.get('count')))}"
+        f" in {result['seconds']:.2f} s, {result.get('watcher_runs', result.get('runs'))} runs",
     )
 
 

@@ -233,7 +233,12 @@ SCENARIOS = [
         probe="/get_trades",
     ),
     Scenario(
-        "get_ticker", "every market's 24 h ticker", "baseline_row", _ticker, probe="/get_ticker"
+        "get_ticker",
+        "every market's 24 h ticker",
+        "baseline_row",
+        _ticker,
+        targets=(Target("max_p50_ratio", 2),),
+        probe="/get_ticker",
     ),
     Scenario(
         "get_chart_data_day_5m",

@@ -397,10 +397,11 @@ def trades_settled(run: WorkerRun) -> dict:
         operator_key=run.deployment.operator.key,
     )
     accounts = [(a.address, a.key) for a in run.node.accounts[1:9]]
-    return measure_trades_settled(
+    figures = measure_trades_settled(
         network=run.network,
         client=client,
         accounts=accounts,
         count=run.count(1_000, 20),
         log=run.log,
     )
+    return {**figures, "unit": "trades/s"}
