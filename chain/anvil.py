@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -17,6 +16,7 @@ from pathlib import Path
 from eth_account import Account
 
 from chain.client import ExchangeClient
+from relayer.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 ANVIL = ROOT / "node_modules" / ".bin" / "anvil"
@@ -77,26 +77,23 @@ def _dev_accounts(count: int) -> list[DevAccount]:
     return accounts
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_anvil(*, accounts: int = 10, extra_args: tuple[str, ...] = ()) -> AnvilNode:
-    """Starts anvil on a free port and waits until it answers; stop it with stop_anvil.
-    `extra_args`: more anvil options (e.g. a hardfork or history pruning)."""
+def start_anvil(
+    *, accounts: int = 10, extra_args: tuple[str, ...] = (), port: int | None = None
+) -> AnvilNode:
+    """Starts anvil and waits until it answers; stop it with stop_anvil. On `port` if
+    given (a node restarted where its clients expect it), else on a free port.
+    `extra_args`: more anvil options (e.g. a hardfork, history pruning, a state file)."""
     if not ANVIL.exists():
         raise RuntimeError(f"{ANVIL} is missing: run `make install` (npm ci)")
-    for _attempt in range(3):
-        port = _free_port()
+    for _attempt in range(1 if port else 3):
+        node_port = port or free_port()
         process = subprocess.Popen(
             [
                 str(ANVIL),
                 "--host",
                 "127.0.0.1",
                 "--port",
-                str(port),
+                str(node_port),
                 "--chain-id",
                 str(CHAIN_ID),
                 "--accounts",
@@ -110,7 +107,9 @@ def start_anvil(*, accounts: int = 10, extra_args: tuple[str, ...] = ()) -> Anvi
             stderr=subprocess.PIPE,
             start_new_session=True,  # its own process group: stop_anvil ends the wrapper and node
         )
-        node = AnvilNode(f"http://127.0.0.1:{port}", CHAIN_ID, _dev_accounts(accounts), process)
+        node = AnvilNode(
+            f"http://127.0.0.1:{node_port}", CHAIN_ID, _dev_accounts(accounts), process
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and process.poll() is None:
             try:
@@ -123,10 +122,12 @@ def start_anvil(*, accounts: int = 10, extra_args: tuple[str, ...] = ()) -> Anvi
 
 
 def stop_anvil(node: AnvilNode) -> None:
+    """SIGTERM to its process group: anvil writes its --state file (the chain, not its
+    pool) and exits."""
     if node.process.poll() is None:
         os.killpg(node.process.pid, signal.SIGTERM)
         try:
-            node.process.wait(timeout=10)
+            node.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(node.process.pid, signal.SIGKILL)
             node.process.wait()

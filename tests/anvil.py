@@ -18,16 +18,11 @@ from __future__ import annotations
 import pytest
 
 from chain.anvil import (  # noqa: F401  (re-exported for the tests)
-    ANVIL,
     CHAIN_ID,
     INACTIVITY_BLOCKS,
     MINTED,
-    MNEMONIC,
-    AnvilNode,
     Deployment,
     DevAccount,
-    _dev_accounts,
-    _free_port,
     deploy,
     start_anvil,
     stop_anvil,

@@ -20,17 +20,12 @@ from pathlib import Path
 import pytest
 
 from relayer.demo import CHAIN_ID, DEV_ACCOUNTS, port_is_free
+from relayer.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 READY = re.compile(r"^Ready at (http://\S+) in ")
 START_TIMEOUT = 180.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _walkthrough() -> str:
@@ -60,7 +55,7 @@ def _process_groups_alive(groups: set[int]) -> list[str]:
 
 class Demo:
     def __init__(self, tmp: Path):
-        self.http_port, self.chain_port = _free_port(), _free_port()
+        self.http_port, self.chain_port = free_port(), free_port()
         self.var_dir = tmp / "var"
         self.env = {
             **os.environ,
@@ -259,7 +254,7 @@ def test_it_refuses_to_start_when_a_port_is_taken(tmp_path):
             env={
                 **os.environ,
                 "DEMO_HTTP_PORT": str(port),
-                "DEMO_CHAIN_PORT": str(_free_port()),
+                "DEMO_CHAIN_PORT": str(free_port()),
                 "VAR_DIR": str(tmp_path / "var"),
             },
             capture_output=True,

@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,16 +11,12 @@ from pathlib import Path
 
 from django.conf import settings
 
+from relayer.ports import free_port
+
 WORKERS = 2
 # The deployed gunicorn config (the image and compose load it) applies here too, except
 # the bind address and the worker count, fixed for comparison.
 DEPLOYED_CONFIG = Path(settings.BASE_DIR) / "docker" / "gunicorn.conf.py"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Server:

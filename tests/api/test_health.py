@@ -1,7 +1,6 @@
 """/healthz: database, cache, broker and each enabled network's node."""
 
 import os
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -9,17 +8,12 @@ from pathlib import Path
 import pytest
 
 from exchange.selectors.health import node_block_number
+from relayer.ports import free_port
 from tests.factories import NetworkFactory
 
 pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +22,7 @@ def node_url():
     binary = Path(os.environ.get("ANVIL_BIN", ROOT / "node_modules" / ".bin" / "anvil"))
     if not binary.exists():
         pytest.skip("anvil is not installed (node_modules/.bin/anvil or ANVIL_BIN)")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [str(binary), "--host", "127.0.0.1", "--port", str(port), "--silent"],
         stdout=subprocess.DEVNULL,
@@ -69,7 +63,7 @@ def test_it_is_200_when_everything_is_up(api, node_url):
 
 def test_it_is_503_with_details_when_a_node_is_down(api, node_url):
     NetworkFactory(id=31337, rpc_url=node_url)
-    down = NetworkFactory(id=5, rpc_url=f"http://user:secret@127.0.0.1:{_free_port()}")
+    down = NetworkFactory(id=5, rpc_url=f"http://user:secret@127.0.0.1:{free_port()}")
     response = api.get("/healthz")
     assert response.status_code == 503
     body = response.json()
@@ -94,7 +88,7 @@ def test_disabled_networks_are_not_checked(api):
 
 
 def test_it_is_503_when_the_cache_and_broker_are_down(api, settings):
-    dead = f"redis://127.0.0.1:{_free_port()}/0"
+    dead = f"redis://127.0.0.1:{free_port()}/0"
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": dead}
     }

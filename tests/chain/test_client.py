@@ -12,7 +12,7 @@ from chain.client import (
     TransactionRejected,
     exchange_client,
 )
-from tests.anvil import _free_port
+from relayer.ports import free_port
 from tests.chain.contract import ONE, deposit_ether, deposit_token, signed_withdrawal
 
 
@@ -110,7 +110,7 @@ def test_a_withdrawal_the_contract_would_refuse_raises_before_sending(deployment
 
 def test_an_unreachable_node_is_chain_unavailable():
     client = ExchangeClient(
-        rpc_url=f"http://127.0.0.1:{_free_port()}", exchange_address="0x" + "11" * 20, timeout=1
+        rpc_url=f"http://127.0.0.1:{free_port()}", exchange_address="0x" + "11" * 20, timeout=1
     )
     with pytest.raises(ChainUnavailable):
         client.head()

@@ -1,20 +1,17 @@
 """The node itself stops after the operator's transaction was sent and comes back
 without it (its pool is gone): the worker finds out and the user is paid exactly once."""
 
-import os
-import signal
-import subprocess
-import time
-
 import pytest
 
 from chain import hashing
+from chain.anvil import AnvilNode, start_anvil, stop_anvil
 from chain.client import ETHER, ChainUnavailable, ExchangeClient
 from chain.watcher import deposits_watch_run
 from chain.withdrawals import withdrawals_confirm_run, withdrawals_dispatch_run
 from exchange.models import Balance, Network, Token, Transfer
 from exchange.services.withdrawals import withdrawal_request
-from tests.anvil import ANVIL, CHAIN_ID, MNEMONIC, AnvilNode, _dev_accounts, _free_port, deploy
+from relayer.ports import free_port
+from tests.anvil import CHAIN_ID, deploy
 from tests.chain.contract import ONE, deposit_ether, token_balance
 from tests.signing import next_nonce
 
@@ -23,63 +20,20 @@ pytestmark = pytest.mark.django_db
 FEE = ONE // 100
 
 
-def start_node(port: int, state_file) -> AnvilNode:
-    process = subprocess.Popen(
-        [
-            str(ANVIL),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--chain-id",
-            str(CHAIN_ID),
-            "--mnemonic",
-            MNEMONIC,
-            "--state",
-            str(state_file),
-            "--silent",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    node = AnvilNode(f"http://127.0.0.1:{port}", CHAIN_ID, _dev_accounts(10), process)
-    deadline = time.monotonic() + 30
-    while process.poll() is None and time.monotonic() < deadline:
-        try:
-            node.rpc("eth_chainId")
-            return node
-        except OSError:
-            time.sleep(0.05)
-    stop_node(node)
-    raise RuntimeError("anvil did not start")
-
-
-def stop_node(node: AnvilNode) -> None:
-    """SIGTERM: anvil writes its state file (the chain, not its pool) and exits."""
-    if node.process.poll() is None:
-        os.killpg(node.process.pid, signal.SIGTERM)
-        try:
-            node.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(node.process.pid, signal.SIGKILL)
-            node.process.wait()
-
-
 @pytest.fixture
 def own_node(tmp_path):
-    port = _free_port()
-    nodes = [start_node(port, tmp_path / "state.json")]
+    port, state = free_port(), ("--state", str(tmp_path / "state.json"))
+    nodes = [start_anvil(port=port, extra_args=state)]
 
     def restart() -> AnvilNode:
-        stop_node(nodes[-1])
-        nodes.append(start_node(port, tmp_path / "state.json"))
+        stop_anvil(nodes[-1])
+        nodes.append(start_anvil(port=port, extra_args=state))
         return nodes[-1]
 
     try:
         yield nodes[0], restart
     finally:
-        stop_node(nodes[-1])
+        stop_anvil(nodes[-1])
 
 
 def test_a_node_restarted_without_the_sent_transaction_pays_the_user_once(own_node, settings):
@@ -119,7 +73,7 @@ def test_a_node_restarted_without_the_sent_transaction_pays_the_user_once(own_no
         withdrawal.id
     ]
     sent_hash = Transfer.objects.get(id=withdrawal.id).transaction_hash
-    stop_node(node)
+    stop_anvil(node)
     with pytest.raises(ChainUnavailable):
         withdrawals_confirm_run(network=network, client=deployment.client)
 

@@ -13,7 +13,7 @@ from chain.withdrawals import (
 )
 from exchange.models import Balance, Token, Transfer, TransferStatus
 from exchange.services.withdrawals import withdrawal_request
-from tests.anvil import _free_port
+from relayer.ports import free_port
 from tests.chain.contract import ONE, deposit_ether, token_balance
 from tests.signing import next_nonce
 
@@ -52,7 +52,7 @@ def request_withdrawal(deployment, network, user, amount: int, token: str = ETHE
 def dead_client(deployment) -> ExchangeClient:
     """A client whose node never answers: nothing listens on the port."""
     return ExchangeClient(
-        rpc_url=f"http://127.0.0.1:{_free_port()}",
+        rpc_url=f"http://127.0.0.1:{free_port()}",
         exchange_address=deployment.exchange,
         operator_key=deployment.operator.key,
         timeout=2,

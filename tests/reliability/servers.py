@@ -26,14 +26,10 @@ import requests
 from django.conf import settings
 from django.db import connection
 
+from relayer.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def closed_port_url() -> str:
