@@ -32,16 +32,22 @@ def _database_url() -> str:
 
 @contextlib.contextmanager
 def worker_process(
-    env: dict[str, str], *, beat_schedule: Path | None = None
+    env: dict[str, str],
+    *,
+    log_path: Path,
+    pool: str = "solo",
+    beat_schedule: Path | None = None,
 ) -> Iterator[subprocess.Popen]:
-    """A `celery worker` process (with beat inside it when `beat_schedule` is given: the
-    production schedule drives it, no nudges needed) on the test database."""
+    """A `celery worker` process on the test database, its output in `log_path` (read
+    with `worker.log()`); `pool="prefork"` runs one child, and with `beat_schedule`
+    beat runs inside it (the production schedule drives it, no nudges needed)."""
     command = [
         str(Path(sys.executable).parent / "celery"),
         "-A",
         "relayer",
         "worker",
-        "--pool=solo",
+        f"--pool={pool}",
+        "--concurrency=1",
         "--loglevel=INFO",
         "--without-gossip",
         "--without-mingle",
@@ -49,25 +55,27 @@ def worker_process(
     ]
     if beat_schedule is not None:
         command += ["--beat", "--schedule", str(beat_schedule)]
-    worker = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": _database_url(), **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    with open(log_path, "wb") as log:
+        worker = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env={**os.environ, "DATABASE_URL": _database_url(), **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    worker.log = lambda: log_path.read_text(errors="replace")
     try:
         yield worker
     finally:
         # The whole process group: with --beat, beat runs in a child process of its own.
-        os.killpg(worker.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
             worker.wait(timeout=20)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(worker.pid, signal.SIGKILL)
         worker.wait()
-        worker.stderr.close()
 
 
 def chain_worker_env(deployment, redis_url: str) -> dict[str, str]:
@@ -80,9 +88,10 @@ def chain_worker_env(deployment, redis_url: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def celery_worker(deployment, settings):
+def celery_worker(deployment, settings, tmp_path):
     app.control.purge()  # only this suite's Redis db: tasks left by an earlier run
-    with worker_process(chain_worker_env(deployment, settings.REDIS_URL)) as worker:
+    env = chain_worker_env(deployment, settings.REDIS_URL)
+    with worker_process(env, log_path=tmp_path / "celery-worker.log") as worker:
         yield worker
 
 
@@ -91,7 +100,7 @@ def wait_for(condition, *, nudge, worker, limit: float = 90.0):
     seconds only so that a broken worker cannot hang the suite."""
     deadline = time.monotonic() + limit
     while not condition():
-        assert worker.poll() is None, worker.stderr.read().decode()[-3000:]
+        assert worker.poll() is None, worker.log()[-3000:]
         assert time.monotonic() < deadline, "the worker did not finish the work"
         nudge()
         time.sleep(1)

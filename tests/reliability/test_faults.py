@@ -13,11 +13,9 @@ gunicorn, Celery worker and beat is tests/reliability/test_redis_restart.py.
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import requests
@@ -27,13 +25,12 @@ from chain.client import ETHER
 from chain.reconciliation import reconciliation_run
 from chain.watcher import deposits_watch_run
 from exchange.models import Balance, LedgerEntry, LedgerKind, Order, OrderStatus, Token, Transfer
+from tests.celery_worker import worker_process
 from tests.chain.contract import ONE, deposit_ether
 from tests.reliability.invariants import assert_money_exact
 from tests.reliability.seed import seed_exchange
 from tests.reliability.servers import (
-    ROOT,
     closed_port_url,
-    database_url_for_tests,
     gunicorn_server,
 )
 from tests.reliability.test_concurrency import raise_rate_limits
@@ -194,43 +191,9 @@ def prefork_worker(settings, tmp_path):
     from relayer.celery import app
 
     app.control.purge()
-    log_path = tmp_path / "worker.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url_for_tests(),
-        "REDIS_URL": settings.REDIS_URL,
-    }
-    with open(log_path, "wb") as log:
-        worker = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "celery"),
-                "-A",
-                "relayer",
-                "worker",
-                "--pool=prefork",
-                "--concurrency=1",
-                "--loglevel=INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    worker.log = lambda: log_path.read_text(errors="replace")
-    try:
+    env = {"REDIS_URL": settings.REDIS_URL}
+    with worker_process(env, log_path=tmp_path / "worker.log", pool="prefork") as worker:
         yield worker
-    finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGTERM)
-            try:
-                worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signal.SIGKILL)
-                worker.wait()
 
 
 def _wait(condition, *, worker, limit: float = 60.0, what: str) -> None:

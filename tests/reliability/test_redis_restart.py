@@ -29,7 +29,7 @@ FEE = ONE // 100
 def _eventually(condition, *, within: float, what: str, worker) -> None:
     deadline = time.monotonic() + within
     while not condition():
-        assert worker.poll() is None, worker.stderr.read().decode()[-3000:]
+        assert worker.poll() is None, worker.log()[-3000:]
         assert time.monotonic() < deadline, f"not within {within} s: {what}"
         time.sleep(0.2)
 
@@ -64,7 +64,9 @@ def test_redis_killed_and_restarted_empty_loses_nothing_and_pays_once(
             tmp_path, workers=1, threads=2, REDIS_URL=redis.url(), FEE_ACCOUNT=env["FEE_ACCOUNT"]
         ) as server,
         worker_process(
-            {**env, "REDIS_URL": redis.url()}, beat_schedule=tmp_path / "beat-schedule"
+            {**env, "REDIS_URL": redis.url()},
+            log_path=tmp_path / "celery-worker.log",
+            beat_schedule=tmp_path / "beat-schedule",
         ) as worker,
     ):
         deposit_ether(deployment, user, 3 * ONE)
