@@ -24,10 +24,7 @@ mines empty blocks (anvil_mine) when a run only leaves trades waiting for confir
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cached_property
 
-from coincurve import PrivateKey
 from django.db.models import Max
 from django.test import override_settings
 from eth_hash.auto import keccak
@@ -36,8 +33,8 @@ from chain import hashing, rpc_batch
 from chain.client import ETHER, ExchangeClient
 from chain.reconciliation import reconcile_network
 from chain.settler import trades_settle_run
-from chain.signatures import eth_signed_message_hash
 from chain.watcher import deposits_watch_run, required_confirmations
+from exchange.benchmarks.keys import Account, account_of_key
 from exchange.models import Market, Network, Order, SettlementStatus, Token, Trade
 from exchange.services.orders import order_place
 from exchange.services.trades import TradeRequest, trade_execute
@@ -51,21 +48,6 @@ FILLS_PER_REQUEST = 10
 TIMEOUT_SECONDS_PER_TRADE = 0.5
 
 
-@dataclass(frozen=True)
-class Trader:
-    address: str
-    private_key: str
-
-    @cached_property
-    def key(self) -> PrivateKey:
-        return PrivateKey(bytes.fromhex(self.private_key.removeprefix("0x")))
-
-    def sign(self, hash_hex: str) -> str:
-        """web3.eth.sign(hash): r || s || v, v in {27, 28}."""
-        raw = self.key.sign_recoverable(eth_signed_message_hash(hash_hex), hasher=None)
-        return "0x" + raw[:64].hex() + bytes([raw[64] + 27]).hex()
-
-
 def measure_trades_settled(
     *,
     network: Network,
@@ -77,7 +59,9 @@ def measure_trades_settled(
     """Books `count` trades and times the settler until all are SETTLED (module doc)."""
     if len(accounts) < 2:
         raise ValueError("the scenario needs at least two funded accounts")
-    traders = [Trader(address.lower(), key) for address, key in accounts]
+    traders = [account_of_key(index, key) for index, (_, key) in enumerate(accounts)]
+    if [t.address for t in traders] != [address.lower() for address, _ in accounts]:
+        raise ValueError("an account's address is not its private key's")
     makers, takers = traders[: len(traders) // 2], traders[len(traders) // 2 :]
     fee_account = rpc_batch.as_address(
         rpc_batch.batch(client, [rpc_batch.fee_account(network.exchange_address, client.head())])[0]
@@ -162,7 +146,7 @@ def _book(network, *, makers, takers, eth, token, count: int) -> list[int]:
     return trade_ids
 
 
-def _ask(network: Network, maker: Trader, *, eth: Token, token: Token) -> Order:
+def _ask(network: Network, maker: Account, *, eth: Token, token: Token) -> Order:
     give, take = TOKEN_FUNDS, TOKEN_FUNDS // PRICE
     nonce = int(keccak(maker.address.encode())[:6].hex(), 16)
     expiry_ms = int(time.time() * 1000) + 86_400_000
