@@ -418,17 +418,12 @@ class ExchangeClient:
             with _node():
                 gas = self._w3.eth.estimate_gas(transaction) * 6 // 5 + 10_000
         max_fee, tip = fees or self.fee_caps()
-        transaction.update(
-            gas=gas,
-            maxFeePerGas=max_fee,
-            maxPriorityFeePerGas=tip,
-            chainId=self.chain_id(),
-            nonce=self.nonce(account.address) if nonce is None else nonce,
-        )
+        if nonce is None:
+            nonce = self.nonce(account.address)
         tx_hash, raw = sign_dynamic_fee(
             bytes(account.key),
-            chain_id=transaction["chainId"],
-            nonce=transaction["nonce"],
+            chain_id=self.chain_id(),
+            nonce=nonce,
             max_priority_fee=tip,
             max_fee=max_fee,
             gas=gas,
@@ -436,9 +431,7 @@ class ExchangeClient:
             value=value,
             data=data,
         )
-        return SignedTransaction(
-            hash=tx_hash, raw=raw, nonce=transaction["nonce"], sender=account.address.lower()
-        )
+        return SignedTransaction(hash=tx_hash, raw=raw, nonce=nonce, sender=account.address.lower())
 
     def fee_caps(self) -> tuple[int, int]:
         """(maxFeePerGas, maxPriorityFeePerGas): twice the latest base fee plus the tip,
