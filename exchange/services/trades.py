@@ -336,7 +336,7 @@ def _used_hashes(hashes: list[str]) -> set[str]:
     return set(Trade.objects.filter(hash__in=hashes).values_list("hash", flat=True))
 
 
-def _refuse_used(fills: Sequence[TradeRequest], hashes: list[str], indexed: bool) -> None:
+def _refuse_used(hashes: list[str], indexed: bool) -> None:
     """Refuses the first item whose tradeHash was already submitted, if any."""
     used = _used_hashes(hashes)
     for index, trade_hash in enumerate(hashes):
@@ -406,7 +406,7 @@ def _trades_locked(
         for index, fill in enumerate(computed):
             needed += fill.amount
             if needed > paying.available:
-                _refuse_used(fills, hashes, indexed)  # a replay is refused as one first
+                _refuse_used(hashes, indexed)  # a replay is refused as one first
                 raise FieldError(
                     _field(index, "amount", indexed),
                     FieldCode.OUT_OF_RANGE,
@@ -489,7 +489,7 @@ def trade_execute(
     except IntegrityError:
         # The unique index on Trade.hash refused a tradeHash already submitted (a replay:
         # the used hashes are read only on a refusal): the transaction rolled back.
-        _refuse_used(fills, hashes, indexed)
+        _refuse_used(hashes, indexed)
         raise
 
     logger.info(
