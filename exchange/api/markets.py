@@ -1,39 +1,32 @@
-import time
-
-from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from exchange.api.errors import FieldCode, FieldError
+from exchange.api.kept import KeptRows
 from exchange.market_snapshots import market_data_changed
 from exchange.models import Market, Network, Token
 from exchange.selectors.orders import market_by_name
 
-# (networkId, name as asked) -> (read at, Market with base and quote), per process, for
-# NETWORK_CACHE_SECONDS at most, like the networks (exchange/api/networks.py). Only
-# markets found are kept, so made-up names cannot grow it. The reads that use it show
-# a market's data; what must be fresh (status, kill switch) the services read again.
-_markets: dict[tuple[int, str], tuple[float, Market]] = {}
+# (networkId, name as asked) -> Market with base and quote (exchange/api/kept.py). The
+# reads that use it show a market's data; what must be fresh (status, kill switch) the
+# services read again.
+_markets: KeptRows[Market] = KeptRows(keep_missing=False)
 
 
 def market_from_name(network: Network, name: str) -> Market:
     """The network's market named BASE_QUOTE; an unknown one is a 400 on `market`."""
-    cached = _markets.get((network.id, name))
-    if cached is not None and time.monotonic() - cached[0] < settings.NETWORK_CACHE_SECONDS:
-        return cached[1]
-    market = market_by_name(network=network, name=name)
+    market = _markets.get((network.id, name), lambda: market_by_name(network=network, name=name))
     if market is None:
         raise FieldError(
             "market",
             FieldCode.UNSUPPORTED_OPTION,
             f"Market {name} is not traded on network {network.id} (names are BASE_QUOTE)",
         )
-    _markets[(network.id, name)] = (time.monotonic(), market)
     return market
 
 
 def markets_forget() -> None:
-    _markets.clear()
+    _markets.forget()
 
 
 @receiver(post_save, sender=Market)

@@ -1,10 +1,9 @@
-import time
-
 from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from exchange.api.errors import FieldCode, FieldError
+from exchange.api.kept import KeptRows
 from exchange.models import Network
 
 
@@ -25,26 +24,20 @@ def network_from_params(params: dict) -> Network:
     return network
 
 
-# networkId -> (read at, Network or None), per process. A request reads its network
-# from here for NETWORK_CACHE_SECONDS at most: a change saved in this process (the
-# admin, the services) clears it at once, one saved elsewhere is seen within that
-# time. Where staleness matters it does not count on it: order_place and
-# trade_execute read the network's order_submission_enabled again, fresh, with the
-# market they lock or check.
-_networks: dict[int, tuple[float, Network | None]] = {}
+# networkId -> Network or None (exchange/api/kept.py). Where staleness matters it does
+# not count on it: order_place and trade_execute read the network's
+# order_submission_enabled again, fresh, with the market they lock or check.
+_networks: KeptRows[Network] = KeptRows(keep_missing=True)
 
 
 def _network_get(network_id: int) -> Network | None:
-    cached = _networks.get(network_id)
-    if cached is not None and time.monotonic() - cached[0] < settings.NETWORK_CACHE_SECONDS:
-        return cached[1]
-    network = Network.objects.filter(pk=network_id, enabled=True).first()
-    _networks[network_id] = (time.monotonic(), network)
-    return network
+    return _networks.get(
+        network_id, lambda: Network.objects.filter(pk=network_id, enabled=True).first()
+    )
 
 
 def networks_forget() -> None:
-    _networks.clear()
+    _networks.forget()
 
 
 @receiver(post_save, sender=Network)
