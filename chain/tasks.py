@@ -8,6 +8,7 @@ import logging
 from celery import shared_task
 
 from chain.client import ChainUnavailable, exchange_client
+from chain.escape_hatch import escape_exposure_refresh
 from chain.locks import network_lock
 from chain.reconciliation import reconciliation_run
 from chain.settler import trades_settle_run
@@ -71,6 +72,17 @@ def withdrawals_confirm_all() -> None:
 @shared_task(ignore_result=True)
 def trades_settle_all() -> None:
     _fan_out(trades_settle)
+
+
+@shared_task(ignore_result=True)
+def escape_exposure_refresh_all() -> None:
+    _fan_out(escape_exposure_refresh_task)
+
+
+@shared_task(ignore_result=True, name="chain.tasks.escape_exposure_refresh")
+def escape_exposure_refresh_task(network_id: int) -> None:
+    """Which accounts can use the escape hatch soon (chain/escape_hatch.py)."""
+    _locked_run("escape-hatch", "escape-hatch", network_id, escape_exposure_refresh)
 
 
 @shared_task(ignore_result=True)

@@ -17,7 +17,9 @@ from chain.hashing import withdraw_hash
 from chain.signatures import InvalidSignature, recover_signer
 from exchange.api.errors import ApiError, Code, FieldCode, FieldError
 from exchange.models import LedgerKind, Network, Token, Transfer, TransferKind, TransferStatus
+from exchange.services.account_guard import account_guard, escape_payable_check
 from exchange.services.chain_jobs import withdrawal_dispatch_nudge
+from exchange.services.direct_withdrawals import shortfalls_repay
 from exchange.services.ledger import balance_change, balances_lock, token_balance_lock
 
 logger = logging.getLogger(__name__)
@@ -81,6 +83,8 @@ def withdrawal_request(
     )
     if Transfer.objects.filter(hash=expected_hash).exists():
         raise replay
+    guard = account_guard(network=network, accounts=[account])
+    guard.read(account, token.address)
     try:
         with transaction.atomic():
             balance = token_balance_lock(token=token, account=account)
@@ -90,6 +94,14 @@ def withdrawal_request(
                     FieldCode.OUT_OF_RANGE,
                     f"amount {amount} is more than the available balance {balance.available}",
                 )
+            escape_payable_check(
+                guard=guard,
+                account=account,
+                token_id=token.id,
+                token_address=token.address,
+                amount=amount,
+                field="amount",
+            )
             withdrawal = Transfer.objects.create(
                 network=network,
                 kind=TransferKind.WITHDRAWAL,
@@ -177,5 +189,7 @@ def withdrawal_fail(*, withdrawal_id: int, reason: str) -> bool:
             held_delta=-withdrawal.amount,
             reference=f"transfer:{withdrawal.id}",
         )
+        # Released funds a direct withdrawal already took from the contract: debited now.
+        shortfalls_repay(balance=balance)
     logger.warning("event=withdrawal_failed transfer=%s reason=%s", withdrawal_id, reason)
     return True
