@@ -127,7 +127,7 @@ def reorg_undo_plan(*, restriction: AccountRestriction) -> UndoPlan:
 
 def _open_frozen(restriction_id: int) -> AccountRestriction:
     restriction = (
-        AccountRestriction.objects.select_for_update()
+        AccountRestriction.objects.select_for_update(of=("self",))
         .select_related("transfer__token__network")
         .filter(id=restriction_id, kind=RestrictionKind.FROZEN, resolved_at__isnull=True)
         .first()
