@@ -96,12 +96,15 @@ def deposits_watch(network_id: int) -> None:
     if result is None:
         return
     logger.info(
-        "event=deposits_watched network=%s head=%s scanned_to=%s credited=%s failed=%s",
+        "event=deposits_watched network=%s head=%s scanned_to=%s credited=%s failed=%s "
+        "debited=%s left_chain=%s",
         network_id,
         result.head,
         result.scanned_to,
         len(result.credited),
         len(result.failed),
+        len(result.debited),
+        len(result.left_chain),
     )
 
 

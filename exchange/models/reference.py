@@ -115,6 +115,12 @@ class Market(models.Model):
     )
     quote = models.ForeignKey(Token, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=16, choices=MarketStatus, default=MarketStatus.TRADING)
+    allow_unpaid_settlement = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="On: fills whose fees cannot pay for their settlement (dust) are accepted; "
+        "the operator pays the trade() gas. Off: they are refused (see the tokens' trade gas fee).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -12,6 +12,11 @@ DEFAULT_INACTIVITY_BLOCKS = 100_000
 # The caller's part of the CREATE2 salt (the deployer adds the chain id and the caller).
 DEFAULT_SALT = bytes(32)
 DEMO_TOKENS = (("TST", "Test Token", 18), ("SIX", "Six Decimals", 6))
+# The demo tokens' trade gas fee, in whole-token hundredths (0.01 TST, 0.01 SIX): what one
+# settlement costs in that token. A fill pays it (when the maker gives the token) or pays
+# at least as much in maker fee (when the maker takes it); one that cannot is dust and is
+# refused (Market.allow_unpaid_settlement off). Ether keeps 0: the walk-through's numbers.
+DEMO_GAS_FEE_HUNDREDTHS = 1
 DEMO_MINT_WHOLE_TOKENS = 1_000_000
 
 
@@ -74,7 +79,7 @@ def demo_tokens_deploy(
     *, network: Network, client: ExchangeClient, holders: list[str]
 ) -> list[Token]:
     """Deploys TST (18 decimals) and SIX (6), mints each holder 1,000,000 of each, and
-    registers the tokens and the markets ETH_TST and ETH_SIX. A token whose symbol the
+    registers the tokens (trade gas fee 0.01 of each) and the markets ETH_TST and ETH_SIX. A token whose symbol the
     network already has is not deployed again."""
     ether = ether_get_or_create(network=network)
     tokens = []
@@ -87,7 +92,12 @@ def demo_tokens_deploy(
                     "TestToken", address, "mint", holder, DEMO_MINT_WHOLE_TOKENS * 10**decimals
                 )
             token = Token.objects.create(
-                network=network, address=address, symbol=symbol, name=name, decimals=decimals
+                network=network,
+                address=address,
+                symbol=symbol,
+                name=name,
+                decimals=decimals,
+                trade_gas_fee=DEMO_GAS_FEE_HUNDREDTHS * 10 ** (decimals - 2),
             )
         Market.objects.get_or_create(network=network, base=ether, quote=token)
         tokens.append(token)

@@ -45,7 +45,7 @@ from exchange.services.candles import candles_record
 from exchange.services.chain_jobs import settlement_nudge
 from exchange.services.ledger import balance_changes, balances_lock
 from exchange.services.rows import rows_update
-from exchange.trading_math import Fill, FillRefused, fee_rate_e18, fill_compute
+from exchange.trading_math import Fill, FillRefused, fee_rate_e18, fill_compute, settlement_paid
 
 logger = logging.getLogger(__name__)
 
@@ -399,6 +399,10 @@ def _trades_locked(
             indexed=indexed,
         )
 
+        _refuse_unpaid_settlement(
+            market=market, computed=computed, tokens=(give_token, take_token), indexed=indexed
+        )
+
         keys = {(taker, give_token.id), (taker, take_id)}
         keys |= {(settings.FEE_ACCOUNT, give_token.id), (settings.FEE_ACCOUNT, take_id)}
         keys |= {(order.account, t) for order in orders.values() for t in (give_token.id, take_id)}
@@ -451,6 +455,28 @@ def _trades_locked(
         # robust: a broker outage must not fail trades that are committed.
         transaction.on_commit(lambda: settlement_nudge(network.id), robust=True)
     return market, trades
+
+
+def _refuse_unpaid_settlement(
+    *, market: Market, computed: list[Fill], tokens: tuple, indexed: bool
+) -> None:
+    """Dust: a fill whose fees cannot pay for its settlement is refused (1004 on its
+    amount) unless the market allows it (Market.allow_unpaid_settlement)."""
+    if market.allow_unpaid_settlement:
+        return
+    give_token, take_token = tokens
+    for index, fill in enumerate(computed):
+        if settlement_paid(fill, take_token_gas_fee=int(take_token.trade_gas_fee)):
+            continue
+        raise FieldError(
+            _field(index, "amount", indexed),
+            FieldCode.OUT_OF_RANGE,
+            f"amount {fill.amount} is too small to pay for its settlement on chain: it "
+            f"pays no gas fee ({give_token.symbol} has none) and a maker fee of "
+            f"{fill.maker_fee} {take_token.symbol}, less than the "
+            f"{int(take_token.trade_gas_fee) or 'unset'} a settlement costs in "
+            f"{take_token.symbol}; fill more",
+        )
 
 
 def _escape_checks(

@@ -212,3 +212,25 @@ def test_a_trade_the_maker_escaped_from_is_quarantined_the_others_settle_and_rev
     assert clean(ex) == []
     with pytest.raises(ReversalRefused):
         trade_reverse(trade_id=phantom.id)
+
+
+def test_exposure_follows_the_accounts_activity(chain_exchange, settings):
+    ex = chain_exchange
+    settings.ESCAPE_HATCH_MARGIN_BLOCKS = 0
+    maker = ex.makers[0]
+    assert (
+        maker.address not in escape_exposure_refresh(network=ex.network, client=ex.client).exposed
+    )
+
+    ex.deployment.node.mine(INACTIVITY_BLOCKS)
+    opened = escape_exposure_refresh(network=ex.network, client=ex.client)
+    assert maker.address in opened.exposed and maker.address in opened.opened
+    assert opened.period == INACTIVITY_BLOCKS
+
+    ex.deposit(maker, ex.tst, ONE)  # activity: lastActiveBlock moves
+    closed = escape_exposure_refresh(network=ex.network, client=ex.client)
+
+    assert maker.address in closed.closed and maker.address not in closed.exposed
+    assert not AccountRestriction.objects.filter(
+        account=maker.address, kind="ESCAPE_HATCH", resolved_at__isnull=True
+    ).exists()
