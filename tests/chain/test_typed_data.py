@@ -208,9 +208,7 @@ def exchange_at(deployment):
 
     def at(address: str):
         deployment.node.rpc("anvil_setCode", [address, code])
-        return lambda function, *args: deployment.client.call(
-            "Exchange", address, function, *args
-        )
+        return lambda function, *args: deployment.client.call("Exchange", address, function, *args)
 
     return at
 

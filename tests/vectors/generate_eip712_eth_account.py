@@ -13,7 +13,7 @@ from pathlib import Path
 from eth_account import Account
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from chain.typed_data import STRUCTS, typed_data  # noqa: E402
+from chain.typed_data import STRUCTS, typed_data
 
 OUT = Path(__file__).resolve().parent / "eip712-eth-account.json"
 ANVIL_FIRST_CONTRACT = "0x5fbdb2315678afecb367f032d93f642f64180aa3"
