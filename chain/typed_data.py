@@ -14,7 +14,7 @@ the two byte for byte.
 
 from eth_hash.auto import keccak
 
-from chain.hashing import _address, _bytes32, _hex, _uint256
+from chain.hashing import pack_address, pack_bytes32, pack_uint256, to_hex
 
 ETH_SIGN = "eth_sign"
 EIP712 = "eip712"
@@ -93,8 +93,8 @@ def domain_separator(*, chain_id: int, contract: str) -> bytes:
             _DOMAIN_TYPEHASH
             + _NAME_HASH
             + _VERSION_HASH
-            + _uint256(chain_id)
-            + _address(contract).rjust(32, b"\0")
+            + pack_uint256(chain_id)
+            + pack_address(contract).rjust(32, b"\0")
         )
         if len(_domains) < 1024:
             _domains[key] = separator
@@ -103,10 +103,10 @@ def domain_separator(*, chain_id: int, contract: str) -> bytes:
 
 def _word(kind: str, value) -> bytes:
     if kind == "address":
-        return _address(value).rjust(32, b"\0")
+        return pack_address(value).rjust(32, b"\0")
     if kind == "bytes32":
-        return _bytes32(value)
-    return _uint256(value)
+        return pack_bytes32(value)
+    return pack_uint256(value)
 
 
 def struct_hash(name: str, message: dict) -> bytes:
@@ -119,7 +119,7 @@ def struct_hash(name: str, message: dict) -> bytes:
 def typed_digest(name: str, message: dict, *, chain_id: int, contract: str) -> str:
     """The 32-byte digest an EIP-712 wallet signs for `message` (0x-hex)."""
     separator = domain_separator(chain_id=chain_id, contract=contract)
-    return _hex(keccak(b"\x19\x01" + separator + struct_hash(name, message)))
+    return to_hex(keccak(b"\x19\x01" + separator + struct_hash(name, message)))
 
 
 def order_digest(
