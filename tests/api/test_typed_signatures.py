@@ -251,3 +251,20 @@ def test_a_typed_withdrawal_for_another_chain_names_the_digest_and_changes_nothi
     assert "The signature of the EIP-712 Withdraw digest 0x" in reason
     assert f"chainId {network.id}" in reason and f"not {address_of(signer)}" in reason
     assert money() == before
+
+
+def test_a_typed_cancel_on_a_network_without_a_contract_is_1006(api, network, market, trader):
+    payload = typed_bid(network, market, trader)
+    assert api.post("/create_orders", payload, format="json").status_code == 201
+    cancel = signed_cancel(
+        trader,
+        order_hash=payload["orderHash"],
+        chain_id=network.id,
+        contract=network.exchange_address,
+    )
+    network.exchange_address = ""
+    network.save()
+    before = money()
+    assert errors(api.post("/delete_orders", cancel, format="json")) == [("signatureType", 1006)]
+    assert money() == before
+    assert Order.objects.get(hash=payload["orderHash"]).status == OrderStatus.OPEN
