@@ -36,6 +36,7 @@ from web3.exceptions import (
 
 from chain.eip1559 import sign_dynamic_fee
 from chain.signatures import split_signature
+from chain.typed_data import ETH_SIGN, signature_type_code
 
 BUILD_DIR = Path(__file__).resolve().parent / "contracts" / "build"
 ETHER = "0x" + "00" * 20
@@ -46,8 +47,8 @@ TRADE_EVENT = (
     "Trade(bytes32,bytes32,address,address,address,uint256,address,uint256,uint256,uint256,uint256)"
 )
 TRADE_TYPES = (
-    "(address,address,uint256,address,uint256,uint256,uint256,uint8,bytes32,bytes32)",
-    "(address,uint256,uint256,uint8,bytes32,bytes32,uint256,uint256,uint256)",
+    "(address,address,uint256,address,uint256,uint256,uint256,uint8,bytes32,bytes32,uint8)",
+    "(address,uint256,uint256,uint8,bytes32,bytes32,uint256,uint256,uint256,uint8)",
 )
 TRADE_SELECTOR = keccak(f"trade({','.join(TRADE_TYPES)})".encode())[:4]
 DEPOSIT_TOPIC = "0x" + keccak(DEPOSIT_EVENT.encode()).hex()
@@ -344,9 +345,11 @@ class ExchangeClient:
         signature: str,
         fee: int,
         tx_nonce: int | None = None,
+        signature_type: str = ETH_SIGN,
     ) -> SignedTransaction:
         """Signs adminWithdraw with the operator key (gas is estimated, so a withdrawal the
-        contract would refuse raises ContractReverted here, before anything is sent)."""
+        contract would refuse raises ContractReverted here, before anything is sent).
+        `signature_type` is how the user signed (chain/typed_data.py SIGNATURE_TYPES)."""
         v, r, s = split_signature(signature)
         data = self._encode(
             "Exchange",
@@ -359,6 +362,7 @@ class ExchangeClient:
             r.to_bytes(32, "big"),
             s.to_bytes(32, "big"),
             int(fee),
+            signature_type_code(signature_type),
         )
         return self.sign_transaction(to=self._exchange(), data=data, nonce=tx_nonce)
 
@@ -577,11 +581,14 @@ def trade_arguments(
     maker_fee: int,
     taker_fee: int,
     gas_fee: int,
+    maker_signature_type: str = ETH_SIGN,
+    taker_signature_type: str = ETH_SIGN,
 ) -> tuple[tuple, tuple]:
     """The (order, fill) tuples of the contract's trade(Order, Fill) for one signed fill.
 
     `amount` is in the order's take-token units; the fees are base units: maker_fee in the
-    take token, taker_fee and gas_fee in the give token (see Exchange.sol, trade()).
+    take token, taker_fee and gas_fee in the give token (see Exchange.sol, trade()). The
+    signature types say how each signature signs (chain/typed_data.py SIGNATURE_TYPES).
     """
     mv, mr, ms = split_signature(maker_signature)
     tv, tr, ts = split_signature(taker_signature)
@@ -596,6 +603,7 @@ def trade_arguments(
         mv,
         mr.to_bytes(32, "big"),
         ms.to_bytes(32, "big"),
+        signature_type_code(maker_signature_type),
     )
     fill = (
         _checksum(taker),
@@ -607,6 +615,7 @@ def trade_arguments(
         int(maker_fee),
         int(taker_fee),
         int(gas_fee),
+        signature_type_code(taker_signature_type),
     )
     return order, fill
 

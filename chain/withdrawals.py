@@ -161,6 +161,7 @@ def withdrawal_claim(*, withdrawal_id: int, client: ExchangeClient) -> SignedTra
                 signature=withdrawal.signature,
                 fee=int(withdrawal.fee),
                 tx_nonce=tx_nonce,
+                signature_type=withdrawal.signature_type,
             )
             Transfer.objects.filter(id=withdrawal_id, status=TransferStatus.PENDING).update(
                 status=TransferStatus.PROCESSING,
@@ -347,6 +348,7 @@ def _resign(*, withdrawal: Transfer, client: ExchangeClient, operator: str) -> b
                 signature=locked.signature,
                 fee=int(locked.fee),
                 tx_nonce=tx_nonce,
+                signature_type=locked.signature_type,
             )
             Transfer.objects.filter(id=locked.id).update(
                 operator_nonce=signed.nonce,
