@@ -34,11 +34,16 @@ class AccountRestriction(models.Model):
     class Meta:
         ordering = ["-id"]
         constraints = [
+            # One open restriction per deposit, and one open escape-hatch row per account.
             models.UniqueConstraint(
-                fields=["network", "account", "kind", "transfer"],
-                condition=models.Q(resolved_at__isnull=True),
-                name="account_restriction_unique_open",
-                nulls_distinct=False,
+                fields=["transfer"],
+                condition=models.Q(resolved_at__isnull=True, transfer__isnull=False),
+                name="account_restriction_unique_open_transfer",
+            ),
+            models.UniqueConstraint(
+                fields=["network", "account", "kind"],
+                condition=models.Q(resolved_at__isnull=True, transfer__isnull=True),
+                name="account_restriction_unique_open_account",
             ),
         ]
         indexes = [

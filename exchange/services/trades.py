@@ -476,14 +476,18 @@ def _refuse_unpaid_settlement(
     for index, fill in enumerate(computed):
         if settlement_paid(fill, take_token_gas_fee=int(take_token.trade_gas_fee)):
             continue
+        price = int(take_token.trade_gas_fee)
+        cost = (
+            f"less than the {price} a settlement costs in {take_token.symbol}; fill more"
+            if price
+            else f"and no settlement price is set for {take_token.symbol} either"
+        )
         raise FieldError(
             _field(index, "amount", indexed),
             FieldCode.OUT_OF_RANGE,
             f"amount {fill.amount} is too small to pay for its settlement on chain: it "
             f"pays no gas fee ({give_token.symbol} has none) and a maker fee of "
-            f"{fill.maker_fee} {take_token.symbol}, less than the "
-            f"{int(take_token.trade_gas_fee) or 'unset'} a settlement costs in "
-            f"{take_token.symbol}; fill more",
+            f"{fill.maker_fee} {take_token.symbol}, {cost}",
         )
 
 
