@@ -104,7 +104,7 @@ class NodeProxy:
 
     def release(self, method: str, *, drop: bool = False) -> None:
         """Lets held requests go (drop=True: their connections close unanswered)."""
-        forward, gate, _arrived = self._holds.pop(method)
+        _forward, gate, _arrived = self._holds.pop(method)
         self._dropping = drop
         gate.set()
 

@@ -9,13 +9,17 @@ are in tests/reliability/test_chain_worker_faults.py.
 
 import psycopg
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection
+from django.test import Client
 
-from chain.client import ChainUnavailable, ExchangeClient
+from chain.client import ETHER, ChainUnavailable, ExchangeClient
+from chain.models import WatcherCursor
 from chain.rpc_batch import batch
+from chain.watcher import deposits_watch_run
 from chain.withdrawals import withdrawals_confirm_run, withdrawals_dispatch_run
-from exchange.models import SettlementStatus, Trade, TransferStatus
-from tests.chain.contract import ONE
+from exchange.models import Balance, SettlementStatus, Token, Trade, TransferStatus
+from tests.chain.contract import ONE, deposit_ether
 from tests.chain.test_withdrawals import request_withdrawal
 from tests.reliability.nodes import NodeProxy, SilentNode
 
@@ -112,3 +116,115 @@ def test_a_silent_node_costs_one_request_per_call_and_every_socket_is_released(d
         # web3's default retried each call 5 times (about 52 s for a 10 s timeout).
         assert node.accepted == len(calls)
         assert node.open_connections() == 0
+
+
+# ---- the watcher on a node error that is not "unavailable" -----------------------------
+
+RANGE_CAP = 8  # blocks per eth_getLogs this "provider" accepts
+
+
+def _cap_log_range(call: dict, answer: dict) -> dict:
+    query = call["params"][0]
+    span = int(query["toBlock"], 16) - int(query["fromBlock"], 16) + 1
+    if span <= RANGE_CAP:
+        return answer
+    error = {"code": -32005, "message": f"query exceeds max block range {RANGE_CAP}"}
+    return {"jsonrpc": "2.0", "id": call["id"], "error": error}
+
+
+def _mangle_block(number: int):
+    def rewrite(call: dict, answer: dict) -> dict:
+        for log in answer.get("result") or []:
+            if int(log["blockNumber"], 16) == number:
+                log["data"] = "0x1234"
+        return answer
+
+    return rewrite
+
+
+def _watch_again(network, client, **limits) -> WatcherCursor:
+    """One watcher run once its pause is over (the clock is not waited for)."""
+    WatcherCursor.objects.filter(network=network).update(retry_at=None)
+    deposits_watch_run(network=network, client=client, **limits)
+    return WatcherCursor.objects.get(network=network)
+
+
+def _eth_credited(network, account: str) -> int:
+    eth = Token.objects.get(network=network, address=ETHER)
+    balance = Balance.objects.filter(account=account, token=eth).first()
+    return int(balance.total) if balance else 0
+
+
+def test_a_log_range_the_node_refuses_is_halved_until_it_answers_and_no_block_is_skipped(
+    chain_network, deployment
+):
+    user = deployment.users[0]
+    deposit_ether(deployment, user, ONE)
+    deployment.node.mine(30)
+    deposit_ether(deployment, user, 2 * ONE)
+    with NodeProxy(deployment.node.rpc_url) as proxy:
+        proxy.rewrites["eth_getLogs"] = _cap_log_range
+        client = _client_via(proxy, deployment)
+        deposits_watch_run(network=chain_network, client=client, max_block_range=64)
+        cursor = WatcherCursor.objects.get(network=chain_network)
+        assert cursor.failures == 1 and cursor.block_number is None
+        assert "max block range" in cursor.last_error and cursor.retry_at is not None
+
+        # While it backs off, the node is not asked for logs at all.
+        asked = proxy.seen.count("eth_getLogs")
+        deposits_watch_run(network=chain_network, client=client, max_block_range=64)
+        assert proxy.seen.count("eth_getLogs") == asked
+
+        for _ in range(10):
+            cursor = _watch_again(chain_network, client, max_block_range=64)
+            if cursor.failures == 0:
+                break
+        head = deployment.client.head()
+        while cursor.block_number < head:
+            cursor = _watch_again(chain_network, client, max_block_range=64)
+    assert cursor.range_limit <= RANGE_CAP and cursor.failures == 0 and cursor.last_error == ""
+    assert _eth_credited(chain_network, user.address) == 3 * ONE
+
+
+def test_an_undecodable_log_holds_the_watcher_at_its_block_visibly_until_it_decodes(
+    chain_network, deployment
+):
+    client = Client()
+    user = deployment.users[0]
+    deployment.node.mine(3)
+    block = deposit_ether(deployment, user, ONE).block_number
+    deployment.node.mine(3)
+    with NodeProxy(deployment.node.rpc_url) as proxy:
+        chain_network.rpc_url = proxy.url
+        chain_network.save()
+        proxy.rewrites["eth_getLogs"] = _mangle_block(block)
+        node = _client_via(proxy, deployment)
+        cursor = None
+        for _ in range(12):
+            cursor = _watch_again(chain_network, node)
+        # Down to one block per call, and never past the deposit's block.
+        assert cursor.range_limit == 1 and cursor.next_block == block
+        assert cursor.failures >= 2 and "undecodable Deposit log" in cursor.last_error
+        assert _eth_credited(chain_network, user.address) == 0
+
+        health = client.get("/healthz")
+        assert health.status_code == 503
+        watcher = health.json()["checks"][f"watcher:{chain_network.id}"]
+        assert watcher["ok"] is False
+        assert watcher["error"].startswith(f"stuck at block {block} after")
+        assert "undecodable Deposit log" in watcher["lastError"]
+        metrics = client.get("/metrics").content.decode()
+        assert (
+            f'relayer_deposit_watcher_failures{{network="{chain_network.id}"}} '
+            f"{float(cursor.failures)}" in metrics
+        )
+        client.force_login(User.objects.create_superuser("operator", password="pw-operator"))
+        page = client.get("/admin/dashboard/").content.decode()
+        assert f"stuck at block {block} ({cursor.failures} failed scans" in page
+
+        del proxy.rewrites["eth_getLogs"]  # the node answers properly again
+        cursor = _watch_again(chain_network, node)
+        assert cursor.failures == 0 and cursor.block_number >= block
+        assert _eth_credited(chain_network, user.address) == ONE
+        health = client.get("/healthz").json()["checks"][f"watcher:{chain_network.id}"]
+        assert health["ok"] is True
