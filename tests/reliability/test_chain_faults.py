@@ -16,9 +16,18 @@ from django.test import Client
 from chain.client import ETHER, ChainUnavailable, ExchangeClient
 from chain.models import WatcherCursor
 from chain.rpc_batch import batch
+from chain.tasks import LOCK_TTL_SECONDS
 from chain.watcher import deposits_watch_run
 from chain.withdrawals import withdrawals_confirm_run, withdrawals_dispatch_run
-from exchange.models import Balance, SettlementStatus, Token, Trade, TransferStatus
+from exchange.models import (
+    Balance,
+    LedgerEntry,
+    SettlementStatus,
+    Token,
+    Trade,
+    Transfer,
+    TransferStatus,
+)
 from tests.chain.contract import ONE, deposit_ether
 from tests.chain.test_withdrawals import request_withdrawal
 from tests.reliability.nodes import NodeProxy, SilentNode
@@ -228,3 +237,45 @@ def test_an_undecodable_log_holds_the_watcher_at_its_block_visibly_until_it_deco
         assert _eth_credited(chain_network, user.address) == ONE
         health = client.get("/healthz").json()["checks"][f"watcher:{chain_network.id}"]
         assert health["ok"] is True
+
+
+# ---- a reorganisation across a deposit not yet confirmed --------------------------------
+
+
+def test_a_deposit_a_reorg_removes_before_its_confirmations_is_never_credited(
+    chain_network, deployment
+):
+    chain_network.confirmations = 3
+    chain_network.save()
+    user = deployment.users[0]
+    fork_point = deployment.node.snapshot()
+    deposit_ether(deployment, user, ONE)
+    deposits_watch_run(network=chain_network, client=deployment.client)
+    deposit = Transfer.objects.get(kind="deposit", account=user.address)
+    assert deposit.status == TransferStatus.PENDING  # seen, 1 confirmation of 3
+
+    deployment.node.revert(fork_point)  # the block is replaced by a longer chain without it
+    deployment.node.mine(5)
+    for _ in range(2):
+        deposits_watch_run(network=chain_network, client=deployment.client)
+
+    deposit.refresh_from_db()
+    assert deposit.status == TransferStatus.FAILED
+    assert _eth_credited(chain_network, user.address) == 0
+    assert not LedgerEntry.objects.filter(balance__account=user.address).exists()
+
+
+# ---- time limits ---------------------------------------------------------------------------
+
+
+def test_every_task_has_a_soft_and_a_hard_time_limit_below_the_chain_locks_ttl():
+    from relayer.celery import app
+
+    app.loader.import_default_modules()
+    tasks = {name: task for name, task in app.tasks.items() if not name.startswith("celery.")}
+    assert "chain.tasks.deposits_watch" in tasks and "exchange.orders_expire" in tasks
+    for name, task in tasks.items():
+        soft = task.soft_time_limit or app.conf.task_soft_time_limit
+        hard = task.time_limit or app.conf.task_time_limit
+        assert soft and hard, name
+        assert soft < hard < LOCK_TTL_SECONDS, name
