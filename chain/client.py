@@ -36,6 +36,7 @@ from web3.exceptions import (
 
 from chain.eip1559 import sign_dynamic_fee
 from chain.signatures import split_signature
+from chain.typed_data import ETH_SIGN, signature_type_code
 
 BUILD_DIR = Path(__file__).resolve().parent / "contracts" / "build"
 ETHER = "0x" + "00" * 20
@@ -46,8 +47,8 @@ TRADE_EVENT = (
     "Trade(bytes32,bytes32,address,address,address,uint256,address,uint256,uint256,uint256,uint256)"
 )
 TRADE_TYPES = (
-    "(address,address,uint256,address,uint256,uint256,uint256,uint8,bytes32,bytes32)",
-    "(address,uint256,uint256,uint8,bytes32,bytes32,uint256,uint256,uint256)",
+    "(address,address,uint256,address,uint256,uint256,uint256,uint8,bytes32,bytes32,uint8)",
+    "(address,uint256,uint256,uint8,bytes32,bytes32,uint256,uint256,uint256,uint8)",
 )
 TRADE_SELECTOR = keccak(f"trade({','.join(TRADE_TYPES)})".encode())[:4]
 DEPOSIT_TOPIC = "0x" + keccak(DEPOSIT_EVENT.encode()).hex()
@@ -351,9 +352,18 @@ class ExchangeClient:
     # ---- the exchange contract: operator transactions ----
 
     def admin_withdraw_data(
-        self, *, token: str, amount: int, user: str, nonce: int, signature: str, fee: int
+        self,
+        *,
+        token: str,
+        amount: int,
+        user: str,
+        nonce: int,
+        signature: str,
+        fee: int,
+        signature_type: str = ETH_SIGN,
     ) -> bytes:
-        """The calldata of adminWithdraw for a user's signed withdrawal."""
+        """The calldata of adminWithdraw for a user's signed withdrawal. `signature_type`
+        is how the user signed (chain/typed_data.py SIGNATURE_TYPES)."""
         v, r, s = split_signature(signature)
         return self._encode(
             "Exchange",
@@ -366,6 +376,7 @@ class ExchangeClient:
             r.to_bytes(32, "big"),
             s.to_bytes(32, "big"),
             int(fee),
+            signature_type_code(signature_type),
         )
 
     def prepare_admin_withdraw(
@@ -653,11 +664,14 @@ def trade_arguments(
     maker_fee: int,
     taker_fee: int,
     gas_fee: int,
+    maker_signature_type: str = ETH_SIGN,
+    taker_signature_type: str = ETH_SIGN,
 ) -> tuple[tuple, tuple]:
     """The (order, fill) tuples of the contract's trade(Order, Fill) for one signed fill.
 
     `amount` is in the order's take-token units; the fees are base units: maker_fee in the
-    take token, taker_fee and gas_fee in the give token (see Exchange.sol, trade()).
+    take token, taker_fee and gas_fee in the give token (see Exchange.sol, trade()). The
+    signature types say how each signature signs (chain/typed_data.py SIGNATURE_TYPES).
     """
     mv, mr, ms = split_signature(maker_signature)
     tv, tr, ts = split_signature(taker_signature)
@@ -672,6 +686,7 @@ def trade_arguments(
         mv,
         mr.to_bytes(32, "big"),
         ms.to_bytes(32, "big"),
+        signature_type_code(maker_signature_type),
     )
     fill = (
         _checksum(taker),
@@ -683,6 +698,7 @@ def trade_arguments(
         int(maker_fee),
         int(taker_fee),
         int(gas_fee),
+        signature_type_code(taker_signature_type),
     )
     return order, fill
 

@@ -11,28 +11,28 @@ from eth_hash.auto import keccak
 UINT256_MAX = 2**256 - 1
 
 
-def _address(value: str) -> bytes:
+def pack_address(value: str) -> bytes:
     raw = bytes.fromhex(value[2:] if value[:2] in ("0x", "0X") else value)
     if len(raw) != 20:
         raise ValueError(f"not a 20-byte address: {value}")
     return raw
 
 
-def _uint256(value: int) -> bytes:
+def pack_uint256(value: int) -> bytes:
     value = int(value)
     if not 0 <= value <= UINT256_MAX:
         raise ValueError(f"not a uint256: {value}")
     return value.to_bytes(32, "big")
 
 
-def _bytes32(value: str) -> bytes:
+def pack_bytes32(value: str) -> bytes:
     raw = bytes.fromhex(value[2:] if value[:2] in ("0x", "0X") else value)
     if len(raw) != 32:
         raise ValueError(f"not 32 bytes: {value}")
     return raw
 
 
-def _hex(digest: bytes) -> str:
+def to_hex(digest: bytes) -> str:
     return "0x" + digest.hex()
 
 
@@ -47,43 +47,43 @@ def order_hash(
     nonce: int,
     expiry_ms: int,
 ) -> str:
-    return _hex(
+    return to_hex(
         keccak(
-            _address(contract)
-            + _address(account)
-            + _address(give_token)
-            + _uint256(give_amount)
-            + _address(take_token)
-            + _uint256(take_amount)
-            + _uint256(nonce)
-            + _uint256(expiry_ms)
+            pack_address(contract)
+            + pack_address(account)
+            + pack_address(give_token)
+            + pack_uint256(give_amount)
+            + pack_address(take_token)
+            + pack_uint256(take_amount)
+            + pack_uint256(nonce)
+            + pack_uint256(expiry_ms)
         )
     )
 
 
 def cancel_hash(*, order_hash: str, nonce: int) -> str:
-    return _hex(keccak(_bytes32(order_hash) + _uint256(nonce)))
+    return to_hex(keccak(pack_bytes32(order_hash) + pack_uint256(nonce)))
 
 
 def trade_hash(*, contract: str, order_hash: str, amount: int, account: str, nonce: int) -> str:
-    return _hex(
+    return to_hex(
         keccak(
-            _address(contract)
-            + _bytes32(order_hash)
-            + _uint256(amount)
-            + _address(account)
-            + _uint256(nonce)
+            pack_address(contract)
+            + pack_bytes32(order_hash)
+            + pack_uint256(amount)
+            + pack_address(account)
+            + pack_uint256(nonce)
         )
     )
 
 
 def withdraw_hash(*, contract: str, token: str, amount: int, account: str, nonce: int) -> str:
-    return _hex(
+    return to_hex(
         keccak(
-            _address(contract)
-            + _address(token)
-            + _uint256(amount)
-            + _address(account)
-            + _uint256(nonce)
+            pack_address(contract)
+            + pack_address(token)
+            + pack_uint256(amount)
+            + pack_address(account)
+            + pack_uint256(nonce)
         )
     )

@@ -120,6 +120,8 @@ def trade_fields(trade: Trade) -> dict:
         "maker_fee": int(trade.maker_fee),
         "taker_fee": int(trade.taker_fee),
         "gas_fee": int(trade.gas_fee),
+        "maker_signature_type": order.signature_type,
+        "taker_signature_type": trade.signature_type,
     }
 
 

@@ -1,4 +1,5 @@
-"""Signer recovery for `web3.eth.sign`-style signatures over a 32-byte hash.
+"""Signer recovery for `web3.eth.sign`-style signatures over a 32-byte hash, and for
+EIP-712 typed-data signatures over a digest (chain/typed_data.py).
 
 The signed message is keccak256("\\x19Ethereum Signed Message:\\n32" || hash); the
 signature is r || s || v (65 bytes, 0x-hex) with v in {27, 28} or {0, 1}.
@@ -48,8 +49,20 @@ def split_signature(signature: str) -> tuple[int, int, int]:
 
 def recover_signer(hash_hex: str, signature: str) -> str:
     """The lower-case address whose key signed `hash_hex` with web3.eth.sign."""
+    return _recover(eth_signed_message_hash(hash_hex), signature)
+
+
+def recover_typed_signer(digest_hex: str, signature: str) -> str:
+    """The lower-case address whose key signed an EIP-712 digest (chain/typed_data.py):
+    the digest is signed as it is, without the personal-message prefix."""
+    digest = bytes.fromhex(digest_hex[2:] if digest_hex.startswith("0x") else digest_hex)
+    if len(digest) != 32:
+        raise InvalidSignature("the signed digest must be 32 bytes")
+    return _recover(digest, signature)
+
+
+def _recover(message: bytes, signature: str) -> str:
     v, r, s = split_signature(signature)
-    message = eth_signed_message_hash(hash_hex)
     compact = r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([v - 27])
     try:
         public_key = PublicKey.from_signature_and_message(compact, message, hasher=None)

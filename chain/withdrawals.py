@@ -196,6 +196,7 @@ def _withdraw_fields(withdrawal: Transfer) -> dict:
         "nonce": int(withdrawal.nonce),
         "signature": withdrawal.signature,
         "fee": int(withdrawal.fee),
+        "signature_type": withdrawal.signature_type,
     }
 
 

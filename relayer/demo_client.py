@@ -6,6 +6,7 @@ and withdrawals through the API, as anvil's development accounts 0-4.
     .venv/bin/python -m relayer.demo_client order 1 ETH_TST buy 100 0.001
     .venv/bin/python -m relayer.demo_client fill 2 0x<orderHash> 40
     .venv/bin/python -m relayer.demo_client withdraw 1 ETH 0.5
+    .venv/bin/python -m relayer.demo_client --typed order 1 ETH_TST buy 100 0.001  # EIP-712
 
 Amounts and prices are in whole tokens ("0.001"), converted exactly to base units. It
 finds the demo where `make run` puts it (DEMO_HTTP_PORT, DEMO_CHAIN_PORT as there).
@@ -26,7 +27,7 @@ from decimal import Decimal, InvalidOperation
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from chain import hashing
+from chain import hashing, typed_data
 from chain.client import ChainError, ExchangeClient
 from relayer.demo import CHAIN_ID, DEV_ACCOUNTS, DemoConfig
 
@@ -40,9 +41,10 @@ class ClientError(Exception):
 
 
 class DemoClient:
-    def __init__(self, config: DemoConfig, out=sys.stdout):
+    def __init__(self, config: DemoConfig, out=sys.stdout, *, typed: bool = False):
         self.config = config
         self.out = out
+        self.typed = typed  # sign EIP-712 typed data (docs/signing-eip712.md), not eth_sign
         self._tokens: list[dict] | None = None
         self._contract: str | None = None
         self._last_nonce = 0
@@ -107,6 +109,23 @@ class DemoClient:
             encode_defunct(hexstr=hash_hex), private_key=self.key(account)
         )
         return "0x" + bytes(signed.signature).hex()
+
+    def signed(self, account: int, hash_hex: str, struct: str, message: dict) -> dict:
+        """A request's signature fields: eth_sign over the protocol hash, or with --typed
+        the EIP-712 signature of `message` (the request's fields) on the demo's domain."""
+        if not self.typed:
+            return {"signature": self.sign(account, hash_hex)}
+        document = typed_data.typed_data(
+            struct,
+            {"contractAddress": self.contract, **message},
+            chain_id=CHAIN_ID,
+            contract=self.contract,
+        )
+        signed = Account.sign_typed_data(self.key(account), full_message=document)
+        return {
+            "signature": "0x" + bytes(signed.signature).hex(),
+            "signatureType": typed_data.EIP712,
+        }
 
     def balance(self, account: int, token: dict) -> int:
         records = self.call("GET", f"/balances?account={self.address(account)}&per_page=500")
@@ -196,7 +215,7 @@ class DemoClient:
             expiry_ms=now + 24 * 3_600_000,
         )
         placed = self.call(
-            "POST", "/create_orders", {**order, "signature": self.sign(account, order_hash)}
+            "POST", "/create_orders", {**order, **self.signed(account, order_hash, "Order", order)}
         )
         self.show("order placed", placed)
         return placed
@@ -217,16 +236,14 @@ class DemoClient:
             account=self.address(account),
             nonce=nonce,
         )
+        item = {
+            "orderHash": order_hash,
+            "amount": str(units),
+            "account": self.address(account),
+            "nonce": str(nonce),
+        }
         trades = self.call(
-            "POST",
-            "/create_trades",
-            {
-                "orderHash": order_hash,
-                "amount": str(units),
-                "account": self.address(account),
-                "nonce": str(nonce),
-                "signature": self.sign(account, trade_hash),
-            },
+            "POST", "/create_trades", {**item, **self.signed(account, trade_hash, "Trade", item)}
         )
         self.show("filled", trades)
         return trades
@@ -244,16 +261,16 @@ class DemoClient:
             nonce=nonce,
         )
         started_ms = nonce - 1000
+        request = {
+            "account": self.address(account),
+            "amount": str(units),
+            "tokenAddress": token["address"],
+            "nonce": str(nonce),
+        }
         answer = self.call(
             "POST",
             "/create_transfers",
-            {
-                "account": self.address(account),
-                "amount": str(units),
-                "tokenAddress": token["address"],
-                "nonce": str(nonce),
-                "signature": self.sign(account, withdraw_hash),
-            },
+            {**request, **self.signed(account, withdraw_hash, "Withdraw", request)},
         )
         self.show("withdrawal requested", answer)
         if not wait:
@@ -320,6 +337,11 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m relayer.demo_client",
         description="Use the `make run` demo as anvil's dev accounts 0-4 (public test keys).",
     )
+    root.add_argument(
+        "--typed",
+        action="store_true",
+        help="sign orders, fills and withdrawals as EIP-712 typed data, not with eth_sign",
+    )
     commands = root.add_subparsers(dest="command", required=True)
     command = commands.add_parser("balances", help="the account's balances on the exchange")
     command.add_argument("account", **accounts)
@@ -349,7 +371,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    client = DemoClient(DemoConfig.from_env())
+    client = DemoClient(DemoConfig.from_env(), typed=args.typed)
     try:
         if args.command == "balances":
             client.balances(args.account)

@@ -6,6 +6,7 @@
     signed_cancel(signer, order_hash=payload["orderHash"])  # the delete_orders payload
     signed_trade(signer, contract=..., order_hash=..., amount=...)  # a create_trades item
     sign_hash(signer, some_hash)                            # web3.eth.sign of any hash
+    signed_order(signer, ..., chain_id=31337)               # EIP-712 instead (signatureType)
 
 Fixtures (imported into tests/conftest.py): `fund(account, token, amount)` credits a
 deposit through deposit_credit; `trader` is a signer funded with 10^24 of the `market`
@@ -20,7 +21,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
-from chain import hashing
+from chain import hashing, typed_data
 from exchange.models import Token
 from exchange.services.deposits import deposit_credit
 
@@ -49,6 +50,20 @@ def sign_hash(signer: LocalAccount, hash_hex: str) -> str:
     return "0x" + bytes(signed.signature).hex()
 
 
+def sign_typed(signer: LocalAccount, name: str, message: dict, *, chain_id: int, contract: str):
+    """eth-account's EIP-712 signature of `message` (chain/typed_data.py's struct `name`)."""
+    document = typed_data.typed_data(name, message, chain_id=chain_id, contract=contract)
+    return "0x" + bytes(signer.sign_typed_data(full_message=document).signature).hex()
+
+
+def _signed(payload: dict, signer, name: str, message: dict, chain_id, contract, spec_hash):
+    """The payload signed with eth_sign over spec_hash, or EIP-712 when chain_id is given."""
+    if chain_id is None:
+        return {**payload, "signature": sign_hash(signer, spec_hash)}
+    signature = sign_typed(signer, name, message, chain_id=chain_id, contract=contract)
+    return {**payload, "signature": signature, "signatureType": typed_data.EIP712}
+
+
 def _address(token: Token | str) -> str:
     return token.address if isinstance(token, Token) else token.lower()
 
@@ -64,9 +79,10 @@ def signed_order(
     nonce: int | None = None,
     expiry_ms: int | None = None,
     signed_by: LocalAccount | None = None,
+    chain_id: int | None = None,
 ) -> dict:
     """The create_orders payload (camelCase, amounts as strings) signed by `signed_by`
-    (default: the order's own account)."""
+    (default: the order's own account); EIP-712 on chain `chain_id` if given."""
     nonce = next_nonce() if nonce is None else nonce
     expiry_ms = int(time.time() * 1000) + 3_600_000 if expiry_ms is None else expiry_ms
     order_hash = hashing.order_hash(
@@ -79,7 +95,7 @@ def signed_order(
         nonce=nonce,
         expiry_ms=expiry_ms,
     )
-    return {
+    payload = {
         "account": address_of(signer),
         "giveTokenAddress": _address(give_token),
         "giveAmount": str(give_amount),
@@ -88,28 +104,44 @@ def signed_order(
         "nonce": str(nonce),
         "expiryTimestampInMilliseconds": str(expiry_ms),
         "orderHash": order_hash,
-        "signature": sign_hash(signed_by or signer, order_hash),
     }
+    message = {"contractAddress": contract, **payload}
+    return _signed(payload, signed_by or signer, "Order", message, chain_id, contract, order_hash)
 
 
 def signed_cancel(
-    signer: LocalAccount, *, order_hash: str, nonce: int | None = None, account: str | None = None
+    signer: LocalAccount,
+    *,
+    order_hash: str,
+    nonce: int | None = None,
+    account: str | None = None,
+    chain_id: int | None = None,
+    contract: str | None = None,
 ) -> dict:
-    """The delete_orders payload: cancelHash(orderHash, nonce) signed by `signer`."""
+    """The delete_orders payload: cancelHash(orderHash, nonce) signed by `signer`; the
+    EIP-712 Cancel on (chain_id, contract) if chain_id is given."""
     nonce = next_nonce() if nonce is None else nonce
     cancel_hash = hashing.cancel_hash(order_hash=order_hash, nonce=nonce)
-    return {
+    payload = {
         "orderHash": order_hash,
         "account": account or address_of(signer),
         "nonce": str(nonce),
-        "signature": sign_hash(signer, cancel_hash),
     }
+    message = {"orderHash": order_hash, "nonce": nonce}
+    return _signed(payload, signer, "Cancel", message, chain_id, contract, cancel_hash)
 
 
 def signed_trade(
-    signer: LocalAccount, *, contract: str, order_hash: str, amount: int, nonce: int | None = None
+    signer: LocalAccount,
+    *,
+    contract: str,
+    order_hash: str,
+    amount: int,
+    nonce: int | None = None,
+    chain_id: int | None = None,
 ) -> dict:
-    """A create_trades item, signed over tradeHash(contract, orderHash, amount, taker, nonce)."""
+    """A create_trades item, signed over tradeHash(contract, orderHash, amount, taker, nonce)
+    (or the EIP-712 Trade on chain `chain_id`, if given)."""
     nonce = next_nonce() if nonce is None else nonce
     trade_hash = hashing.trade_hash(
         contract=contract,
@@ -118,13 +150,14 @@ def signed_trade(
         account=address_of(signer),
         nonce=nonce,
     )
-    return {
+    payload = {
         "orderHash": order_hash,
         "amount": str(amount),
         "account": address_of(signer),
         "nonce": str(nonce),
-        "signature": sign_hash(signer, trade_hash),
     }
+    message = {"contractAddress": contract, **payload}
+    return _signed(payload, signer, "Trade", message, chain_id, contract, trade_hash)
 
 
 def signed_withdrawal(
@@ -136,9 +169,11 @@ def signed_withdrawal(
     nonce: int | None = None,
     signed_by: LocalAccount | None = None,
     account: str | None = None,
+    chain_id: int | None = None,
 ) -> dict:
     """The create_transfers payload: withdrawHash(contract, token, amount, account, nonce)
-    signed by `signed_by` (default `signer`)."""
+    signed by `signed_by` (default `signer`); the EIP-712 Withdraw on chain `chain_id` if
+    given."""
     nonce = next_nonce() if nonce is None else nonce
     withdraw_hash = hashing.withdraw_hash(
         contract=contract,
@@ -147,13 +182,16 @@ def signed_withdrawal(
         account=address_of(signer),
         nonce=nonce,
     )
-    return {
+    payload = {
         "account": account or address_of(signer),
         "amount": str(amount),
         "tokenAddress": _address(token),
         "nonce": str(nonce),
-        "signature": sign_hash(signed_by or signer, withdraw_hash),
     }
+    message = {**payload, "contractAddress": contract, "account": address_of(signer)}
+    return _signed(
+        payload, signed_by or signer, "Withdraw", message, chain_id, contract, withdraw_hash
+    )
 
 
 _deposits = itertools.count(1)

@@ -24,8 +24,10 @@ def place(
     take_token: Token,
     take_amount: int,
     expiry_ms: int | None = None,
+    chain_id: int | None = None,
 ) -> Order:
-    """An order on the book through order_place (its give amount held)."""
+    """An order on the book through order_place (its give amount held); signed with
+    EIP-712 on chain `chain_id` if given."""
     network = give_token.network
     payload = signed_order(
         maker,
@@ -35,6 +37,7 @@ def place(
         take_token=take_token,
         take_amount=take_amount,
         expiry_ms=expiry_ms,
+        chain_id=chain_id,
     )
     return order_place(
         network=network,
@@ -46,6 +49,7 @@ def place(
         nonce=int(payload["nonce"]),
         expiry_ms=int(payload["expiryTimestampInMilliseconds"]),
         signature=payload["signature"],
+        signature_type=payload.get("signatureType", "eth_sign"),
     )
 
 
@@ -68,6 +72,7 @@ def fill(taker: LocalAccount, order: Order, amount: int, **kwargs) -> TradeReque
         account=payload["account"],
         nonce=int(payload["nonce"]),
         signature=payload["signature"],
+        signature_type=payload.get("signatureType", "eth_sign"),
     )
 
 

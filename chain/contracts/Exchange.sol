@@ -6,7 +6,11 @@ pragma solidity 0.8.28;
 /// off-chain order book; admins (the relayer's operator keys) settle each trade and dispatch
 /// each withdrawal, and this contract checks the users' signatures again. Hashes and
 /// signatures follow PROTOCOL.md ("Hashes and signatures"): keccak256 over abi.encodePacked,
-/// signed with the "\x19Ethereum Signed Message:\n32" prefix (web3.eth.sign).
+/// signed with the "\x19Ethereum Signed Message:\n32" prefix (web3.eth.sign). Each user
+/// signature may instead be an EIP-712 typed-data signature (docs/signing-eip712.md): its
+/// signatureType says which (SIGNATURE_ETH_SIGN or SIGNATURE_EIP712). Either way the
+/// orderHash, tradeHash and withdrawHash identify the order, fill and withdrawal (the
+/// `traded`, `withdrawn` and `orderFills` maps).
 ///
 /// Fee cap: every fee (withdrawal, maker, taker, gas) is at most 10% of the amount it is
 /// taken from: fee <= base / 10, rounded down (so fee * 10 <= base). The cap is a constant, so
@@ -21,6 +25,31 @@ contract Exchange {
     /// secp256k1n / 2: a larger s is the malleable twin of a valid signature.
     uint256 private constant HALF_N =
         0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
+
+    /// How a user signature signs (the signatureType of an order, a fill, a withdrawal).
+    uint8 public constant SIGNATURE_ETH_SIGN = 0;
+    uint8 public constant SIGNATURE_EIP712 = 1;
+
+    /// EIP-712: the domain and the struct types (chain/typed_data.py has the same strings).
+    bytes32 private constant DOMAIN_TYPEHASH = keccak256(
+        "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+    );
+    bytes32 private constant NAME_HASH = keccak256("Relayer Exchange");
+    bytes32 private constant VERSION_HASH = keccak256("1");
+    bytes32 private constant ORDER_TYPEHASH = keccak256(
+        "Order(address contractAddress,address account,address giveTokenAddress,"
+        "uint256 giveAmount,address takeTokenAddress,uint256 takeAmount,uint256 nonce,"
+        "uint256 expiryTimestampInMilliseconds)"
+    );
+    bytes32 private constant CANCEL_TYPEHASH = keccak256("Cancel(bytes32 orderHash,uint256 nonce)");
+    bytes32 private constant TRADE_TYPEHASH = keccak256(
+        "Trade(address contractAddress,bytes32 orderHash,uint256 amount,address account,"
+        "uint256 nonce)"
+    );
+    bytes32 private constant WITHDRAW_TYPEHASH = keccak256(
+        "Withdraw(address contractAddress,address tokenAddress,uint256 amount,address account,"
+        "uint256 nonce)"
+    );
 
     address public owner;
     address public feeAccount;
@@ -51,6 +80,7 @@ contract Exchange {
         uint8 v;
         bytes32 r;
         bytes32 s;
+        uint8 signatureType; // SIGNATURE_ETH_SIGN or SIGNATURE_EIP712
     }
 
     /// A taker's signed fill of an order and the fees charged on it.
@@ -64,6 +94,7 @@ contract Exchange {
         uint256 makerFee; // in the take token, out of what the maker receives
         uint256 takerFee; // in the give token, out of what the taker receives
         uint256 gasFee; // in the give token, out of what the taker receives
+        uint8 signatureType; // SIGNATURE_ETH_SIGN or SIGNATURE_EIP712
     }
 
     event Deposit(address token, address user, uint256 amount, uint256 balance);
@@ -177,10 +208,126 @@ contract Exchange {
         pure
         returns (address)
     {
+        return _ecrecover(
+            keccak256(abi.encodePacked("\x19Ethereum Signed Message:\n32", hash)), v, r, s
+        );
+    }
+
+    /// The address that signed the EIP-712 `digest` (no prefix), or address(0) if none did.
+    function recoverTypedSigner(bytes32 digest, uint8 v, bytes32 r, bytes32 s)
+        public
+        pure
+        returns (address)
+    {
+        return _ecrecover(digest, v, r, s);
+    }
+
+    function _ecrecover(bytes32 message, uint8 v, bytes32 r, bytes32 s)
+        private
+        pure
+        returns (address)
+    {
         if (v < 27) v += 27;
         if ((v != 27 && v != 28) || uint256(s) > HALF_N) return address(0);
-        bytes32 message = keccak256(abi.encodePacked("\x19Ethereum Signed Message:\n32", hash));
         return ecrecover(message, v, r, s);
+    }
+
+    // ---- EIP-712 typed data (docs/signing-eip712.md) ----
+
+    /// Computed on every call, not cached: a fork with another chain id gets its own.
+    function domainSeparator() public view returns (bytes32) {
+        return keccak256(
+            abi.encode(DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, block.chainid, address(this))
+        );
+    }
+
+    function _typedDigest(bytes32 structHash) private view returns (bytes32) {
+        return keccak256(abi.encodePacked("\x19\x01", domainSeparator(), structHash));
+    }
+
+    /// The digests a wallet signs for each message, bound to this contract and chain.
+    function orderDigest(
+        address maker,
+        address giveToken,
+        uint256 giveAmount,
+        address takeToken,
+        uint256 takeAmount,
+        uint256 nonce,
+        uint256 expiryMs
+    ) public view returns (bytes32) {
+        return _typedDigest(
+            keccak256(
+                abi.encode(
+                    ORDER_TYPEHASH,
+                    address(this),
+                    maker,
+                    giveToken,
+                    giveAmount,
+                    takeToken,
+                    takeAmount,
+                    nonce,
+                    expiryMs
+                )
+            )
+        );
+    }
+
+    function cancelDigest(bytes32 orderHash_, uint256 nonce) public view returns (bytes32) {
+        return _typedDigest(keccak256(abi.encode(CANCEL_TYPEHASH, orderHash_, nonce)));
+    }
+
+    function tradeDigest(bytes32 orderHash_, uint256 amount, address taker, uint256 nonce)
+        public
+        view
+        returns (bytes32)
+    {
+        return _typedDigest(
+            keccak256(abi.encode(TRADE_TYPEHASH, address(this), orderHash_, amount, taker, nonce))
+        );
+    }
+
+    function withdrawDigest(address token, uint256 amount, address user, uint256 nonce)
+        public
+        view
+        returns (bytes32)
+    {
+        return _typedDigest(
+            keccak256(abi.encode(WITHDRAW_TYPEHASH, address(this), token, amount, user, nonce))
+        );
+    }
+
+    function _requireSignatureType(uint8 signatureType) private pure {
+        require(signatureType <= SIGNATURE_EIP712, "Exchange: unknown signature type");
+    }
+
+    function _orderSigner(Order calldata order, bytes32 oHash) private view returns (address) {
+        _requireSignatureType(order.signatureType);
+        if (order.signatureType == SIGNATURE_ETH_SIGN) {
+            return recoverSigner(oHash, order.v, order.r, order.s);
+        }
+        bytes32 digest = orderDigest(
+            order.maker,
+            order.giveToken,
+            order.giveAmount,
+            order.takeToken,
+            order.takeAmount,
+            order.nonce,
+            order.expiryMs
+        );
+        return _ecrecover(digest, order.v, order.r, order.s);
+    }
+
+    function _fillSigner(Fill calldata fill, bytes32 oHash, bytes32 tHash)
+        private
+        view
+        returns (address)
+    {
+        _requireSignatureType(fill.signatureType);
+        if (fill.signatureType == SIGNATURE_ETH_SIGN) {
+            return recoverSigner(tHash, fill.v, fill.r, fill.s);
+        }
+        bytes32 digest = tradeDigest(oHash, fill.amount, fill.taker, fill.nonce);
+        return _ecrecover(digest, fill.v, fill.r, fill.s);
     }
 
     // ---- Balances ----
@@ -215,7 +362,8 @@ contract Exchange {
     // ---- Withdrawals ----
 
     /// Pays a withdrawal the user signed: `amount` leaves the user's balance, `feeWithdrawal`
-    /// of it goes to the fee account and the rest to the user. Each withdrawHash is paid once.
+    /// of it goes to the fee account and the rest to the user. Each withdrawHash is paid once,
+    /// whichever way (`signatureType`) it was signed.
     function adminWithdraw(
         address token,
         uint256 amount,
@@ -224,13 +372,17 @@ contract Exchange {
         uint8 v,
         bytes32 r,
         bytes32 s,
-        uint256 feeWithdrawal
+        uint256 feeWithdrawal,
+        uint8 signatureType
     ) external onlyAdmin nonReentrant {
         require(amount > 0, "Exchange: zero amount");
         require(feeWithdrawal <= amount / FEE_CAP_DIVISOR, "Exchange: fee over the cap");
+        _requireSignatureType(signatureType);
         bytes32 hash = withdrawHash(token, amount, user, nonce);
         require(!withdrawn[hash], "Exchange: already withdrawn");
-        address signer = recoverSigner(hash, v, r, s);
+        address signer = signatureType == SIGNATURE_ETH_SIGN
+            ? recoverSigner(hash, v, r, s)
+            : _ecrecover(withdrawDigest(token, amount, user, nonce), v, r, s);
         require(signer != address(0) && signer == user, "Exchange: bad signature");
         uint256 balance = balances[token][user];
         require(balance >= amount, "Exchange: insufficient balance");
@@ -292,9 +444,9 @@ contract Exchange {
         bytes32 tHash = tradeHash(oHash, fill.amount, fill.taker, fill.nonce);
         require(!traded[tHash], "Exchange: already traded");
         require(orderFills[oHash] + fill.amount <= order.takeAmount, "Exchange: order overfilled");
-        address maker = recoverSigner(oHash, order.v, order.r, order.s);
+        address maker = _orderSigner(order, oHash);
         require(maker != address(0) && maker == order.maker, "Exchange: bad maker signature");
-        address taker = recoverSigner(tHash, fill.v, fill.r, fill.s);
+        address taker = _fillSigner(fill, oHash, tHash);
         require(taker != address(0) && taker == fill.taker, "Exchange: bad taker signature");
 
         uint256 giveOut = (fill.amount * order.giveAmount) / order.takeAmount;

@@ -8,6 +8,7 @@ import re
 
 from rest_framework import serializers
 
+from chain.typed_data import ETH_SIGN, SIGNATURE_TYPES
 from exchange.api.errors import FieldCode
 from exchange.models.fields import UINT256_MAX
 from exchange.validators import ADDRESS_RE
@@ -92,6 +93,12 @@ class SignatureField(serializers.Field):
 
     def to_representation(self, value: str) -> str:
         return value
+
+
+def signature_type_field() -> serializers.ChoiceField:
+    """signatureType: what `signature` signs, the spec's hash (eth_sign, the default) or the
+    EIP-712 typed data (eip712; docs/signing-eip712.md). Another value is 1006."""
+    return serializers.ChoiceField(choices=SIGNATURE_TYPES, default=ETH_SIGN)
 
 
 def parse(serializer_class: type[serializers.Serializer], params: dict) -> dict:

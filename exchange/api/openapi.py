@@ -33,7 +33,19 @@ def _uint(help_text: str = "A base-unit integer as a decimal string", **kwargs):
 
 
 def _signature() -> serializers.RegexField:
-    return serializers.RegexField(_SIGNATURE, help_text="web3.eth.sign: 65 bytes r||s||v, 0x-hex")
+    return serializers.RegexField(
+        _SIGNATURE,
+        help_text="web3.eth.sign (or EIP-712, see signatureType): 65 bytes r||s||v, 0x-hex",
+    )
+
+
+def _signature_type() -> serializers.ChoiceField:
+    return serializers.ChoiceField(
+        choices=["eth_sign", "eip712"],
+        required=False,
+        help_text="What the signature signs: the protocol hash with eth_sign (the default) "
+        "or the EIP-712 typed data (docs/signing-eip712.md)",
+    )
 
 
 # --- requests -------------------------------------------------------------------------
@@ -49,6 +61,7 @@ class CreateOrderRequest(serializers.Serializer):
     expiryTimestampInMilliseconds = _uint("Unix milliseconds")
     orderHash = _bytes32(required=False, help_text="Checked against the server's if given")
     signature = _signature()
+    signatureType = _signature_type()
 
 
 class GetOrdersRequest(serializers.Serializer):
@@ -61,6 +74,7 @@ class DeleteOrderRequest(serializers.Serializer):
     account = _address()
     nonce = _uint("The client's Unix time in milliseconds")
     signature = _signature()
+    signatureType = _signature_type()
 
 
 class MarketRequest(serializers.Serializer):
@@ -79,6 +93,7 @@ class CreateTransferRequest(serializers.Serializer):
     tokenAddress = _address()
     nonce = _uint("The client's Unix time in milliseconds")
     signature = _signature()
+    signatureType = _signature_type()
 
 
 # --- responses ------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 from django.db import models
 
+from chain.typed_data import EIP712, ETH_SIGN
+
 UINT256_MAX = 2**256 - 1
 
 
@@ -45,3 +47,21 @@ class HashField(models.CharField):
         name, path, args, kwargs = super().deconstruct()
         del kwargs["max_length"]
         return name, path, args, kwargs
+
+
+class SignatureType(models.TextChoices):
+    """How a user signature signs (chain/typed_data.py): the spec's eth_sign or EIP-712.
+    The settler and the withdrawal dispatcher pass it to the contract."""
+
+    ETH_SIGN = ETH_SIGN, "eth_sign (PROTOCOL.md)"
+    EIP712 = EIP712, "EIP-712 typed data"
+
+
+def signature_type_field() -> models.CharField:
+    # db_default too: the bulk SQL writers (deposit records, the benchmark seed) omit it.
+    return models.CharField(
+        max_length=8,
+        choices=SignatureType,
+        default=SignatureType.ETH_SIGN,
+        db_default=SignatureType.ETH_SIGN,
+    )

@@ -5,7 +5,7 @@ import uuid
 from django.db import models
 from django.utils import timezone
 
-from exchange.models.fields import AddressField, AmountField, HashField
+from exchange.models.fields import AddressField, AmountField, HashField, signature_type_field
 from exchange.models.reference import Market, Network, Token
 
 # One definition of the fill arithmetic, shared with the settlement contract.
@@ -40,6 +40,7 @@ class Order(models.Model):
     expiry_ms = models.PositiveBigIntegerField("expiry (Unix ms)")
     hash = HashField(unique=True)
     signature = models.CharField(max_length=132)
+    signature_type = signature_type_field()
     side = models.CharField(max_length=3, choices=OrderSide)
     price = models.DecimalField(max_digits=PRICE_DIGITS, decimal_places=PRICE_PLACES)
     # In units of the take token: the sum of the trades' amounts.
@@ -124,6 +125,7 @@ class Trade(models.Model):
     hash = HashField(unique=True)
     nonce = AmountField()
     signature = models.CharField(max_length=132)
+    signature_type = signature_type_field()
     # Base units: buyer/seller fees in what each receives, gas fee charged to the taker.
     buyer_fee = AmountField(default=0)
     seller_fee = AmountField(default=0)

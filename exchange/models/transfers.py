@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from exchange.models.fields import AddressField, AmountField, HashField
+from exchange.models.fields import AddressField, AmountField, HashField, signature_type_field
 from exchange.models.reference import Network, Token
 
 
@@ -30,6 +30,7 @@ class Transfer(models.Model):
     hash = HashField(null=True, blank=True, unique=True)
     nonce = AmountField(null=True, blank=True)
     signature = models.CharField(max_length=132, blank=True)
+    signature_type = signature_type_field()
     # On chain: the deposit's log, or the withdrawal's transaction once sent.
     transaction_hash = HashField(blank=True)
     block_hash = HashField(blank=True)

@@ -16,7 +16,8 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from django.db import IntegrityError, transaction
 
 from chain import hashing
-from chain.signatures import InvalidSignature, recover_signer
+from chain.signatures import InvalidSignature
+from chain.typed_data import ETH_SIGN
 from exchange.api.errors import FieldCode, FieldError, NotFound, OrderSubmissionDisabled
 from exchange.clock import now_ms
 from exchange.market_snapshots import market_data_changed
@@ -33,6 +34,7 @@ from exchange.models import (
 )
 from exchange.models.orders import PRICE_DIGITS, PRICE_PLACES, remaining_give
 from exchange.services.ledger import balance_change, balances_lock
+from exchange.services.signing import signature_error, signed_message
 
 logger = logging.getLogger(__name__)
 
@@ -63,20 +65,6 @@ def order_price(
             Decimal(quote_amount) * Decimal(10) ** base_decimals
         )
         return price.quantize(_PRICE_QUANTUM, rounding=ROUND_HALF_EVEN)
-
-
-def _signature_error(field: str, hash_hex: str, signature: str, account: str, what: str):
-    try:
-        signer = recover_signer(hash_hex, signature)
-    except InvalidSignature as error:
-        return FieldError(field, FieldCode.INVALID_SIGNATURE, f"Invalid signature: {error}")
-    if signer != account:
-        return FieldError(
-            field,
-            FieldCode.INVALID_SIGNATURE,
-            f"The signature of {what} {hash_hex} recovers to {signer}, not to {account}",
-        )
-    return None
 
 
 def _listed_tokens(network: Network, give: str, take: str) -> tuple[Token, Token]:
@@ -147,8 +135,12 @@ def order_place(
     expiry_ms: int,
     signature: str,
     order_hash: str | None = None,
+    signature_type: str = ETH_SIGN,
 ) -> Order:
     """Checks a signed order and puts it on the book, holding its giveAmount.
+
+    `signature_type` says what the signature signs: the orderHash (eth_sign) or the
+    order's EIP-712 digest (eip712); the orderHash is the order's identity either way.
 
     Refusals (FieldError/ApiError, nothing written): submission disabled on the network
     or market (102), unknown token or market (1003), a hash that is not the server's
@@ -190,9 +182,27 @@ def order_place(
         nonce=nonce,
         expiry_ms=expiry_ms,
     )
+    signed = signed_message(
+        signature_type=signature_type,
+        hash_name="orderHash",
+        spec_hash=expected,
+        struct="Order",
+        message={
+            "contractAddress": contract,
+            "account": account,
+            "giveTokenAddress": give_token_address,
+            "giveAmount": give_amount,
+            "takeTokenAddress": take_token_address,
+            "takeAmount": take_amount,
+            "nonce": nonce,
+            "expiryTimestampInMilliseconds": expiry_ms,
+        },
+        chain_id=network.id,
+        contract=contract,
+    )
     if order_hash is not None and order_hash.lower() != expected:
         try:
-            signer = f"recovers to {recover_signer(expected, signature)}"
+            signer = f"recovers to {signed.signer(signature)}"
         except InvalidSignature as error:
             signer = f"is invalid ({error})"
         raise FieldError(
@@ -201,7 +211,7 @@ def order_place(
             f"orderHash {order_hash} does not match the order's fields: the server computed "
             f"{expected} with contractAddress {contract}; the signature over it {signer}",
         )
-    error = _signature_error("signature", expected, signature, account, "orderHash")
+    error = signature_error("signature", signed, signature, account)
     if error:
         raise error
 
@@ -258,6 +268,7 @@ def order_place(
                 expiry_ms=expiry_ms,
                 hash=expected,
                 signature=signature.lower(),
+                signature_type=signature_type,
                 side=side,
                 price=price,
             )
@@ -290,9 +301,16 @@ def _give_balances_lock(network: Network, orders: list[Order]) -> dict:
 
 
 def order_cancel(
-    *, network: Network, order_hash: str, account: str, nonce: int, signature: str
+    *,
+    network: Network,
+    order_hash: str,
+    account: str,
+    nonce: int,
+    signature: str,
+    signature_type: str = ETH_SIGN,
 ) -> Order:
-    """Cancels an open order signed off by its owner (cancelHash) and releases its hold.
+    """Cancels an open order signed off by its owner (cancelHash, or the EIP-712 Cancel
+    digest: `signature_type`) and releases its hold.
 
     An unknown (or other network's) order is a 404; an order that is not the account's,
     a signature that is not the owner's (1005), or an order already filled, cancelled or
@@ -310,7 +328,16 @@ def order_cancel(
             f"Order {order_hash} belongs to {order.account}, not to {account}",
         )
     expected = hashing.cancel_hash(order_hash=order_hash, nonce=nonce)
-    error = _signature_error("signature", expected, signature, order.account, "cancelHash")
+    signed = signed_message(
+        signature_type=signature_type,
+        hash_name="cancelHash",
+        spec_hash=expected,
+        struct="Cancel",
+        message={"orderHash": order_hash, "nonce": nonce},
+        chain_id=network.id,
+        contract=network.exchange_address,
+    )
+    error = signature_error("signature", signed, signature, order.account)
     if error:
         raise error
     with transaction.atomic():

@@ -19,7 +19,7 @@ from django.db.models import Subquery
 from django.utils import timezone
 
 from chain import hashing
-from chain.signatures import InvalidSignature, recover_signer
+from chain.typed_data import ETH_SIGN
 from exchange.api.errors import (
     ApiError,
     Code,
@@ -44,6 +44,7 @@ from exchange.services.candles import candles_record
 from exchange.services.chain_jobs import settlement_nudge
 from exchange.services.ledger import balance_changes, balances_lock
 from exchange.services.rows import rows_update
+from exchange.services.signing import signature_error, signed_message
 from exchange.trading_math import Fill, FillRefused, fee_rate_e18, fill_compute
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class TradeRequest:
     nonce: int
     signature: str
     trade_hash: str | None = None  # optional: the client's own tradeHash, checked if given
+    signature_type: str = ETH_SIGN  # what the signature signs: tradeHash or the EIP-712 Trade
 
 
 def _field(index: int, name: str, indexed: bool) -> str:
@@ -69,9 +71,10 @@ def _field(index: int, name: str, indexed: bool) -> str:
 
 
 def _check_signatures(
-    contract: str, fills: Sequence[TradeRequest], indexed: bool
+    network: Network, fills: Sequence[TradeRequest], indexed: bool
 ) -> tuple[str, list[str]]:
     """The taker and each item's tradeHash; every item signed by the same taker, once."""
+    contract = network.exchange_address
     taker = fills[0].account
     hashes: list[str] = []
     for index, item in enumerate(fills):
@@ -95,20 +98,24 @@ def _check_signatures(
                 f"tradeHash {item.trade_hash} does not match the trade's fields: the server "
                 f"computed {expected} with contractAddress {contract}",
             )
-        try:
-            signer = recover_signer(expected, item.signature)
-        except InvalidSignature as error:
-            raise FieldError(
-                _field(index, "signature", indexed),
-                FieldCode.INVALID_SIGNATURE,
-                f"Invalid signature: {error}",
-            ) from None
-        if signer != taker:
-            raise FieldError(
-                _field(index, "signature", indexed),
-                FieldCode.INVALID_SIGNATURE,
-                f"The signature of tradeHash {expected} recovers to {signer}, not to {taker}",
-            )
+        signed = signed_message(
+            signature_type=item.signature_type,
+            hash_name="tradeHash",
+            spec_hash=expected,
+            struct="Trade",
+            message={
+                "contractAddress": contract,
+                "orderHash": item.order_hash,
+                "amount": item.amount,
+                "account": item.account,
+                "nonce": item.nonce,
+            },
+            chain_id=network.id,
+            contract=contract,
+        )
+        error = signature_error(_field(index, "signature", indexed), signed, item.signature, taker)
+        if error:
+            raise error
         if expected in hashes:
             raise FieldError(
                 _field(index, "nonce", indexed),
@@ -298,6 +305,7 @@ def _trade_record(*, network, market, order, item, trade_hash, fill, taker, crea
         hash=trade_hash,
         nonce=item.nonce,
         signature=item.signature,
+        signature_type=item.signature_type,
         buyer_fee=buyer_fee,
         seller_fee=seller_fee,
         maker_fee=fill.maker_fee,
@@ -481,7 +489,7 @@ def trade_execute(
         raise OrderSubmissionDisabled(f"Order submission is disabled on network {network.id}")
     if not network.exchange_address:
         raise OrderSubmissionDisabled(f"No exchange contract is deployed on network {network.id}")
-    taker, hashes = _check_signatures(network.exchange_address, fills, indexed)
+    taker, hashes = _check_signatures(network, fills, indexed)
     try:
         market, trades = _trades_locked(
             network=network, fills=fills, taker=taker, hashes=hashes, indexed=indexed, at=at

@@ -14,11 +14,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chain.hashing import withdraw_hash
-from chain.signatures import InvalidSignature, recover_signer
+from chain.signatures import InvalidSignature
+from chain.typed_data import ETH_SIGN
 from exchange.api.errors import ApiError, Code, FieldCode, FieldError
 from exchange.models import LedgerKind, Network, Token, Transfer, TransferKind, TransferStatus
 from exchange.services.chain_jobs import withdrawal_dispatch_nudge
 from exchange.services.ledger import balance_change, balances_lock, token_balance_lock
+from exchange.services.signing import signed_message
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +35,11 @@ def withdrawal_request(
     amount: int,
     nonce: int,
     signature: str,
+    signature_type: str = ETH_SIGN,
 ) -> Transfer:
-    """Checks the signed withdrawHash and the available balance, holds the amount and
-    queues the withdrawal for dispatch (after commit)."""
+    """Checks the signed withdrawHash (or EIP-712 Withdraw digest: `signature_type`) and
+    the available balance, holds the amount and queues the withdrawal for dispatch (after
+    commit)."""
     account, token_address = account.lower(), token_address.lower()
     if not network.exchange_address:
         raise ApiError(Code.VALIDATION_FAILED, f"No exchange contract on network {network.id}")
@@ -53,19 +57,34 @@ def withdrawal_request(
         account=account,
         nonce=nonce,
     )
+    signed = signed_message(
+        signature_type=signature_type,
+        hash_name="withdrawHash",
+        spec_hash=expected_hash,
+        struct="Withdraw",
+        message={
+            "contractAddress": network.exchange_address,
+            "tokenAddress": token_address,
+            "amount": amount,
+            "account": account,
+            "nonce": nonce,
+        },
+        chain_id=network.id,
+        contract=network.exchange_address,
+    )
     try:
-        signer = recover_signer(expected_hash, signature)
+        signer = signed.signer(signature)
     except InvalidSignature as error:
         raise FieldError(
             "signature",
             FieldCode.INVALID_SIGNATURE,
-            f"Invalid signature ({error}); expected a signature of withdrawHash {expected_hash}",
+            f"Invalid signature ({error}); expected a signature of {signed.description}",
         ) from None
     if signer != account:
         raise FieldError(
             "signature",
             FieldCode.INVALID_SIGNATURE,
-            f"The signature of withdrawHash {expected_hash} recovers to {signer}, not {account}",
+            f"The signature of {signed.description} recovers to {signer}, not {account}",
         )
     fee = int(token.withdrawal_fee)
     if amount <= fee or fee > amount // FEE_CAP_DIVISOR:
@@ -100,6 +119,7 @@ def withdrawal_request(
                 hash=expected_hash,
                 nonce=nonce,
                 signature=signature,
+                signature_type=signature_type,
             )
             balance_change(
                 balance,

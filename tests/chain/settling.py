@@ -60,19 +60,26 @@ class Exchange:
     def watch(self) -> None:
         deposits_watch_run(network=self.network, client=self.client)
 
-    def ask(self, maker: DevAccount, *, give_tst: int, take_eth: int) -> Order:
+    def ask(
+        self, maker: DevAccount, *, give_tst: int, take_eth: int, chain_id: int | None = None
+    ) -> Order:
+        """Signed with EIP-712 on chain `chain_id` if given, else eth_sign."""
         return place(
             signer_of(maker),
             give_token=self.tst,
             give_amount=give_tst,
             take_token=self.eth,
             take_amount=take_eth,
+            chain_id=chain_id,
         )
 
-    def take(self, taker: DevAccount, fills: list[tuple[Order, int]]) -> list[Trade]:
-        """One create_trades request: all fills or none."""
+    def take(
+        self, taker: DevAccount, fills: list[tuple[Order, int]], *, chain_id: int | None = None
+    ) -> list[Trade]:
+        """One create_trades request: all fills or none (EIP-712 on `chain_id` if given)."""
         return execute(
-            self.network, [fill(signer_of(taker), order, amount) for order, amount in fills]
+            self.network,
+            [fill(signer_of(taker), order, amount, chain_id=chain_id) for order, amount in fills],
         )
 
     def settle(

@@ -133,6 +133,7 @@ def test_it_refuses_a_high_s_signature(deployment):
             bytes.fromhex(r),
             bytes.fromhex(s),
             0,
+            0,  # signatureType: eth_sign
         )
 
 
@@ -143,7 +144,7 @@ def test_it_refuses_a_signature_that_recovers_to_nobody(deployment):
     with pytest.raises(ContractReverted, match="bad signature"):
         deployment.client.transact(
             "Exchange", deployment.exchange, "adminWithdraw",
-            ETHER, ONE, user.address, withdrawal.nonce, 29, b"\1" * 32, b"\1" * 32, 0,
+            ETHER, ONE, user.address, withdrawal.nonce, 29, b"\1" * 32, b"\1" * 32, 0, 0,
         )  # fmt: skip
 
 
@@ -184,7 +185,7 @@ def test_only_an_admin_dispatches_withdrawals(deployment):
     with pytest.raises(ContractReverted, match="not an admin"):
         deployment.client.transact(
             "Exchange", deployment.exchange, "adminWithdraw",
-            ETHER, ONE, user.address, withdrawal.nonce, raw[64], raw[:32], raw[32:64], 0,
+            ETHER, ONE, user.address, withdrawal.nonce, raw[64], raw[:32], raw[32:64], 0, 0,
             private_key=user.key,
         )  # fmt: skip
 

@@ -12,6 +12,7 @@ from exchange.api.fields import (
     SignatureField,
     UintField,
     parse,
+    signature_type_field,
 )
 from exchange.api.markets import market_from_name
 from exchange.api.pagination import page_request, paginated_response
@@ -35,6 +36,7 @@ class CreateOrderInput(serializers.Serializer):
     expiryTimestampInMilliseconds = UintField(maximum=_MAX_EXPIRY_MS)
     orderHash = Bytes32Field(required=False)
     signature = SignatureField()
+    signatureType = signature_type_field()
 
 
 class CreateOrderView(ExchangeView):
@@ -51,6 +53,7 @@ class CreateOrderView(ExchangeView):
             expiry_ms=data["expiryTimestampInMilliseconds"],
             order_hash=data.get("orderHash"),
             signature=data["signature"],
+            signature_type=data["signatureType"],
         )
         return Response(order_record(order), status=status.HTTP_201_CREATED)
 
@@ -84,6 +87,7 @@ class DeleteOrderInput(serializers.Serializer):
     account = AddressField()
     nonce = UintField()
     signature = SignatureField()
+    signatureType = signature_type_field()
 
 
 class DeleteOrderView(ExchangeView):
@@ -95,6 +99,7 @@ class DeleteOrderView(ExchangeView):
             account=data["account"],
             nonce=data["nonce"],
             signature=data["signature"],
+            signature_type=data["signatureType"],
         )
         return Response({"success": "0"})
 

@@ -13,6 +13,7 @@ from exchange.api.fields import (
     SignatureField,
     UintField,
     parse,
+    signature_type_field,
 )
 from exchange.api.markets import market_from_name
 from exchange.api.networks import network_from_params
@@ -33,6 +34,7 @@ class CreateTradeInput(serializers.Serializer):
     nonce = UintField()
     signature = SignatureField()
     tradeHash = Bytes32Field(required=False)
+    signatureType = signature_type_field()
 
 
 class TradeResultSerializer(serializers.Serializer):
@@ -111,6 +113,7 @@ class CreateTradesView(ExchangeView):
                     nonce=row["nonce"],
                     signature=row["signature"],
                     trade_hash=row.get("tradeHash"),
+                    signature_type=row["signatureType"],
                 )
                 for row in rows
             ],

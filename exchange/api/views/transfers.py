@@ -7,7 +7,14 @@ from rest_framework.response import Response
 
 from exchange.api.base import ExchangeView
 from exchange.api.errors import FieldCode
-from exchange.api.fields import AddressField, AmountField, SignatureField, UintField, parse
+from exchange.api.fields import (
+    AddressField,
+    AmountField,
+    SignatureField,
+    UintField,
+    parse,
+    signature_type_field,
+)
 from exchange.api.pagination import page_request, paginated_response
 from exchange.selectors.transfers import transfer_list
 from exchange.services.withdrawals import withdrawal_request
@@ -22,6 +29,7 @@ class CreateTransferSerializer(serializers.Serializer):
     tokenAddress = AddressField()
     nonce = UintField()
     signature = SignatureField()
+    signatureType = signature_type_field()
 
 
 class GetTransfersSerializer(serializers.Serializer):
@@ -70,5 +78,6 @@ class CreateTransfersView(ExchangeView):
             amount=data["amount"],
             nonce=data["nonce"],
             signature=data["signature"],
+            signature_type=data["signatureType"],
         )
         return Response({"success": "0"})

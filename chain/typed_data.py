@@ -1,0 +1,213 @@
+"""EIP-712 typed data for the protocol's four signed messages (docs/signing-eip712.md).
+
+The domain binds a signature to one chain and one exchange contract; each struct has the
+fields of its hash in PROTOCOL.md, in the same order, named as the API names them
+(contractAddress stays in the structs that have it, so a wallet shows it too). The digest a
+wallet signs is keccak256("\\x19\\x01" || domainSeparator || hashStruct(message)).
+
+Packed by hand like chain/hashing.py: every field is a static type (address, uint256,
+bytes32), so hashStruct is keccak256(typeHash || each field as one 32-byte word).
+eth-account's encoder (eth_account.messages.encode_typed_data) gives the same bytes about
+ten times slower (docs/signing-eip712.md, "Cost"); tests/chain/test_typed_data.py checks
+the two byte for byte.
+"""
+
+from eth_hash.auto import keccak
+
+from chain.hashing import pack_address, pack_bytes32, pack_uint256, to_hex
+
+ETH_SIGN = "eth_sign"
+EIP712 = "eip712"
+SIGNATURE_TYPES = (ETH_SIGN, EIP712)  # the API's signatureType values; the index is the
+# contract's signatureType code (Exchange.sol SIGNATURE_ETH_SIGN, SIGNATURE_EIP712)
+
+DOMAIN_NAME = "Relayer Exchange"
+DOMAIN_VERSION = "1"
+
+# The EIP-712 types: field name and Solidity type, in the order of PROTOCOL.md's hashes.
+DOMAIN_FIELDS = (
+    ("name", "string"),
+    ("version", "string"),
+    ("chainId", "uint256"),
+    ("verifyingContract", "address"),
+)
+STRUCTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "Order": (
+        ("contractAddress", "address"),
+        ("account", "address"),
+        ("giveTokenAddress", "address"),
+        ("giveAmount", "uint256"),
+        ("takeTokenAddress", "address"),
+        ("takeAmount", "uint256"),
+        ("nonce", "uint256"),
+        ("expiryTimestampInMilliseconds", "uint256"),
+    ),
+    "Cancel": (
+        ("orderHash", "bytes32"),
+        ("nonce", "uint256"),
+    ),
+    "Trade": (
+        ("contractAddress", "address"),
+        ("orderHash", "bytes32"),
+        ("amount", "uint256"),
+        ("account", "address"),
+        ("nonce", "uint256"),
+    ),
+    "Withdraw": (
+        ("contractAddress", "address"),
+        ("tokenAddress", "address"),
+        ("amount", "uint256"),
+        ("account", "address"),
+        ("nonce", "uint256"),
+    ),
+}
+
+
+def signature_type_code(signature_type: str) -> int:
+    """The contract's signatureType code of an API signatureType value."""
+    try:
+        return SIGNATURE_TYPES.index(signature_type)
+    except ValueError:
+        raise ValueError(f"unknown signature type {signature_type!r}") from None
+
+
+def type_string(name: str) -> str:
+    """encodeType: "Order(address contractAddress,...)"; no struct refers to another."""
+    fields = DOMAIN_FIELDS if name == "EIP712Domain" else STRUCTS[name]
+    return f"{name}({','.join(f'{kind} {field}' for field, kind in fields)})"
+
+
+_DOMAIN_TYPEHASH = keccak(type_string("EIP712Domain").encode())
+_TYPEHASH = {name: keccak(type_string(name).encode()) for name in STRUCTS}
+_NAME_HASH = keccak(DOMAIN_NAME.encode())
+_VERSION_HASH = keccak(DOMAIN_VERSION.encode())
+_domains: dict[tuple[int, str], bytes] = {}
+
+
+def domain_separator(*, chain_id: int, contract: str) -> bytes:
+    """hashStruct(EIP712Domain) of one network's exchange contract (kept per process)."""
+    key = (int(chain_id), contract.lower())
+    separator = _domains.get(key)
+    if separator is None:
+        separator = keccak(
+            _DOMAIN_TYPEHASH
+            + _NAME_HASH
+            + _VERSION_HASH
+            + pack_uint256(chain_id)
+            + pack_address(contract).rjust(32, b"\0")
+        )
+        if len(_domains) < 1024:
+            _domains[key] = separator
+    return separator
+
+
+def _word(kind: str, value) -> bytes:
+    if kind == "address":
+        return pack_address(value).rjust(32, b"\0")
+    if kind == "bytes32":
+        return pack_bytes32(value)
+    return pack_uint256(value)
+
+
+def struct_hash(name: str, message: dict) -> bytes:
+    """hashStruct(message) of one of STRUCTS; `message` keyed by the API's field names."""
+    return keccak(
+        _TYPEHASH[name] + b"".join(_word(kind, message[field]) for field, kind in STRUCTS[name])
+    )
+
+
+def typed_digest(name: str, message: dict, *, chain_id: int, contract: str) -> str:
+    """The 32-byte digest an EIP-712 wallet signs for `message` (0x-hex)."""
+    separator = domain_separator(chain_id=chain_id, contract=contract)
+    return to_hex(keccak(b"\x19\x01" + separator + struct_hash(name, message)))
+
+
+def order_digest(
+    *,
+    chain_id: int,
+    contract: str,
+    account: str,
+    give_token: str,
+    give_amount: int,
+    take_token: str,
+    take_amount: int,
+    nonce: int,
+    expiry_ms: int,
+) -> str:
+    return typed_digest(
+        "Order",
+        {
+            "contractAddress": contract,
+            "account": account,
+            "giveTokenAddress": give_token,
+            "giveAmount": give_amount,
+            "takeTokenAddress": take_token,
+            "takeAmount": take_amount,
+            "nonce": nonce,
+            "expiryTimestampInMilliseconds": expiry_ms,
+        },
+        chain_id=chain_id,
+        contract=contract,
+    )
+
+
+def cancel_digest(*, chain_id: int, contract: str, order_hash: str, nonce: int) -> str:
+    return typed_digest(
+        "Cancel", {"orderHash": order_hash, "nonce": nonce}, chain_id=chain_id, contract=contract
+    )
+
+
+def trade_digest(
+    *, chain_id: int, contract: str, order_hash: str, amount: int, account: str, nonce: int
+) -> str:
+    return typed_digest(
+        "Trade",
+        {
+            "contractAddress": contract,
+            "orderHash": order_hash,
+            "amount": amount,
+            "account": account,
+            "nonce": nonce,
+        },
+        chain_id=chain_id,
+        contract=contract,
+    )
+
+
+def withdraw_digest(
+    *, chain_id: int, contract: str, token: str, amount: int, account: str, nonce: int
+) -> str:
+    return typed_digest(
+        "Withdraw",
+        {
+            "contractAddress": contract,
+            "tokenAddress": token,
+            "amount": amount,
+            "account": account,
+            "nonce": nonce,
+        },
+        chain_id=chain_id,
+        contract=contract,
+    )
+
+
+def typed_data(name: str, message: dict, *, chain_id: int, contract: str) -> dict:
+    """The full EIP-712 document (eth_signTypedData_v4, eth-account's encode_typed_data
+    full_message): what a wallet is asked to sign. Amounts stay integers."""
+    return {
+        "types": {
+            "EIP712Domain": [{"name": field, "type": kind} for field, kind in DOMAIN_FIELDS],
+            name: [{"name": field, "type": kind} for field, kind in STRUCTS[name]],
+        },
+        "primaryType": name,
+        "domain": {
+            "name": DOMAIN_NAME,
+            "version": DOMAIN_VERSION,
+            "chainId": int(chain_id),
+            "verifyingContract": contract.lower(),
+        },
+        "message": {
+            field: (int(message[field]) if kind == "uint256" else message[field].lower())
+            for field, kind in STRUCTS[name]
+        },
+    }
