@@ -13,7 +13,7 @@ the node refused a signed transaction (nonce too low, already known, underpriced
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -128,6 +128,16 @@ class SignedTransaction:
 
 
 @dataclass(frozen=True)
+class TransactionTerms:
+    """What signing a transaction needs from the node, fetched before any lock."""
+
+    gas: int
+    max_fee: int
+    tip: int
+    chain_id: int
+
+
+@dataclass(frozen=True)
 class TokenInfo:
     address: str
     symbol: str
@@ -186,7 +196,15 @@ class ExchangeClient:
             raise ChainError("the network has no RPC URL")
         self.rpc_url = rpc_url
         self.exchange_address = exchange_address.lower() if exchange_address else None
-        self._w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+        self.timeout = timeout
+        # No retries inside web3 (its default is 5 attempts with backoff: a hung node cost
+        # ~52 s a call): one HTTP request per call, so every call ends within `timeout`
+        # (connect, and each read). The next tick is the retry.
+        self._w3 = Web3(
+            Web3.HTTPProvider(
+                rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
+            )
+        )
         self._operator = Account.from_key(operator_key) if operator_key else None
         self._chain_id: int | None = None
         self._contracts: dict[tuple[str, str | None], Any] = {}
@@ -245,6 +263,20 @@ class ExchangeClient:
         with _node():
             return dict(self._w3.provider.make_request(method, params))
 
+    def rpc_batch_answers(self, calls: Sequence[tuple[str, list]]) -> list[dict] | None:
+        """One JSON-RPC batch (a list of requests in one HTTP POST) through web3's provider:
+        the answers in request order, or None if the node does not answer batches."""
+        try:
+            with _node():
+                answers = self._w3.provider.make_batch_request(list(calls))
+        except ChainUnavailable:
+            raise
+        except ChainError:  # HTTP 4xx: batches refused
+            return None
+        if not isinstance(answers, list) or len(answers) != len(calls):
+            return None
+        return [dict(answer) for answer in answers]
+
     def ether_balance(self, address: str) -> int:
         return int(self.rpc("eth_getBalance", [_checksum(address), "latest"]), 16)
 
@@ -290,23 +322,7 @@ class ExchangeClient:
                 }
             ],
         )
-        deposits = []
-        for log in logs:
-            data = bytes.fromhex(log["data"][2:])
-            words = [data[i : i + 32] for i in range(0, 128, 32)]
-            deposits.append(
-                DepositLog(
-                    token="0x" + words[0][12:].hex(),
-                    user="0x" + words[1][12:].hex(),
-                    amount=int.from_bytes(words[2], "big"),
-                    balance=int.from_bytes(words[3], "big"),
-                    block_number=int(log["blockNumber"], 16),
-                    block_hash=log["blockHash"].lower(),
-                    transaction_hash=log["transactionHash"].lower(),
-                    log_index=int(log["logIndex"], 16),
-                    removed=bool(log.get("removed", False)),
-                )
-            )
+        deposits = [_deposit_log(log) for log in logs]
         deposits.sort(key=lambda d: (d.block_number, d.log_index))
         return deposits
 
@@ -335,7 +351,7 @@ class ExchangeClient:
 
     # ---- the exchange contract: operator transactions ----
 
-    def prepare_admin_withdraw(
+    def admin_withdraw_data(
         self,
         *,
         token: str,
@@ -344,14 +360,12 @@ class ExchangeClient:
         nonce: int,
         signature: str,
         fee: int,
-        tx_nonce: int | None = None,
         signature_type: str = ETH_SIGN,
-    ) -> SignedTransaction:
-        """Signs adminWithdraw with the operator key (gas is estimated, so a withdrawal the
-        contract would refuse raises ContractReverted here, before anything is sent).
-        `signature_type` is how the user signed (chain/typed_data.py SIGNATURE_TYPES)."""
+    ) -> bytes:
+        """The calldata of adminWithdraw for a user's signed withdrawal. `signature_type`
+        is how the user signed (chain/typed_data.py SIGNATURE_TYPES)."""
         v, r, s = split_signature(signature)
-        data = self._encode(
+        return self._encode(
             "Exchange",
             "adminWithdraw",
             _checksum(token),
@@ -364,6 +378,14 @@ class ExchangeClient:
             int(fee),
             signature_type_code(signature_type),
         )
+
+    def prepare_admin_withdraw(
+        self, *, tx_nonce: int | None = None, **fields: Any
+    ) -> SignedTransaction:
+        """Signs adminWithdraw with the operator key; `fields` as admin_withdraw_data (gas
+        is estimated, so a withdrawal the contract would refuse raises ContractReverted
+        here, before anything is sent)."""
+        data = self.admin_withdraw_data(**fields)
         return self.sign_transaction(to=self._exchange(), data=data, nonce=tx_nonce)
 
     def send_admin_withdraw(self, **fields: Any) -> str:
@@ -410,32 +432,73 @@ class ExchangeClient:
         """Signs with `private_key` (default: the operator). Gas is estimated (with a
         margin) unless `gas` is given; `fees` is (maxFeePerGas, maxPriorityFeePerGas),
         fee_caps() unless given."""
-        account = Account.from_key(private_key) if private_key else self._operator
-        if account is None:
-            raise ChainError(
-                "no operator key: set OPERATOR_PRIVATE_KEY or OPERATOR_PRIVATE_KEY_FILE"
-            )
-        transaction: dict[str, Any] = {"from": account.address, "data": data, "value": value}
-        if to:
-            transaction["to"] = _checksum(to)
+        account = self._signer(private_key)
+        terms = self.transaction_terms(
+            to=to, data=data, value=value, sender=account.address, gas=gas, fees=fees
+        )
+        if nonce is None:
+            nonce = self.nonce(account.address)
+        return self.sign_offline(
+            to=to, data=data, value=value, nonce=nonce, terms=terms, private_key=private_key
+        )
+
+    def transaction_terms(
+        self,
+        *,
+        to: str | None,
+        data: bytes,
+        value: int = 0,
+        sender: str | None = None,
+        gas: int | None = None,
+        fees: tuple[int, int] | None = None,
+    ) -> TransactionTerms:
+        """What signing needs from the node (gas, fee caps, chain id), asked before any
+        lock is taken. Estimating gas simulates the call: a refusal is ContractReverted."""
         if gas is None:
+            transaction: dict[str, Any] = {
+                "from": _checksum(sender or self._signer(None).address),
+                "data": data,
+                "value": value,
+            }
+            if to:
+                transaction["to"] = _checksum(to)
             with _node():
                 gas = self._w3.eth.estimate_gas(transaction) * 6 // 5 + 10_000
         max_fee, tip = fees or self.fee_caps()
-        if nonce is None:
-            nonce = self.nonce(account.address)
+        return TransactionTerms(gas=gas, max_fee=max_fee, tip=tip, chain_id=self.chain_id())
+
+    def sign_offline(
+        self,
+        *,
+        to: str | None,
+        data: bytes,
+        nonce: int,
+        terms: TransactionTerms,
+        value: int = 0,
+        private_key: str | None = None,
+    ) -> SignedTransaction:
+        """Signs with no node call: safe while a row lock is held."""
+        account = self._signer(private_key)
         tx_hash, raw = sign_dynamic_fee(
             bytes(account.key),
-            chain_id=self.chain_id(),
+            chain_id=terms.chain_id,
             nonce=nonce,
-            max_priority_fee=tip,
-            max_fee=max_fee,
-            gas=gas,
+            max_priority_fee=terms.tip,
+            max_fee=terms.max_fee,
+            gas=terms.gas,
             to=to,
             value=value,
             data=data,
         )
         return SignedTransaction(hash=tx_hash, raw=raw, nonce=nonce, sender=account.address.lower())
+
+    def _signer(self, private_key: str | None):
+        account = Account.from_key(private_key) if private_key else self._operator
+        if account is None:
+            raise ChainError(
+                "no operator key: set OPERATOR_PRIVATE_KEY or OPERATOR_PRIVATE_KEY_FILE"
+            )
+        return account
 
     def fee_caps(self) -> tuple[int, int]:
         """(maxFeePerGas, maxPriorityFeePerGas): twice the latest base fee plus the tip,
@@ -550,6 +613,29 @@ class ExchangeClient:
             return abi_decode(["string"], raw)[0]
         except Exception:  # eth_abi's DecodingError family, or bad UTF-8
             raise ChainError(f"{address.lower()}: call {selector} returned no string") from None
+
+
+def _deposit_log(log: dict[str, Any]) -> DepositLog:
+    """A Deposit log decoded; one that does not decode is a ChainError, never skipped."""
+    try:
+        data = bytes.fromhex(log["data"][2:])
+        if len(data) != 128:
+            raise ValueError(f"{len(data)} bytes of data, not 128")
+        words = [data[i : i + 32] for i in range(0, 128, 32)]
+        return DepositLog(
+            token="0x" + words[0][12:].hex(),
+            user="0x" + words[1][12:].hex(),
+            amount=int.from_bytes(words[2], "big"),
+            balance=int.from_bytes(words[3], "big"),
+            block_number=int(log["blockNumber"], 16),
+            block_hash=log["blockHash"].lower(),
+            transaction_hash=log["transactionHash"].lower(),
+            log_index=int(log["logIndex"], 16),
+            removed=bool(log.get("removed", False)),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        where = log.get("blockNumber") if isinstance(log, dict) else None
+        raise ChainError(f"undecodable Deposit log in block {where}: {error}") from None
 
 
 def parse_receipt(result: dict[str, Any]) -> Receipt:

@@ -24,6 +24,19 @@ class WatcherCursor(models.Model):
     )
     block_hash = HashField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # A node error that is not "unavailable" (chain/watcher_backoff.py): the scan halves
+    # its range and waits before it tries the same block again; never skips it.
+    range_limit = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Blocks per eth_getLogs after a node error; empty: WATCHER_MAX_BLOCK_RANGE. "
+        "Clear it to go back to the full range.",
+    )
+    failures = models.PositiveIntegerField(
+        default=0, help_text="Failed scans of the next block in a row (0: not stuck)."
+    )
+    last_error = models.TextField(blank=True)
+    retry_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"network {self.network_id} at {self.block_number}"

@@ -4,18 +4,19 @@ for the trade settler, which checks, sends and confirms its trades a batch at a 
 
 Every read names one block, so a whole reconciliation sees one state of the chain. A node
 that does not answer batches (some providers refuse them) is read one call at a time.
+Batches go through web3's provider (ExchangeClient.rpc_batch_answers): one transport,
+one timeout (CHAIN_RPC_TIMEOUT), no retries.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import requests
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_hash.auto import keccak
 
-from chain.client import ChainError, ChainUnavailable, ExchangeClient
+from chain.client import ChainError, ExchangeClient
 
 BATCH_SIZE = 200
 
@@ -79,50 +80,34 @@ class ItemError:
     data: Any = None
 
 
-def batch(
-    client: ExchangeClient, calls: Sequence[tuple[str, list]], *, timeout: float = 30.0
-) -> list[Any]:
+def batch(client: ExchangeClient, calls: Sequence[tuple[str, list]]) -> list[Any]:
     """The results of `calls` ((method, params) pairs), in order. Any error is a ChainError
     (ChainUnavailable when the node does not answer)."""
-    results = batch_outcomes(client, calls, timeout=timeout)
+    results = batch_outcomes(client, calls)
     for index, result in enumerate(results):
         if isinstance(result, ItemError):
             raise ChainError(f"{result.method} (batch item {index}): {result.message}")
     return results
 
 
-def batch_outcomes(
-    client: ExchangeClient, calls: Sequence[tuple[str, list]], *, timeout: float = 30.0
-) -> list[Any]:
+def batch_outcomes(client: ExchangeClient, calls: Sequence[tuple[str, list]]) -> list[Any]:
     """Like batch, but an item the node answered with an error is an ItemError in its
     place instead of failing the whole batch. ChainUnavailable when the node does not
     answer: for sends, the outcome of every item is then unknown."""
     results: list[Any] = []
     for start in range(0, len(calls), BATCH_SIZE):
-        results.extend(_batch_chunk(client, calls[start : start + BATCH_SIZE], timeout))
+        results.extend(_batch_chunk(client, calls[start : start + BATCH_SIZE]))
     return results
 
 
-def _batch_chunk(client: ExchangeClient, calls: Sequence[tuple[str, list]], timeout: float):
-    body = [
-        {"jsonrpc": "2.0", "id": index, "method": method, "params": params}
-        for index, (method, params) in enumerate(calls)
-    ]
-    try:
-        response = requests.post(client.rpc_url, json=body, timeout=timeout)
-    except (requests.Timeout, requests.ConnectionError) as error:
-        raise ChainUnavailable(f"the node did not answer: {type(error).__name__}") from None
-    if response.status_code >= 500:
-        raise ChainUnavailable(f"the node answered HTTP {response.status_code}")
-    answers = response.json() if response.ok else None
-    if not isinstance(answers, list) or len(answers) != len(calls):
+def _batch_chunk(client: ExchangeClient, calls: Sequence[tuple[str, list]]) -> list[Any]:
+    answers = client.rpc_batch_answers(calls)
+    if answers is None:
         # No batch support: one call at a time.
         return [_one(client, method, params) for method, params in calls]
-    by_id = {answer.get("id"): answer for answer in answers}
     results = []
-    for index, (method, _params) in enumerate(calls):
-        answer = by_id.get(index)
-        if answer is None:
+    for index, ((method, _params), answer) in enumerate(zip(calls, answers, strict=True)):
+        if "result" not in answer and "error" not in answer:
             raise ChainError(f"{method} (batch item {index}): no answer")
         error = answer.get("error")
         results.append(_item_error(method, error) if error else answer.get("result"))

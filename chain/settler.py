@@ -343,7 +343,10 @@ def trades_claim(
     is no longer UNSETTLED; returns (trade id, signed transaction) in nonce order."""
     operator = _operator(client)
     node_nonce = client.nonce(operator)
-    fees = client.fee_caps()
+    # Node calls before the transaction: under the operator nonce lock, database only.
+    terms = client.transaction_terms(
+        to=client.exchange_address, data=b"", sender=operator, gas=TRADE_GAS_LIMIT
+    )
     with transaction.atomic():
         unsettled = set(
             Trade.objects.select_for_update(of=("self",))
@@ -366,12 +369,8 @@ def trades_claim(
         claimed = [
             (
                 trade_id,
-                client.sign_transaction(
-                    to=client.exchange_address,
-                    data=data,
-                    nonce=first_nonce + index,
-                    gas=TRADE_GAS_LIMIT,
-                    fees=fees,
+                client.sign_offline(
+                    to=client.exchange_address, data=data, nonce=first_nonce + index, terms=terms
                 ),
             )
             for index, (trade_id, data) in enumerate(claimable)
@@ -677,30 +676,35 @@ def _resolve_unmined(*, trade: Trade, client: ExchangeClient) -> str:
 
 
 def _resign(*, trade: Trade, client: ExchangeClient, operator: str) -> str:
-    node_nonce = client.nonce(operator)
+    # Node calls (gas estimate: a refusal shows here) before the operator nonce lock.
+    data = client.trade_data(**trade_fields(trade))
     try:
-        with transaction.atomic():
-            locked = _locked_trade(
-                trade.id,
-                settlement_status=SettlementStatus.SENT,
-                transaction_hash=trade.transaction_hash,
-            )
-            if locked is None:
-                return "waiting"
-            tx_nonce = operator_nonce_take(
-                network=locked.network, address=operator, node_nonce=node_nonce
-            )
-            signed = client.prepare_trade(tx_nonce=tx_nonce, **trade_fields(locked))
-            Trade.objects.filter(id=locked.id).update(
-                operator_nonce=signed.nonce,
-                raw_transaction="0x" + signed.raw.hex(),
-                transaction_hash=signed.hash,
-                broadcast_at=None,
-                gas_used=None,
-                block_number=None,
-            )
+        terms = client.transaction_terms(to=client.exchange_address, data=data, sender=operator)
     except ContractReverted as error:
         return _refused(trade_id=trade.id, reason=error.reason, client=client)
+    node_nonce = client.nonce(operator)
+    with transaction.atomic():
+        locked = _locked_trade(
+            trade.id,
+            settlement_status=SettlementStatus.SENT,
+            transaction_hash=trade.transaction_hash,
+        )
+        if locked is None:
+            return "waiting"
+        tx_nonce = operator_nonce_take(
+            network=locked.network, address=operator, node_nonce=node_nonce
+        )
+        signed = client.sign_offline(
+            to=client.exchange_address, data=data, nonce=tx_nonce, terms=terms
+        )
+        Trade.objects.filter(id=locked.id).update(
+            operator_nonce=signed.nonce,
+            raw_transaction="0x" + signed.raw.hex(),
+            transaction_hash=signed.hash,
+            broadcast_at=None,
+            gas_used=None,
+            block_number=None,
+        )
     logger.warning(
         "event=trade_resigned trade=%s old_tx=%s tx=%s",
         trade.id,

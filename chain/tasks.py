@@ -6,6 +6,8 @@ after a node error, so a down node costs a log line per tick and nothing else.""
 import logging
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 
 from chain.client import ChainUnavailable, exchange_client
 from chain.escape_hatch import escape_exposure_refresh
@@ -21,6 +23,18 @@ logger = logging.getLogger(__name__)
 # The embedded mode's cache lock: longer than any bounded run, it frees the lock if a
 # worker dies holding it (PostgreSQL's advisory lock needs no TTL: chain/locks.py).
 LOCK_TTL_SECONDS = 300
+
+
+def time_limits(soft: int) -> dict[str, int]:
+    """Celery's soft and hard time limits for a bounded run of at most about `soft`
+    seconds on a slow but answering node (a silent one fails each call within
+    CHAIN_RPC_TIMEOUT). Never above settings.CELERY_TASK_SOFT_TIME_LIMIT, the default of
+    every other task; the hard limit stays below LOCK_TTL_SECONDS."""
+    soft = min(soft, settings.CELERY_TASK_SOFT_TIME_LIMIT)
+    return {"soft_time_limit": soft, "time_limit": min(soft + 30, LOCK_TTL_SECONDS - 10)}
+
+
+FAN_OUT_LIMITS = time_limits(10)  # one query, one message per network
 
 
 def _chain_networks():
@@ -52,45 +66,48 @@ def _locked_run(lock: str, job: str, network_id: int, run):
                 "event=node_unavailable job=%s network=%s error=%s", job, network_id, error
             )
             return None
+        except SoftTimeLimitExceeded:
+            logger.error("event=run_time_limit job=%s network=%s", job, network_id)
+            raise
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, **FAN_OUT_LIMITS)
 def deposits_watch_all() -> None:
     _fan_out(deposits_watch)
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, **FAN_OUT_LIMITS)
 def withdrawals_dispatch_all() -> None:
     _fan_out(withdrawals_dispatch)
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, **FAN_OUT_LIMITS)
 def withdrawals_confirm_all() -> None:
     _fan_out(withdrawals_confirm)
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, **FAN_OUT_LIMITS)
 def trades_settle_all() -> None:
     _fan_out(trades_settle)
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, **FAN_OUT_LIMITS)
 def escape_exposure_refresh_all() -> None:
     _fan_out(escape_exposure_refresh_task)
 
 
-@shared_task(ignore_result=True, name="chain.tasks.escape_exposure_refresh")
+@shared_task(ignore_result=True, name="chain.tasks.escape_exposure_refresh", **time_limits(60))
 def escape_exposure_refresh_task(network_id: int) -> None:
     """Which accounts can use the escape hatch soon (chain/escape_hatch.py)."""
     _locked_run("escape-hatch", "escape-hatch", network_id, escape_exposure_refresh)
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, **FAN_OUT_LIMITS)
 def reconcile_all() -> None:
     _fan_out(reconcile)
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, **time_limits(60))
 def deposits_watch(network_id: int) -> None:
     result = _locked_run("deposits", "deposits", network_id, deposits_watch_run)
     if result is None:
@@ -110,17 +127,17 @@ def deposits_watch(network_id: int) -> None:
 
 # Dispatch and confirm share one lock per network: one of them touches the operator's
 # transactions at a time.
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, **time_limits(120))
 def withdrawals_dispatch(network_id: int) -> None:
     _locked_run("withdrawals", "dispatch", network_id, withdrawals_dispatch_run)
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, **time_limits(120))
 def withdrawals_confirm(network_id: int) -> None:
     _locked_run("withdrawals", "confirm", network_id, withdrawals_confirm_run)
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, **time_limits(180))
 def trades_settle(network_id: int) -> None:
     """Settles the network's booked trades on chain in id order (chain/settler.py). A
     halted network still has its in-flight trades confirmed; nothing new is sent."""
@@ -140,7 +157,7 @@ def trades_settle(network_id: int) -> None:
     )
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, **time_limits(240))
 def reconcile(network_id: int) -> None:
     """Compares the ledger with the contract and stores a ReconciliationRun (admin).
     A node that does not answer is itself a recorded failed run, not a skipped one."""

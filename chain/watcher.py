@@ -31,9 +31,10 @@ from django.conf import settings
 from django.db import transaction
 
 from chain import rpc_batch
-from chain.client import DepositLog, ExchangeClient
+from chain.client import ChainError, ChainUnavailable, DepositLog, ExchangeClient
 from chain.models import ChainBlock, UnknownTokenDeposit, WatcherCursor
 from chain.rpc_extras import block_hash
+from chain.watcher_backoff import scan_failed, scan_span, scan_succeeded, scan_waiting
 from chain.withdraw_events import WithdrawLog, direct_only, withdraw_logs
 from exchange.models import (
     AccountRestriction,
@@ -102,13 +103,21 @@ def deposits_watch_run(
     _rewind_on_reorg(network=network, cursor=cursor, client=client, result=result)
     for _ in range(max_ranges):
         start = cursor.next_block
-        if start > result.head:
+        if start > result.head or scan_waiting(cursor):
             break
-        end = min(result.head, start + max_block_range - 1)
-        if not _scan_range(
-            network=network, cursor=cursor, client=client, start=start, end=end, result=result
-        ):
+        end = min(result.head, start + scan_span(cursor, max_block_range) - 1)
+        try:
+            scanned = _scan_range(
+                network=network, cursor=cursor, client=client, start=start, end=end, result=result
+            )
+        except ChainUnavailable:
+            raise
+        except ChainError as error:  # the node answered, but not with logs we can use
+            scan_failed(cursor, start=start, end=end, error=error)
             break
+        if not scanned:
+            break
+        scan_succeeded(cursor)
     _confirm_pending(network=network, client=client, result=result)
     _confirm_direct_withdrawals(network=network, client=client, result=result)
     _recheck_credited(network=network, client=client, result=result)

@@ -137,43 +137,38 @@ def withdrawal_dispatch(*, withdrawal_id: int, client: ExchangeClient) -> str:
 
 
 def withdrawal_claim(*, withdrawal_id: int, client: ExchangeClient) -> SignedTransaction | str:
-    """PENDING -> PROCESSING with the signed transaction stored; nothing is sent yet."""
+    """PENDING -> PROCESSING with the signed transaction stored; nothing is sent yet.
+    Every node call (gas estimate, fees, nonce) comes before the transaction: while the
+    operator nonce row is locked, only the database and the local signer run, so a slow
+    node never holds the lock the settler needs too."""
     operator = _operator(client)
-    node_nonce = client.nonce(operator)
+    withdrawal = _pending(withdrawal_id)
+    if withdrawal is None:
+        return "taken"
+    data = client.admin_withdraw_data(**_withdraw_fields(withdrawal))
     try:
-        with transaction.atomic():
-            withdrawal = (
-                Transfer.objects.select_for_update()
-                .select_related("token", "network")
-                .filter(id=withdrawal_id, status=TransferStatus.PENDING)
-                .first()
-            )
-            if withdrawal is None:
-                return "taken"
-            tx_nonce = operator_nonce_take(
-                network=withdrawal.network, address=operator, node_nonce=node_nonce
-            )
-            signed = client.prepare_admin_withdraw(
-                token=withdrawal.token.address,
-                amount=int(withdrawal.amount),
-                user=withdrawal.account,
-                nonce=int(withdrawal.nonce),
-                signature=withdrawal.signature,
-                fee=int(withdrawal.fee),
-                tx_nonce=tx_nonce,
-                signature_type=withdrawal.signature_type,
-            )
-            Transfer.objects.filter(id=withdrawal_id, status=TransferStatus.PENDING).update(
-                status=TransferStatus.PROCESSING,
-                operator_nonce=signed.nonce,
-                raw_transaction="0x" + signed.raw.hex(),
-                transaction_hash=signed.hash,
-                broadcast_at=None,
-                error="",
-                updated_at=timezone.now(),
-            )
+        terms = client.transaction_terms(to=client.exchange_address, data=data, sender=operator)
     except ContractReverted as error:
         return _refused(withdrawal_id=withdrawal_id, reason=error.reason, client=client)
+    node_nonce = client.nonce(operator)
+    with transaction.atomic():
+        if not _pending(withdrawal_id, lock=True):
+            return "taken"
+        tx_nonce = operator_nonce_take(
+            network=withdrawal.network, address=operator, node_nonce=node_nonce
+        )
+        signed = client.sign_offline(
+            to=client.exchange_address, data=data, nonce=tx_nonce, terms=terms
+        )
+        Transfer.objects.filter(id=withdrawal_id, status=TransferStatus.PENDING).update(
+            status=TransferStatus.PROCESSING,
+            operator_nonce=signed.nonce,
+            raw_transaction="0x" + signed.raw.hex(),
+            transaction_hash=signed.hash,
+            broadcast_at=None,
+            error="",
+            updated_at=timezone.now(),
+        )
     logger.info(
         "event=withdrawal_signed transfer=%s tx=%s operator_nonce=%s",
         withdrawal_id,
@@ -181,6 +176,28 @@ def withdrawal_claim(*, withdrawal_id: int, client: ExchangeClient) -> SignedTra
         signed.nonce,
     )
     return signed
+
+
+def _pending(withdrawal_id: int, *, lock: bool = False) -> Transfer | None:
+    rows = Transfer.objects.select_for_update() if lock else Transfer.objects
+    return (
+        rows.select_related("token", "network")
+        .filter(id=withdrawal_id, status=TransferStatus.PENDING)
+        .first()
+    )
+
+
+def _withdraw_fields(withdrawal: Transfer) -> dict:
+    """adminWithdraw's arguments for a withdrawal (all fixed when it was requested)."""
+    return {
+        "token": withdrawal.token.address,
+        "amount": int(withdrawal.amount),
+        "user": withdrawal.account,
+        "nonce": int(withdrawal.nonce),
+        "signature": withdrawal.signature,
+        "fee": int(withdrawal.fee),
+        "signature_type": withdrawal.signature_type,
+    }
 
 
 def _refused(*, withdrawal_id: int, reason: str, client: ExchangeClient) -> str:
@@ -322,41 +339,10 @@ def _resolve_unmined(*, withdrawal: Transfer, client: ExchangeClient) -> bool:
 
 
 def _resign(*, withdrawal: Transfer, client: ExchangeClient, operator: str) -> bool:
-    node_nonce = client.nonce(operator)
+    """Signs the withdrawal again with a new nonce; node calls first, as in the claim."""
+    data = client.admin_withdraw_data(**_withdraw_fields(withdrawal))
     try:
-        with transaction.atomic():
-            locked = (
-                Transfer.objects.select_for_update()
-                .select_related("token", "network")
-                .filter(
-                    id=withdrawal.id,
-                    status=TransferStatus.PROCESSING,
-                    transaction_hash=withdrawal.transaction_hash,
-                )
-                .first()
-            )
-            if locked is None:
-                return False
-            tx_nonce = operator_nonce_take(
-                network=locked.network, address=operator, node_nonce=node_nonce
-            )
-            signed = client.prepare_admin_withdraw(
-                token=locked.token.address,
-                amount=int(locked.amount),
-                user=locked.account,
-                nonce=int(locked.nonce),
-                signature=locked.signature,
-                fee=int(locked.fee),
-                tx_nonce=tx_nonce,
-                signature_type=locked.signature_type,
-            )
-            Transfer.objects.filter(id=locked.id).update(
-                operator_nonce=signed.nonce,
-                raw_transaction="0x" + signed.raw.hex(),
-                transaction_hash=signed.hash,
-                broadcast_at=None,
-                updated_at=timezone.now(),
-            )
+        terms = client.transaction_terms(to=client.exchange_address, data=data, sender=operator)
     except ContractReverted as error:
         if "already withdrawn" in error.reason or "insufficient balance" in error.reason:
             return False
@@ -364,6 +350,32 @@ def _resign(*, withdrawal: Transfer, client: ExchangeClient, operator: str) -> b
             withdrawal_id=withdrawal.id, reason=f"refused by the contract: {error.reason}"
         )
         return False
+    node_nonce = client.nonce(operator)
+    with transaction.atomic():
+        locked = (
+            Transfer.objects.select_for_update()
+            .filter(
+                id=withdrawal.id,
+                status=TransferStatus.PROCESSING,
+                transaction_hash=withdrawal.transaction_hash,
+            )
+            .first()
+        )
+        if locked is None:
+            return False
+        tx_nonce = operator_nonce_take(
+            network=withdrawal.network, address=operator, node_nonce=node_nonce
+        )
+        signed = client.sign_offline(
+            to=client.exchange_address, data=data, nonce=tx_nonce, terms=terms
+        )
+        Transfer.objects.filter(id=locked.id).update(
+            operator_nonce=signed.nonce,
+            raw_transaction="0x" + signed.raw.hex(),
+            transaction_hash=signed.hash,
+            broadcast_at=None,
+            updated_at=timezone.now(),
+        )
     logger.warning(
         "event=withdrawal_resigned transfer=%s old_tx=%s tx=%s",
         withdrawal.id,

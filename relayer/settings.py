@@ -136,6 +136,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Time limits (seconds) of every task without its own (chain/tasks.py sets tighter ones
+# for its bounded runs, never above these): at the soft one SoftTimeLimitExceeded ends the
+# run (its transaction rolled back, its lock released), at the hard one the pool child is
+# killed. The hard limit stays below the chain locks' TTL (300 s, chain/tasks.py).
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240, minimum=1)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 30
 ORDER_EXPIRY_SWEEP_SECONDS = env_int("ORDER_EXPIRY_SWEEP_SECONDS", 10, minimum=1)
 # Chain ticks fan out: each enqueues one task per enabled network that has an RPC URL
 # and an exchange contract; a per-network lock keeps one runner at a time.

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from chain.metrics import metrics_export
 from exchange.api.views.operations import healthz
 from exchange.dashboard import dashboard
 
@@ -9,6 +10,7 @@ urlpatterns = [
     path("admin/dashboard/", dashboard, name="operator-dashboard"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_export, name="prometheus-django-metrics"),
     path("", include("django_prometheus.urls")),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
+from chain.models import WatcherCursor
 from exchange.models import Network
 
 
@@ -73,6 +74,18 @@ def _check_node(network: Network) -> dict:
     return {"ok": True, "blockNumber": block}
 
 
+def _check_watcher(cursor) -> dict:
+    """The deposit watcher of a network: stuck on a node error (chain/watcher_backoff.py)?"""
+    if not cursor.failures:
+        return {"ok": True, "scannedBlock": cursor.block_number}
+    return {
+        "ok": False,
+        "error": f"stuck at block {cursor.next_block} after {cursor.failures} failed scans",
+        "lastError": cursor.last_error,
+        "retryAt": cursor.retry_at.isoformat() if cursor.retry_at else None,
+    }
+
+
 def health_get() -> dict:
     """{"ok": bool, "checks": {name: {"ok": bool, ...}}}; never carries an RPC URL,
     which may embed a provider's credentials."""
@@ -80,4 +93,6 @@ def health_get() -> dict:
     if checks["database"]["ok"]:
         for network in Network.objects.filter(enabled=True).order_by("id"):
             checks[f"node:{network.id}"] = _check_node(network)
+        for cursor in WatcherCursor.objects.filter(network__enabled=True).order_by("network_id"):
+            checks[f"watcher:{cursor.network_id}"] = _check_watcher(cursor)
     return {"ok": all(check["ok"] for check in checks.values()), "checks": checks}

@@ -11,6 +11,7 @@ gunicorn, Celery worker and beat is tests/reliability/test_redis_restart.py.
 """
 
 import os
+import random
 import signal
 import subprocess
 import threading
@@ -313,3 +314,54 @@ def test_a_credited_deposit_a_deep_reorg_removes_is_reported_by_reconciliation(
     run = reconciliation_run(network=chain_network, client=deployment.client)
     assert not run.ok
     assert [(d["check"], d["account"]) for d in run.difference_list] == [("balance", user.address)]
+
+
+# --- made-up networkIds -------------------------------------------------------------
+
+
+def _random_network_ids(count: int) -> list[int]:
+    rng = random.Random(19)
+    return [rng.randrange(1, 2**63) for _ in range(count)]
+
+
+def _assert_bounded_then_served(seeded, api) -> None:
+    from exchange.api import networks
+    from exchange.api.kept import MISSING_KEPT
+
+    # The real network, plus at most MISSING_KEPT remembered misses: flat, whatever comes.
+    assert len(networks._networks) <= 1 + MISSING_KEPT
+    assert api.get("/tokens", {"networkId": seeded.network.id}).status_code == 200
+
+
+def test_random_network_ids_keep_the_per_process_memory_bounded(settings, api):
+    """Eight times the bound in the default suite; 10,000 requests with RUN_SLOW=1."""
+    from exchange.api.errors import FieldError
+    from exchange.api.kept import MISSING_KEPT
+    from exchange.api.networks import network_from_params
+
+    seeded = seed_exchange(settings)
+    raise_rate_limits()
+    refused = 0
+    for network_id in _random_network_ids(8 * MISSING_KEPT):  # what every endpoint calls first
+        try:
+            network_from_params({"networkId": network_id})
+        except FieldError:
+            refused += 1
+    answers = Counter(
+        api.get("/tokens", {"networkId": network_id}).status_code
+        for network_id in _random_network_ids(300)
+    )
+    assert refused == 8 * MISSING_KEPT and answers == {400: 300}
+    _assert_bounded_then_served(seeded, api)
+
+
+@pytest.mark.slow
+def test_ten_thousand_requests_with_random_network_ids_keep_memory_bounded(settings, api):
+    seeded = seed_exchange(settings)
+    raise_rate_limits()
+    answers = Counter(
+        api.get("/tokens", {"networkId": network_id}).status_code
+        for network_id in _random_network_ids(10_000)
+    )
+    assert answers == {400: 10_000}
+    _assert_bounded_then_served(seeded, api)
