@@ -78,11 +78,16 @@ def _dev_accounts(count: int) -> list[DevAccount]:
 
 
 def start_anvil(
-    *, accounts: int = 10, extra_args: tuple[str, ...] = (), port: int | None = None
+    *,
+    accounts: int = 10,
+    extra_args: tuple[str, ...] = (),
+    port: int | None = None,
+    chain_id: int = CHAIN_ID,
 ) -> AnvilNode:
     """Starts anvil and waits until it answers; stop it with stop_anvil. On `port` if
     given (a node restarted where its clients expect it), else on a free port.
-    `extra_args`: more anvil options (e.g. a hardfork, history pruning, a state file)."""
+    `extra_args`: more anvil options (e.g. a hardfork, history pruning, a state file);
+    `chain_id`: another chain than the default 31337 (two deployments side by side)."""
     if not ANVIL.exists():
         raise RuntimeError(f"{ANVIL} is missing: run `make install` (npm ci)")
     for _attempt in range(1 if port else 3):
@@ -95,7 +100,7 @@ def start_anvil(
                 "--port",
                 str(node_port),
                 "--chain-id",
-                str(CHAIN_ID),
+                str(chain_id),
                 "--accounts",
                 str(accounts),
                 "--mnemonic",
@@ -108,12 +113,12 @@ def start_anvil(
             start_new_session=True,  # its own process group: stop_anvil ends the wrapper and node
         )
         node = AnvilNode(
-            f"http://127.0.0.1:{node_port}", CHAIN_ID, _dev_accounts(accounts), process
+            f"http://127.0.0.1:{node_port}", chain_id, _dev_accounts(accounts), process
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and process.poll() is None:
             try:
-                if int(node.rpc("eth_chainId"), 16) == CHAIN_ID:
+                if int(node.rpc("eth_chainId"), 16) == chain_id:
                     return node
             except OSError:
                 time.sleep(0.05)

@@ -536,14 +536,17 @@ class ExchangeClient:
             raise ContractReverted(f"{function} reverted in {receipt.transaction_hash}")
         return receipt
 
-    def deploy(self, contract: str, *args: Any, private_key: str | None = None) -> str:
-        """Deploys chain/contracts/build/<contract>.json; returns the new address."""
+    def creation_code(self, contract: str, *args: Any) -> bytes:
+        """chain/contracts/build/<contract>.json's bytecode with its constructor arguments."""
         factory = self._w3.eth.contract(
             abi=artifact(contract)["abi"], bytecode=artifact(contract)["bytecode"]
         )
-        data = factory.constructor(*_arguments(args)).data_in_transaction
+        return bytes.fromhex(factory.constructor(*_arguments(args)).data_in_transaction[2:])
+
+    def deploy(self, contract: str, *args: Any, private_key: str | None = None) -> str:
+        """Deploys chain/contracts/build/<contract>.json; returns the new address."""
         signed = self.sign_transaction(
-            to=None, data=bytes.fromhex(data[2:]), private_key=private_key
+            to=None, data=self.creation_code(contract, *args), private_key=private_key
         )
         receipt = self.wait_for_receipt(self.send_raw(signed))
         if not receipt.succeeded or not receipt.contract_address:

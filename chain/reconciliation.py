@@ -9,9 +9,13 @@
    - a withdrawal not COMPLETE here that the contract has paid (`withdrawn(hash)`): the
      amount leaves the user and the fee reaches the fee account;
    - a deposit on chain but not credited here (PENDING, or in blocks the watcher has not
-     scanned yet): it is added.
-   A FAILED trade is not in flight: the contract refused it, so its legs show up as
-   differences until an operator repairs the ledger or the trade settles after a retry.
+     scanned yet): it is added;
+   - a direct withdrawal (the escape hatch) on chain but not debited here (PENDING, or in
+     blocks the watcher has not scanned yet), and the unpaid shortfall of one debited
+     (exchange/services/direct_withdrawals.py): they are taken out.
+   A FAILED (quarantined) trade is not in flight: the contract refused it, so its legs
+   show up as differences until an operator reverses it or it settles after a retry. A
+   REVERSED trade is not in flight either, and its legs are undone in the ledger.
 2. ledger: every Balance row equals the sum of its LedgerEntry deltas (total and held).
 3. holdings: the contract's own holdings of each token (ERC-20 balanceOf(contract), or
    its Ether balance) equal the sum of its internal balances over those accounts. Also
@@ -31,12 +35,13 @@ from dataclasses import asdict, dataclass, field
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from chain import rpc_batch
 from chain.client import ChainError, ExchangeClient
 from chain.models import ReconciliationRun, WatcherCursor
+from chain.withdraw_events import direct_only, withdraw_logs
 from exchange.models import (
     Balance,
     LedgerEntry,
@@ -92,6 +97,7 @@ class _Snapshot:
     trades: list[Trade]  # not SETTLED
     withdrawals: list[Transfer]  # PENDING or PROCESSING
     deposits: list[Transfer]  # PENDING
+    direct: list[Transfer]  # direct withdrawals PENDING, or COMPLETE with a shortfall
     scan_from: int  # the first block the deposit watcher has not scanned
 
 
@@ -118,7 +124,7 @@ def _snapshot(network: Network) -> _Snapshot:
         }
         trades = list(
             Trade.objects.filter(network=network)
-            .exclude(settlement_status=SettlementStatus.SETTLED)
+            .exclude(settlement_status__in=[SettlementStatus.SETTLED, SettlementStatus.REVERSED])
             .only(
                 "id",
                 "hash",
@@ -147,9 +153,17 @@ def _snapshot(network: Network) -> _Snapshot:
                 network=network, kind=TransferKind.DEPOSIT, status=TransferStatus.PENDING
             ).order_by("id")
         )
+        direct = list(
+            Transfer.objects.filter(network=network, kind=TransferKind.DIRECT)
+            .filter(
+                Q(status=TransferStatus.PENDING)
+                | Q(status=TransferStatus.COMPLETE, shortfall__gt=0)
+            )
+            .order_by("id")
+        )
         cursor_row = WatcherCursor.objects.filter(network=network).first()
         scan_from = cursor_row.next_block if cursor_row else 0
-    return _Snapshot(tokens, balances, ledger, trades, withdrawals, deposits, scan_from)
+    return _Snapshot(tokens, balances, ledger, trades, withdrawals, deposits, direct, scan_from)
 
 
 def _unscanned_deposits(client: ExchangeClient, start: int, end: int) -> list:
@@ -159,6 +173,21 @@ def _unscanned_deposits(client: ExchangeClient, start: int, end: int) -> list:
         logs.extend(
             log for log in client.deposit_logs(first, min(end, first + step - 1)) if not log.removed
         )
+    return logs
+
+
+def _unscanned_direct_withdrawals(
+    network: Network, client: ExchangeClient, start: int, end: int
+) -> list:
+    logs = []
+    step = settings.WATCHER_MAX_BLOCK_RANGE
+    for first in range(start, end + 1, step):
+        found = [
+            log
+            for log in withdraw_logs(client, first, min(end, first + step - 1))
+            if not log.removed
+        ]
+        logs.extend(direct_only(network, client, found))
     return logs
 
 
@@ -211,11 +240,20 @@ def reconcile_network(*, network: Network, client: ExchangeClient) -> Report:
     for deposit in snap.deposits:
         if deposit.block_number is not None and deposit.block_number <= block:
             expected[(deposit.account, deposit.token_id)] += int(deposit.amount)
+    for withdrawal in snap.direct:
+        if withdrawal.status == TransferStatus.COMPLETE:
+            expected[(withdrawal.account, withdrawal.token_id)] -= int(withdrawal.shortfall)
+        elif withdrawal.block_number is not None and withdrawal.block_number <= block:
+            expected[(withdrawal.account, withdrawal.token_id)] -= int(withdrawal.amount)
     if snap.scan_from <= block:
         for log in _unscanned_deposits(client, snap.scan_from, block):
             token = token_by_address.get(log.token)
             if token is not None:
                 expected[(log.user, token.id)] += log.amount
+        for log in _unscanned_direct_withdrawals(network, client, snap.scan_from, block):
+            token = token_by_address.get(log.token)
+            if token is not None:
+                expected[(log.user, token.id)] -= log.amount
     for token_id in snap.tokens:
         expected[(fee_account, token_id)] += 0  # always read the fee account's balances
         expected[(contract_fee_account, token_id)] += 0

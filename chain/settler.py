@@ -25,16 +25,19 @@ trade that spends what an earlier one credited still runs after it. A contract f
 settling many trades in one transaction (tradeBatch) was the other option; it changes
 the audited contract and one revert would undo the whole batch, so pipelining is used.
 
-Order matters, refusals halt. Before a batch is signed, every trade in it is simulated
-(eth_call, one JSON-RPC batch) against the latest block, when nothing of the network is
-in flight. The batch ends before the first trade the simulation refuses: that trade may
-only need what an earlier trade of the batch credits, so it leads the next batch, where
-its simulation runs against a state that includes all its predecessors. A trade refused
-there (or whose transaction reverts) is FAILED and halts the network's settlement
-(Network.settlement_halted): the ledgers disagree, an operator must look. Trades of the
-batch sent after a reverted one are confirmed on their own receipts. A new batch is
-signed only once every SENT trade of the network is mined; while halted, in-flight
-trades are still confirmed and nothing new is signed.
+Order matters; a refusal quarantines one trade. Before a batch is signed, every trade in
+it is simulated (eth_call, one JSON-RPC batch) against the latest block, when nothing of
+the network is in flight. The batch ends before the first trade the simulation refuses:
+that trade may only need what an earlier trade of the batch credits, so it leads the next
+batch, where its simulation runs against a state that includes all its predecessors. A
+trade refused there (or whose transaction reverts) is FAILED, quarantined with the
+contract's reason, and the run goes on with the next trade: one refusal never stops the
+network. A later trade that needed the quarantined one is refused in turn and quarantined
+too; every other trade settles. Operators retry or reverse quarantined trades in the admin
+(exchange/services/trade_reversal.py). Trades of the batch sent after a reverted one are
+confirmed on their own receipts. A new batch is signed only once every SENT trade of the
+network is mined. An operator can still halt a network's settlement by hand
+(Network.settlement_halted): in-flight trades are then confirmed and nothing new is signed.
 """
 
 import logging
@@ -79,6 +82,8 @@ MAX_CONFIRMED_PER_RUN = 1000  # SENT trades looked at per run
 TRADE_GAS_LIMIT = 300_000
 RECEIPT_POLL_SECONDS = 0.05
 SETTLED_OR_MINED = ("settled", "mined")
+# Outcomes after which the run goes on with the next trades (a quarantined trade blocks nothing).
+RUN_GOES_ON = (*SETTLED_OR_MINED, "failed")
 
 
 @dataclass
@@ -88,7 +93,7 @@ class SettleResult:
     waiting: list[int] = field(default_factory=list)  # sent, not mined yet
     resent: list[int] = field(default_factory=list)
     unknown: list[int] = field(default_factory=list)  # the send's outcome is unknown
-    failed: list[int] = field(default_factory=list)  # refused by the contract: halted
+    failed: list[int] = field(default_factory=list)  # refused by the contract: quarantined
     halted: bool = False
 
 
@@ -194,7 +199,7 @@ def trades_settle_run(
         for trade_id, outcome in outcomes:
             _record(result, trade_id, outcome)
         sent += len(outcomes)
-        if any(outcome not in SETTLED_OR_MINED for _, outcome in outcomes):
+        if any(outcome not in RUN_GOES_ON for _, outcome in outcomes):
             break
     result.halted = _halted(network)
     return result
@@ -218,7 +223,7 @@ def _confirm_in_flight(
         _record(result, trade.id, outcome)
     if len(trades) == MAX_CONFIRMED_PER_RUN and in_flight.count() > MAX_CONFIRMED_PER_RUN:
         return True
-    return any(outcome not in SETTLED_OR_MINED for outcome in outcomes)
+    return any(outcome not in RUN_GOES_ON for outcome in outcomes)
 
 
 def _queue(network: Network, *, limit: int) -> list[Trade]:

@@ -10,6 +10,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
 from chain.client import ChainUnavailable, exchange_client
+from chain.escape_hatch import escape_exposure_refresh
 from chain.locks import network_lock
 from chain.reconciliation import reconciliation_run
 from chain.settler import trades_settle_run
@@ -91,6 +92,17 @@ def trades_settle_all() -> None:
 
 
 @shared_task(ignore_result=True, **FAN_OUT_LIMITS)
+def escape_exposure_refresh_all() -> None:
+    _fan_out(escape_exposure_refresh_task)
+
+
+@shared_task(ignore_result=True, name="chain.tasks.escape_exposure_refresh", **time_limits(60))
+def escape_exposure_refresh_task(network_id: int) -> None:
+    """Which accounts can use the escape hatch soon (chain/escape_hatch.py)."""
+    _locked_run("escape-hatch", "escape-hatch", network_id, escape_exposure_refresh)
+
+
+@shared_task(ignore_result=True, **FAN_OUT_LIMITS)
 def reconcile_all() -> None:
     _fan_out(reconcile)
 
@@ -101,12 +113,15 @@ def deposits_watch(network_id: int) -> None:
     if result is None:
         return
     logger.info(
-        "event=deposits_watched network=%s head=%s scanned_to=%s credited=%s failed=%s",
+        "event=deposits_watched network=%s head=%s scanned_to=%s credited=%s failed=%s "
+        "debited=%s left_chain=%s",
         network_id,
         result.head,
         result.scanned_to,
         len(result.credited),
         len(result.failed),
+        len(result.debited),
+        len(result.left_chain),
     )
 
 

@@ -1,4 +1,6 @@
-"""Prometheus metrics beyond django-prometheus's: Celery task outcomes.
+"""Prometheus metrics beyond django-prometheus's: Celery task outcomes, and the chain
+alerts operators must act on (frozen accounts, quarantined trades), read from the
+database at each scrape of the web process's /metrics.
 
 Task signals fire in the worker's child processes, so in production the worker runs
 with PROMETHEUS_MULTIPROC_DIR set and, when CELERY_METRICS_PORT is set, serves the
@@ -9,6 +11,7 @@ import os
 
 from celery.signals import task_failure, task_retry, task_success, worker_init
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, multiprocess, start_http_server
+from prometheus_client.core import GaugeMetricFamily
 
 CELERY_TASKS = Counter(
     "relayer_celery_tasks_total",
@@ -49,3 +52,52 @@ def serve_worker_metrics(**kwargs):
         multiprocess.MultiProcessCollector(registry)
     server, _thread = start_http_server(int(port), addr="0.0.0.0", registry=registry)
     return server
+
+
+class ChainAlertsCollector:
+    """relayer_frozen_accounts and relayer_quarantined_trades per network, at scrape time."""
+
+    def describe(self):
+        # Registration must not touch the database (the app registry may not be ready).
+        yield GaugeMetricFamily("relayer_frozen_accounts", "", labels=["network"])
+        yield GaugeMetricFamily("relayer_quarantined_trades", "", labels=["network"])
+
+    def collect(self):
+        from django.db import DatabaseError
+        from django.db.models import Count
+
+        from exchange.models import AccountRestriction, RestrictionKind, SettlementStatus, Trade
+
+        frozen = GaugeMetricFamily(
+            "relayer_frozen_accounts",
+            "Accounts frozen because a credited deposit left the chain (deep reorg), "
+            "waiting for an operator.",
+            labels=["network"],
+        )
+        quarantined = GaugeMetricFamily(
+            "relayer_quarantined_trades",
+            "Trades the contract refused (FAILED), waiting for an operator to retry or reverse.",
+            labels=["network"],
+        )
+        try:
+            for network_id, count in (
+                AccountRestriction.objects.filter(
+                    kind=RestrictionKind.FROZEN, resolved_at__isnull=True
+                )
+                .values_list("network_id")
+                .annotate(n=Count("id"))
+            ):
+                frozen.add_metric([str(network_id)], count)
+            for network_id, count in (
+                Trade.objects.filter(settlement_status=SettlementStatus.FAILED)
+                .values_list("network_id")
+                .annotate(n=Count("id"))
+            ):
+                quarantined.add_metric([str(network_id)], count)
+        except DatabaseError:
+            return
+        yield frozen
+        yield quarantined
+
+
+REGISTRY.register(ChainAlertsCollector())

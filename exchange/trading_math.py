@@ -144,6 +144,14 @@ def fill_compute(
     )
 
 
+def settlement_paid(fill: Fill, *, take_token_gas_fee: int) -> bool:
+    """Whether a fill's fees pay for settling it on chain (one trade() the operator pays
+    the gas of): the give token's gas fee is charged (fill_compute made sure it fits), or
+    the maker's fee reaches what one settlement costs in the take token. The price of a
+    settlement in a token is that token's trade gas fee; 0 means not priced."""
+    return fill.gas_fee > 0 or 0 < int(take_token_gas_fee) <= fill.maker_fee
+
+
 # Human-unit decimals: prices, volumes (PROTOCOL.md "Units and numbers").
 
 PRICE_PLACES = 36

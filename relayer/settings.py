@@ -154,6 +154,12 @@ DEPOSITS_WATCH_SECONDS = env_int("DEPOSITS_WATCH_SECONDS", 1, minimum=1)
 SETTLEMENT_RECEIPT_WAIT_SECONDS = env_int("SETTLEMENT_RECEIPT_WAIT_SECONDS", 5, minimum=0)
 # How often (seconds) beat reconciles the ledger with the contract (ReconciliationRun).
 RECONCILE_SECONDS = env_int("RECONCILE_SECONDS", 300, minimum=10)
+# The escape hatch: an account within this many blocks of being able to call the
+# contract's withdraw() (or past it) has its orders and fills checked against what the
+# contract can still pay it. It must cover the time from booking a trade to settling it,
+# plus ESCAPE_HATCH_REFRESH_SECONDS.
+ESCAPE_HATCH_MARGIN_BLOCKS = env_int("ESCAPE_HATCH_MARGIN_BLOCKS", 300, minimum=0)
+ESCAPE_HATCH_REFRESH_SECONDS = env_int("ESCAPE_HATCH_REFRESH_SECONDS", 60, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     # Reads already hide expired orders; the sweep releases their holds.
     "orders-expire": {
@@ -180,6 +186,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(CHAIN_TICK_SECONDS),
         "options": {"expires": CHAIN_TICK_SECONDS * 2},
     },
+    "escape-hatch-exposure": {
+        "task": "chain.tasks.escape_exposure_refresh_all",
+        "schedule": float(ESCAPE_HATCH_REFRESH_SECONDS),
+        "options": {"expires": ESCAPE_HATCH_REFRESH_SECONDS},
+    },
     "reconcile": {
         "task": "chain.tasks.reconcile_all",
         "schedule": float(RECONCILE_SECONDS),
@@ -196,6 +207,9 @@ if not re.fullmatch(r"0x[0-9a-f]{40}", FEE_ACCOUNT):
 # within its lock's TTL; a watcher that was down catches up over several runs).
 WATCHER_MAX_BLOCK_RANGE = env_int("WATCHER_MAX_BLOCK_RANGE", 2000, minimum=1)
 WATCHER_MAX_RANGES_PER_RUN = env_int("WATCHER_MAX_RANGES_PER_RUN", 20, minimum=1)
+# Deep reorgs: the watcher re-checks the blocks of deposits credited within this many
+# blocks past the confirmations; one that left the chain freezes its account.
+DEEP_REORG_RECHECK_BLOCKS = env_int("DEEP_REORG_RECHECK_BLOCKS", 64, minimum=0)
 
 # The networkId used when a request names none (the spec's default is Mainnet).
 DEFAULT_NETWORK_ID = env_int("DEFAULT_NETWORK_ID", 1, minimum=1)

@@ -9,7 +9,7 @@ const fs = require("fs");
 const path = require("path");
 const solc = require("solc");
 
-const SOURCES = ["Exchange.sol", "TestToken.sol"];
+const SOURCES = ["Exchange.sol", "ExchangeDeployer.sol", "TestToken.sol"];
 const here = __dirname;
 const outFlag = process.argv.indexOf("--out");
 const outDir = outFlag > 0 ? path.resolve(process.argv[outFlag + 1]) : path.join(here, "build");

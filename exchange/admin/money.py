@@ -24,6 +24,7 @@ from exchange.models import (
     TransferKind,
     TransferStatus,
 )
+from exchange.services.trade_reversal import ReversalRefused, trade_reverse
 from exchange.services.trade_settlement import trade_settlement_retry
 from exchange.services.withdrawal_retry import WithdrawalRetryRefused, withdrawal_retry
 from exchange.trading_math import to_human
@@ -190,9 +191,10 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
 
 @admin.register(Trade)
 class TradeAdmin(ReadOnlyAdmin):
-    """A FAILED trade halted its network's settlement: its reason is in settlement_error.
-    The one action, retry, queues a FAILED trade for the settler again (the contract
-    settles each trade hash once, so a retry cannot settle twice)."""
+    """A FAILED trade is quarantined (the contract refused it; the others keep settling):
+    its reason is in settlement_error. Two actions resolve it: retry queues it for the
+    settler again (the contract settles each trade hash once, so a retry cannot settle
+    twice); reverse undoes its ledger legs for good (exchange/services/trade_reversal.py)."""
 
     list_display = (
         "uuid",
@@ -203,6 +205,7 @@ class TradeAdmin(ReadOnlyAdmin):
         "take",
         "fees",
         "settlement_status",
+        "settlement_error",
         "transaction_short",
         "created_at",
     )
@@ -217,7 +220,7 @@ class TradeAdmin(ReadOnlyAdmin):
         "gas_fee_token",
     )
     exclude = ("raw_transaction",)
-    actions = ["retry_settlement"]
+    actions = ["retry_settlement", "reverse_trades"]
 
     def has_retry_permission(self, request) -> bool:
         # The row stays read-only; retrying is an operation, allowed to who may change trades.
@@ -269,6 +272,13 @@ class TradeAdmin(ReadOnlyAdmin):
                     request,
                     f"Settlement is HALTED on {network}: {network.settlement_halt_reason}",
                 )
+            quarantined = Trade.objects.filter(settlement_status=SettlementStatus.FAILED).count()
+            if quarantined:
+                messages.warning(
+                    request,
+                    f"{quarantined} trade(s) quarantined: the contract refused them. Retry "
+                    "once the cause is fixed, or reverse them (their ledger legs are undone).",
+                )
         return super().changelist_view(request, extra_context)
 
     @admin.action(
@@ -279,6 +289,21 @@ class TradeAdmin(ReadOnlyAdmin):
         failed = queryset.filter(settlement_status=SettlementStatus.FAILED)
         count = sum(trade_settlement_retry(trade_id=trade.id) for trade in failed)
         self.message_user(request, f"{count} trade(s) queued for settlement again.")
+
+    @admin.action(
+        description="Reverse quarantined (FAILED) trades: undo their ledger legs",
+        permissions=["retry"],
+    )
+    def reverse_trades(self, request, queryset):
+        reversed_count = 0
+        for trade in queryset.filter(settlement_status=SettlementStatus.FAILED).order_by("-id"):
+            try:
+                trade_reverse(trade_id=trade.id)
+            except ReversalRefused as refusal:
+                self.message_user(request, str(refusal), level=messages.ERROR)
+            else:
+                reversed_count += 1
+        self.message_user(request, f"{reversed_count} trade(s) reversed.")
 
 
 @admin.register(Transfer)

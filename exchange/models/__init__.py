@@ -1,3 +1,4 @@
+from exchange.models.accounts import AccountRestriction, RestrictionKind
 from exchange.models.ledger import Balance, LedgerEntry, LedgerKind
 from exchange.models.market_data import CANDLE_PERIODS, Candle
 from exchange.models.operations import (
@@ -13,6 +14,7 @@ from exchange.models.transfers import Transfer, TransferKind, TransferStatus
 
 __all__ = [
     "CANDLE_PERIODS",
+    "AccountRestriction",
     "ApiKey",
     "Balance",
     "Ban",
@@ -28,6 +30,7 @@ __all__ = [
     "OrderSide",
     "OrderStatus",
     "RateLimitPolicy",
+    "RestrictionKind",
     "SecurityType",
     "SettlementStatus",
     "Token",

@@ -101,7 +101,10 @@ class SettlementStatus(models.TextChoices):
     UNSETTLED = "UNSETTLED", "Waiting to be sent"
     SENT = "SENT", "Sent, waiting for confirmations"
     SETTLED = "SETTLED", "Settled on chain"
-    FAILED = "FAILED", "Rejected by the contract"
+    # Quarantined: the contract refused it; the other trades keep settling. An operator
+    # retries it (UNSETTLED again) or reverses it (REVERSED: its ledger legs undone).
+    FAILED = "FAILED", "Quarantined: refused by the contract"
+    REVERSED = "REVERSED", "Reversed by an operator (never settled)"
 
 
 class Trade(models.Model):

@@ -51,6 +51,18 @@ class Network(models.Model):
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            # PROTOCOL.md: every signature covers the contract address, so one deployment
+            # per address: the same address on two networks would let a signature made
+            # for one be replayed on the other.
+            models.UniqueConstraint(
+                fields=["exchange_address"],
+                condition=~models.Q(exchange_address=""),
+                name="network_unique_exchange_address",
+                violation_error_message="Another network already uses this exchange contract "
+                "address: signatures made for one deployment would be valid on the other.",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.id})"
@@ -103,6 +115,12 @@ class Market(models.Model):
     )
     quote = models.ForeignKey(Token, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=16, choices=MarketStatus, default=MarketStatus.TRADING)
+    allow_unpaid_settlement = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="On: fills whose fees cannot pay for their settlement (dust) are accepted; "
+        "the operator pays the trade() gas. Off: they are refused (see the tokens' trade gas fee).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -9,6 +9,9 @@ from exchange.models.reference import Network, Token
 class TransferKind(models.TextChoices):
     DEPOSIT = "deposit", "Deposit"
     WITHDRAWAL = "withdrawal", "Withdrawal"
+    # Made by the user on the contract (the escape hatch `withdraw()`), not through the
+    # relayer: read from its Withdraw event, debited once confirmed (chain/watcher.py).
+    DIRECT = "direct", "Direct withdrawal (escape hatch)"
 
 
 class TransferStatus(models.TextChoices):
@@ -43,6 +46,10 @@ class Transfer(models.Model):
     raw_transaction = models.TextField(blank=True)
     broadcast_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # Direct withdrawals: the part of the amount the ledger could not debit when it was
+    # confirmed (it had been sold in trades not yet settled); repaid from the first
+    # credits of that balance (a reversed trade), see exchange/services/direct_withdrawals.py.
+    shortfall = AmountField(default=0, db_default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -53,6 +60,11 @@ class Transfer(models.Model):
                 fields=["network", "transaction_hash", "log_index"],
                 condition=models.Q(kind="deposit"),
                 name="deposit_unique_log",
+            ),
+            models.UniqueConstraint(
+                fields=["network", "transaction_hash", "log_index"],
+                condition=models.Q(kind="direct"),
+                name="direct_withdrawal_unique_log",
             ),
         ]
         indexes = [

@@ -12,10 +12,12 @@ from django.db.models import Count, Min, Q, Sum
 
 from chain.models import ReconciliationRun, WatcherCursor
 from exchange.models import (
+    AccountRestriction,
     ApiKey,
     Ban,
     Market,
     Network,
+    RestrictionKind,
     SettlementStatus,
     Trade,
     Transfer,
@@ -100,7 +102,13 @@ def _network_figures(network: Network, *, now: datetime) -> dict:
         )
     )
     reconciliation = ReconciliationRun.objects.filter(network=network).first()
+    frozen = list(
+        AccountRestriction.objects.filter(
+            network=network, kind=RestrictionKind.FROZEN, resolved_at__isnull=True
+        ).order_by("-id")[:PROBLEM_ROWS]
+    )
     return {
+        "frozen_accounts": frozen,
         "network": network,
         "cursor": cursor,
         "scanned_block": scanned,

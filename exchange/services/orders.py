@@ -33,6 +33,7 @@ from exchange.models import (
     Token,
 )
 from exchange.models.orders import PRICE_DIGITS, PRICE_PLACES, remaining_give
+from exchange.services.account_guard import account_guard, escape_payable_check
 from exchange.services.ledger import balance_change, balances_lock
 from exchange.services.signing import signature_error, signed_message
 
@@ -238,6 +239,8 @@ def order_place(
     duplicate = FieldError(
         "orderHash", FieldCode.INVALID_SIGNATURE, f"An order with hash {expected} already exists"
     )
+    guard = account_guard(network=network, accounts=[account])
+    guard.read(account, give_token.address)
     try:
         with transaction.atomic():
             key = (account, give_token.id)
@@ -253,6 +256,15 @@ def order_place(
                     f"giveAmount {give_amount} is more than the available balance "
                     f"{balance.available} of {give_token.symbol} ({give_token.address})",
                 )
+            escape_payable_check(
+                guard=guard,
+                account=account,
+                token_id=give_token.id,
+                token_address=give_token.address,
+                amount=give_amount,
+                field="giveAmount",
+                with_orders=True,
+            )
             balance_change(
                 balance, kind=LedgerKind.HOLD, held_delta=give_amount, reference=expected
             )

@@ -4,15 +4,17 @@ The ledger booked the trade when it was made (exchange/services/trades.py); sett
 only carries it to the contract, so nothing here changes a balance. States:
 UNSETTLED (queued) -> SENT (the signed trade() transaction stored, then broadcast)
 -> SETTLED (mined, succeeded, confirmed) or FAILED (the contract refused it). A FAILED
-trade means the off-chain ledger and the contract disagree, so it halts the network's
-settlement until an operator resumes it. Each step is a conditional update on the state,
-so it happens once however many workers try it.
+trade is quarantined: the settler goes on with the others (a trade that needed it is
+refused in turn and quarantined too), and an operator retries it (trade_settlement_retry)
+or reverses it (exchange/services/trade_reversal.py). A network's settlement is halted
+only by an operator (settlement_halt). Each step is a conditional update on the state, so
+it happens once however many workers try it.
 """
 
 import logging
 from typing import NamedTuple
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from exchange.models import Network, SettlementStatus, Trade
@@ -145,23 +147,22 @@ def _update_from_rows(
 
 
 def trade_settlement_fail(*, trade_id: int, reason: str) -> bool:
-    """UNSETTLED or SENT -> FAILED with the reason, and the trade's network halted."""
+    """UNSETTLED or SENT -> FAILED (quarantined) with the reason. Nothing else stops: the
+    network's other trades keep settling."""
     reason = reason[:2000]
-    with transaction.atomic():
-        changed = Trade.objects.filter(
-            id=trade_id,
-            settlement_status__in=[SettlementStatus.UNSETTLED, SettlementStatus.SENT],
-        ).update(settlement_status=SettlementStatus.FAILED, settlement_error=reason)
-        if changed != 1:
-            return False
-        trade = Trade.objects.only("id", "network_id", "uuid").get(id=trade_id)
-        settlement_halt(network_id=trade.network_id, reason=f"trade {trade.id}: {reason}")
-    logger.error("event=trade_settlement_failed trade=%s reason=%s", trade_id, reason)
+    changed = Trade.objects.filter(
+        id=trade_id,
+        settlement_status__in=[SettlementStatus.UNSETTLED, SettlementStatus.SENT],
+    ).update(settlement_status=SettlementStatus.FAILED, settlement_error=reason)
+    if changed != 1:
+        return False
+    logger.error("event=trade_quarantined trade=%s reason=%s", trade_id, reason)
     return True
 
 
 def settlement_halt(*, network_id: int, reason: str) -> None:
-    """Stops the network's settlement; the first reason is kept until it is resumed."""
+    """Stops the network's settlement (an operator's decision); the first reason is kept
+    until it is resumed."""
     halted = Network.objects.filter(pk=network_id, settlement_halted=False).update(
         settlement_halted=True,
         settlement_halt_reason=reason[:2000],
@@ -183,7 +184,7 @@ def settlement_resume(*, network_id: int) -> bool:
 
 
 def trade_settlement_retry(*, trade_id: int) -> bool:
-    """FAILED -> UNSETTLED: the settler sends it again (once its network is resumed).
+    """FAILED -> UNSETTLED: the settler sends it again on its next run.
     For a refusal whose cause was fixed (an operator deposit that covers a shortfall, an
     admin key re-added to the contract)."""
     changed = Trade.objects.filter(id=trade_id, settlement_status=SettlementStatus.FAILED).update(

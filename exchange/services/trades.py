@@ -40,12 +40,13 @@ from exchange.models import (
     OrderStatus,
     Trade,
 )
+from exchange.services.account_guard import Guard, account_guard, escape_payable_check
 from exchange.services.candles import candles_record
 from exchange.services.chain_jobs import settlement_nudge
 from exchange.services.ledger import balance_changes, balances_lock
 from exchange.services.rows import rows_update
 from exchange.services.signing import signature_error, signed_message
-from exchange.trading_math import Fill, FillRefused, fee_rate_e18, fill_compute
+from exchange.trading_math import Fill, FillRefused, fee_rate_e18, fill_compute, settlement_paid
 
 logger = logging.getLogger(__name__)
 
@@ -378,6 +379,7 @@ def _trades_locked(
     hashes: list[str],
     indexed: bool,
     at: datetime | None,
+    guard: Guard,
 ) -> tuple[Market, list[Trade]]:
     with transaction.atomic():
         market = _market_lock(network, fills[0].order_hash)
@@ -405,6 +407,10 @@ def _trades_locked(
             indexed=indexed,
         )
 
+        _refuse_unpaid_settlement(
+            market=market, computed=computed, tokens=(give_token, take_token), indexed=indexed
+        )
+
         keys = {(taker, give_token.id), (taker, take_id)}
         keys |= {(settings.FEE_ACCOUNT, give_token.id), (settings.FEE_ACCOUNT, take_id)}
         keys |= {(order.account, t) for order in orders.values() for t in (give_token.id, take_id)}
@@ -421,6 +427,17 @@ def _trades_locked(
                     f"The trades need {needed} of {take_token.symbol} ({take_token.address}) "
                     f"but {taker} has {paying.available} available",
                 )
+
+        _escape_checks(
+            guard=guard,
+            fills=fills,
+            computed=computed,
+            orders=orders,
+            by_hash=by_hash,
+            taker=taker,
+            tokens=(give_token, take_token),
+            indexed=indexed,
+        )
 
         trades, changes = [], []
         for index, (item, fill) in enumerate(zip(fills, computed, strict=True)):
@@ -446,6 +463,89 @@ def _trades_locked(
         # robust: a broker outage must not fail trades that are committed.
         transaction.on_commit(lambda: settlement_nudge(network.id), robust=True)
     return market, trades
+
+
+def _refuse_unpaid_settlement(
+    *, market: Market, computed: list[Fill], tokens: tuple, indexed: bool
+) -> None:
+    """Dust: a fill whose fees cannot pay for its settlement is refused (1004 on its
+    amount) unless the market allows it (Market.allow_unpaid_settlement)."""
+    if market.allow_unpaid_settlement:
+        return
+    give_token, take_token = tokens
+    for index, fill in enumerate(computed):
+        if settlement_paid(fill, take_token_gas_fee=int(take_token.trade_gas_fee)):
+            continue
+        price = int(take_token.trade_gas_fee)
+        cost = (
+            f"less than the {price} a settlement costs in {take_token.symbol}; fill more"
+            if price
+            else f"and no settlement price is set for {take_token.symbol} either"
+        )
+        raise FieldError(
+            _field(index, "amount", indexed),
+            FieldCode.OUT_OF_RANGE,
+            f"amount {fill.amount} is too small to pay for its settlement on chain: it "
+            f"pays no gas fee ({give_token.symbol} has none) and a maker fee of "
+            f"{fill.maker_fee} {take_token.symbol}, {cost}",
+        )
+
+
+def _escape_checks(
+    *,
+    guard: Guard,
+    fills: Sequence[TradeRequest],
+    computed: list[Fill],
+    orders: dict[int, Order],
+    by_hash: dict[str, int],
+    taker: str,
+    tokens: tuple,
+    indexed: bool,
+) -> None:
+    """What each account exposed to the escape hatch pays in these fills must fit in what
+    the contract still holds for it (exchange/services/account_guard.py)."""
+    if not guard.exposed:
+        return
+    give_token, take_token = tokens
+    paid: dict[str, tuple[int, int]] = {}  # account -> (amount, index of its last fill)
+    for index, (item, fill) in enumerate(zip(fills, computed, strict=True)):
+        maker = orders[by_hash[item.order_hash]].account
+        paid[maker] = (paid.get(maker, (0, 0))[0] + fill.taker_gross, index)
+    needed = sum(fill.amount for fill in computed)
+    escape_payable_check(
+        guard=guard,
+        account=taker,
+        token_id=take_token.id,
+        token_address=take_token.address,
+        amount=needed,
+        field=_field(len(fills) - 1, "amount", indexed),
+    )
+    for maker, (amount, index) in paid.items():
+        escape_payable_check(
+            guard=guard,
+            account=maker,
+            token_id=give_token.id,
+            token_address=give_token.address,
+            amount=amount,
+            field=_field(index, "orderHash", indexed),
+        )
+
+
+def _trade_guard(network: Network, fills: Sequence[TradeRequest], taker: str) -> Guard:
+    """Refuses a frozen taker or maker; reads the contract balances of exposed ones
+    (before any row lock: no node call under a lock)."""
+    guard = account_guard(
+        network=network, accounts=[taker], order_hashes=[item.order_hash for item in fills]
+    )
+    if not guard.exposed:
+        return guard
+    orders = Order.objects.filter(
+        network=network, hash__in=[item.order_hash for item in fills]
+    ).select_related("give_token", "take_token")
+    for order in orders:
+        guard.read(order.account, order.give_token.address)
+        guard.read(taker, order.take_token.address)
+    return guard
 
 
 def _orders_save(orders: list[Order], moment: datetime) -> None:
@@ -490,9 +590,16 @@ def trade_execute(
     if not network.exchange_address:
         raise OrderSubmissionDisabled(f"No exchange contract is deployed on network {network.id}")
     taker, hashes = _check_signatures(network, fills, indexed)
+    guard = _trade_guard(network, fills, taker)
     try:
         market, trades = _trades_locked(
-            network=network, fills=fills, taker=taker, hashes=hashes, indexed=indexed, at=at
+            network=network,
+            fills=fills,
+            taker=taker,
+            hashes=hashes,
+            indexed=indexed,
+            at=at,
+            guard=guard,
         )
     except IntegrityError:
         # The unique index on Trade.hash refused a tradeHash already submitted (a replay:

@@ -18,7 +18,9 @@ from chain.signatures import InvalidSignature
 from chain.typed_data import ETH_SIGN
 from exchange.api.errors import ApiError, Code, FieldCode, FieldError
 from exchange.models import LedgerKind, Network, Token, Transfer, TransferKind, TransferStatus
+from exchange.services.account_guard import account_guard, escape_payable_check
 from exchange.services.chain_jobs import withdrawal_dispatch_nudge
+from exchange.services.direct_withdrawals import shortfalls_repay
 from exchange.services.ledger import balance_change, balances_lock, token_balance_lock
 from exchange.services.signing import signed_message
 
@@ -100,6 +102,8 @@ def withdrawal_request(
     )
     if Transfer.objects.filter(hash=expected_hash).exists():
         raise replay
+    guard = account_guard(network=network, accounts=[account])
+    guard.read(account, token.address)
     try:
         with transaction.atomic():
             balance = token_balance_lock(token=token, account=account)
@@ -109,6 +113,14 @@ def withdrawal_request(
                     FieldCode.OUT_OF_RANGE,
                     f"amount {amount} is more than the available balance {balance.available}",
                 )
+            escape_payable_check(
+                guard=guard,
+                account=account,
+                token_id=token.id,
+                token_address=token.address,
+                amount=amount,
+                field="amount",
+            )
             withdrawal = Transfer.objects.create(
                 network=network,
                 kind=TransferKind.WITHDRAWAL,
@@ -197,5 +209,7 @@ def withdrawal_fail(*, withdrawal_id: int, reason: str) -> bool:
             held_delta=-withdrawal.amount,
             reference=f"transfer:{withdrawal.id}",
         )
+        # Released funds a direct withdrawal already took from the contract: debited now.
+        shortfalls_repay(balance=balance)
     logger.warning("event=withdrawal_failed transfer=%s reason=%s", withdrawal_id, reason)
     return True

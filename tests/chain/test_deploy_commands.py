@@ -67,6 +67,9 @@ def test_deploy_demo_tokens_lists_tst_and_six_with_markets_and_mints_to_accounts
     tokens = {token.symbol: token for token in Token.objects.filter(network=local_network)}
     assert set(tokens) == {"ETH", "TST", "SIX"}
     assert (tokens["TST"].decimals, tokens["SIX"].decimals) == (18, 6)
+    # A settlement costs 0.01 of each demo token: dust fills are refused (issue #13).
+    assert (tokens["TST"].trade_gas_fee, tokens["SIX"].trade_gas_fee) == (10**16, 10**4)
+    assert tokens["ETH"].trade_gas_fee == 0
     assert tokens["ETH"].address == ETHER
     assert sorted(market.name for market in Market.objects.filter(network=local_network)) == [
         "ETH_SIX",

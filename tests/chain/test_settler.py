@@ -1,5 +1,5 @@
 """The trade settler against a real anvil node: trades booked by trade_execute are settled
-on chain in id order; refusals halt the network; unknown outcomes never settle twice."""
+on chain in id order; a refusal quarantines one trade; unknown outcomes never settle twice."""
 
 import pytest
 
@@ -7,7 +7,11 @@ from chain.client import ChainUnavailable
 from chain.reconciliation import reconcile_network
 from chain.settler import trade_broadcast, trade_claim, trade_fields
 from exchange.models import Balance, Network, SettlementStatus, Trade
-from exchange.services.trade_settlement import settlement_resume, trade_settlement_retry
+from exchange.services.trade_settlement import (
+    settlement_halt,
+    settlement_resume,
+    trade_settlement_retry,
+)
 from tests.chain.contract import ONE
 from tests.chain.settling import GAS_FEE
 from tests.chain.test_withdrawals import dead_client
@@ -96,7 +100,7 @@ def test_a_trade_waits_for_the_networks_confirmations_before_it_is_settled(chain
     assert statuses([first, second]) == ["SETTLED", "SETTLED"]
 
 
-def test_a_trade_the_contract_refuses_is_failed_and_halts_the_networks_settlement(
+def test_a_trade_the_contract_refuses_is_quarantined_and_the_others_keep_settling(
     chain_exchange, fund
 ):
     ex = chain_exchange
@@ -108,29 +112,35 @@ def test_a_trade_the_contract_refuses_is_failed_and_halts_the_networks_settlemen
     good_order = ex.ask(ex.makers[0], give_tst=100 * ONE, take_eth=ONE)
     bad = ex.take(ex.taker, [(bad_order, ONE // 2)])[0]
     good = ex.take(ex.taker, [(good_order, ONE // 2)])[0]
-    nonce_before = ex.operator_nonce()
 
     result = ex.settle()
 
-    assert result.failed == [bad.id] and result.halted
+    assert result.failed == [bad.id] and result.settled == [good.id] and not result.halted
     bad.refresh_from_db()
     assert bad.settlement_status == SettlementStatus.FAILED
     assert "maker balance too low" in bad.settlement_error
-    network = Network.objects.get(pk=ex.network.pk)
-    assert network.settlement_halted and f"trade {bad.id}" in network.settlement_halt_reason
-    # Nothing behind it was sent, now or on the next tick.
-    assert ex.settle().halted
-    assert statuses([good]) == ["UNSETTLED"]
+    assert not Network.objects.get(pk=ex.network.pk).settlement_halted
+    assert statuses([bad, good]) == ["FAILED", "SETTLED"]
+    # The quarantined trade is never sent again on its own.
+    nonce_before = ex.operator_nonce()
+    assert ex.settle().failed == []
     assert ex.operator_nonce() == nonce_before
 
-    # An operator investigates and resumes: the FAILED trade is skipped, the next one goes.
+
+def test_an_operator_halt_still_stops_settlement_until_resumed(chain_exchange):
+    ex = chain_exchange
+    order = ex.ask(ex.makers[0], give_tst=100 * ONE, take_eth=ONE)
+    trade = ex.take(ex.taker, [(order, ONE // 2)])[0]
+    settlement_halt(network_id=ex.network.id, reason="operator: investigating")
+
+    assert ex.settle().halted
+    assert statuses([trade]) == ["UNSETTLED"]
+
     assert settlement_resume(network_id=ex.network.id)
-    result = ex.settle()
-    assert result.settled == [good.id] and not result.halted
-    assert statuses([bad, good]) == ["FAILED", "SETTLED"]
+    assert ex.settle().settled == [trade.id]
 
 
-def test_a_reverted_settlement_transaction_fails_the_trade_and_halts(chain_exchange):
+def test_a_reverted_settlement_transaction_quarantines_the_trade(chain_exchange):
     ex = chain_exchange
     order = ex.ask(ex.makers[0], give_tst=100 * ONE, take_eth=ONE)
     trade = ex.take(ex.taker, [(order, ONE // 2)])[0]
@@ -150,7 +160,7 @@ def test_a_reverted_settlement_transaction_fails_the_trade_and_halts(chain_excha
 
     result = ex.settle()
 
-    assert result.failed == [trade.id] and result.halted
+    assert result.failed == [trade.id] and not result.halted
     trade.refresh_from_db()
     assert trade.settlement_status == SettlementStatus.FAILED
     assert trade.settlement_error == f"reverted in {signed.hash}"
@@ -265,8 +275,6 @@ def test_a_retried_failed_trade_settles_once_the_cause_is_fixed(chain_exchange, 
     # The missing funds reach the contract (the maker deposits them); retry, resume.
     ex.deposit(phantom, ex.tst, 500 * ONE)
     assert trade_settlement_retry(trade_id=trade.id)
-    assert ex.settle().halted  # still halted: retrying alone does not resume
-    settlement_resume(network_id=ex.network.id)
 
     assert ex.settle().settled == [trade.id]
     assert ex.client.traded(trade.hash)

@@ -1,5 +1,5 @@
 """The settler's pipelined batches against a real anvil node: many trades per run, signed
-with consecutive operator nonces and mined in that order; a revert inside a batch halts
+with consecutive operator nonces and mined in that order; a revert inside a batch quarantines one trade
 with the rest resolved on their own receipts; a crash between claim and broadcast resends
 the very same transactions; and afterwards the database is exactly the contract's
 `traded` map."""
@@ -101,7 +101,7 @@ def test_a_trade_that_needs_an_earlier_one_of_the_batch_waits_for_it_and_settles
     assert_database_is_the_traded_map(ex)
 
 
-def test_a_refused_trade_behind_others_is_never_sent_and_halts(chain_exchange, fund):
+def test_a_refused_trade_behind_others_is_never_sent_and_the_rest_settles(chain_exchange, fund):
     ex = chain_exchange
     phantom = ex.deployment.users[3]
     fund(phantom.address, ex.tst, 500 * ONE)  # credited here, never deposited on chain
@@ -114,18 +114,19 @@ def test_a_refused_trade_behind_others_is_never_sent_and_halts(chain_exchange, f
 
     result = ex.settle()
 
-    assert result.settled == [before.id] and result.failed == [bad.id] and result.halted
+    assert result.settled == [before.id, after.id] and result.failed == [bad.id]
+    assert not result.halted
     assert [t.settlement_status for t in trades_of([before.id, bad.id, after.id])] == [
         "SETTLED",
         "FAILED",
-        "UNSETTLED",
+        "SETTLED",
     ]
     assert "maker balance too low" in Trade.objects.get(id=bad.id).settlement_error
-    assert ex.operator_nonce() == nonce_before + 1  # only the one before it was sent
+    assert ex.operator_nonce() == nonce_before + 2  # the refused one was never sent
     assert_database_is_the_traded_map(ex)
 
 
-def test_a_revert_inside_a_batch_halts_and_the_later_trades_settle_on_their_receipts(
+def test_a_revert_inside_a_batch_quarantines_it_and_the_later_trades_settle(
     chain_exchange, fund, monkeypatch
 ):
     monkeypatch.setattr(settler, "BATCH_SIZE", 4)
@@ -145,18 +146,18 @@ def test_a_revert_inside_a_batch_halts_and_the_later_trades_settle_on_their_rece
 
     result = ex.settle()
 
-    assert result.failed == [bad.id] and result.halted
-    assert result.settled == [first.id, *[t.id for t in later]]
+    assert result.failed == [bad.id] and not result.halted
+    # The later trades of the batch settle on their own receipts, the next batch after.
+    assert result.settled == [first.id, *[t.id for t in later], next_batch.id]
     bad_trade = Trade.objects.get(id=bad.id)
     assert bad_trade.settlement_error == f"reverted in {bad_trade.transaction_hash}"
     assert not ex.client.receipt(bad_trade.transaction_hash).succeeded
-    assert Network.objects.get(pk=ex.network.pk).settlement_halted
-    # Nothing new is signed while halted; nothing is sent twice.
-    assert ex.settle().halted
-    assert Trade.objects.get(id=next_batch.id).settlement_status == "UNSETTLED"
-    assert ex.operator_nonce() == nonce_before + 4
+    assert not Network.objects.get(pk=ex.network.pk).settlement_halted
+    # Nothing is sent twice.
+    assert ex.settle().settled == []
+    assert ex.operator_nonce() == nonce_before + 5
     assert ex.client.order_fills(ask_two.hash) == 0
-    assert ex.client.order_fills(good.hash) == 2 * ONE // 10
+    assert ex.client.order_fills(good.hash) == 3 * ONE // 10
     assert_database_is_the_traded_map(ex)
 
 

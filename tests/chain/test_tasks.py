@@ -15,9 +15,9 @@ def test_every_beat_entry_names_a_registered_task():
 @pytest.mark.django_db
 def test_the_chain_ticks_cover_enabled_networks_with_a_node_and_a_contract():
     watched = NetworkFactory(rpc_url="http://node", exchange_address="0x" + "ab" * 20)
-    NetworkFactory(rpc_url="", exchange_address="0x" + "ab" * 20)
+    NetworkFactory(rpc_url="", exchange_address="0x" + "ac" * 20)
     NetworkFactory(rpc_url="http://node", exchange_address="")
-    NetworkFactory(rpc_url="http://node", exchange_address="0x" + "ab" * 20, enabled=False)
+    NetworkFactory(rpc_url="http://node", exchange_address="0x" + "ad" * 20, enabled=False)
 
     assert list(_chain_networks().values_list("id", flat=True)) == [watched.id]
 

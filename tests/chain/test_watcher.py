@@ -5,7 +5,7 @@ import pytest
 from chain.client import ETHER
 from chain.models import ChainBlock, UnknownTokenDeposit, WatcherCursor
 from chain.watcher import deposits_watch_run
-from exchange.models import Balance, LedgerEntry, LedgerKind, Transfer
+from exchange.models import AccountRestriction, Balance, LedgerEntry, LedgerKind, Transfer
 from tests.chain.contract import ONE, deposit_ether, deposit_token
 
 pytestmark = pytest.mark.django_db
@@ -199,7 +199,7 @@ def test_it_keeps_the_hashes_of_the_blocks_it_read(deployment, chain_network):
     assert (cursor.block_number, cursor.block_hash) == (head, stored[head])
 
 
-def test_a_credited_deposit_reorganised_away_is_flagged_for_operators_not_undone(
+def test_a_credited_deposit_reorganised_away_freezes_its_account_and_is_not_undone(
     deployment, chain_network
 ):
     user = deployment.users[0]
@@ -215,5 +215,7 @@ def test_a_credited_deposit_reorganised_away_is_flagged_for_operators_not_undone
     assert result.reorg
     deposit = Transfer.objects.get(kind="deposit")
     assert deposit.status == "COMPLETE"
-    assert "an operator must reconcile" in deposit.error
+    assert "the account is frozen until an operator resolves it" in deposit.error
+    assert result.left_chain == [deposit.id]
+    assert AccountRestriction.objects.get(transfer=deposit).kind == "FROZEN"
     assert credited(user.address, ETHER) == ONE

@@ -1,10 +1,11 @@
-"""Settlement states, the network halt, and what operators see and do in the admin."""
+"""Settlement states, quarantine, the operator's halt, and what operators see and do in the admin."""
 
 import pytest
 from django.urls import reverse
 
 from exchange.models import Network, SettlementStatus, Trade
 from exchange.services.trade_settlement import (
+    settlement_halt,
     settlement_resume,
     trade_settlement_complete,
     trade_settlement_fail,
@@ -38,9 +39,7 @@ def reloaded(trade: Trade) -> Trade:
     return Trade.objects.get(id=trade.id)
 
 
-def test_a_refused_trade_is_failed_once_and_halts_its_network_with_the_first_reason(
-    network, trades
-):
+def test_a_refused_trade_is_quarantined_once_with_its_reason_and_halts_nothing(network, trades):
     first, second = trades
 
     assert trade_settlement_fail(trade_id=first.id, reason="Exchange: maker balance too low")
@@ -48,8 +47,8 @@ def test_a_refused_trade_is_failed_once_and_halts_its_network_with_the_first_rea
     assert trade_settlement_fail(trade_id=second.id, reason="another")
 
     network.refresh_from_db()
-    assert network.settlement_halted and network.settlement_halted_at
-    assert network.settlement_halt_reason == f"trade {first.id}: Exchange: maker balance too low"
+    assert not network.settlement_halted
+    assert reloaded(first).settlement_status == SettlementStatus.FAILED
     assert reloaded(first).settlement_error == "Exchange: maker balance too low"
 
 
@@ -72,6 +71,7 @@ def test_a_settled_trade_is_never_failed_nor_settled_again(network, trades):
 def test_resume_lifts_the_halt_and_retry_queues_only_failed_trades(network, trades):
     first, second = trades
     trade_settlement_fail(trade_id=first.id, reason="refused")
+    settlement_halt(network_id=network.id, reason="operator: investigating")
 
     assert not trade_settlement_retry(trade_id=second.id)  # UNSETTLED: nothing to retry
     assert trade_settlement_retry(trade_id=first.id)
@@ -85,7 +85,7 @@ def test_resume_lifts_the_halt_and_retry_queues_only_failed_trades(network, trad
 
 
 def test_operators_see_a_halted_network_loudly_and_resume_it(admin_client, network, trades):
-    trade_settlement_fail(trade_id=trades[0].id, reason="Exchange: maker balance too low")
+    settlement_halt(network_id=network.id, reason="operator: maker balance too low")
 
     listing = admin_client.get(reverse("admin:exchange_network_changelist"))
     page = admin_client.get(reverse("admin:exchange_network_change", args=[network.pk]))
@@ -118,7 +118,7 @@ def test_operators_find_failed_trades_and_retry_them(admin_client, network, trad
 
     assert failed.context["cl"].result_count == 1
     assert "maker balance too low" in failed.content.decode()
-    assert "Settlement is HALTED" in failed.content.decode()
+    assert "1 trade(s) quarantined" in failed.content.decode()
     assert detail.status_code == 200 and "raw_transaction" not in detail.content.decode()
 
     response = admin_client.post(
