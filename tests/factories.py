@@ -1,10 +1,12 @@
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import factory
-from django.utils import timezone
 
 from exchange.models import FeeSchedule, Market, Network, Token, Transfer, TransferKind
 from exchange.validators import ETHER_ADDRESS
+
+FEES_EFFECTIVE_SINCE = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 class NetworkFactory(factory.django.DjangoModelFactory):
@@ -51,7 +53,9 @@ class FeeScheduleFactory(factory.django.DjangoModelFactory):
     network = factory.SubFactory(NetworkFactory)
     maker_fee = Decimal("0.001")
     taker_fee = Decimal("0.002")
-    effective_at = factory.LazyFunction(lambda: timezone.now() - timezone.timedelta(days=1))
+    # A fixed point well before every date the tests use, never the wall clock: a schedule
+    # effective from "now - 1 day" made trades dated 2026-11-20 predate it, and pay no fee.
+    effective_at = FEES_EFFECTIVE_SINCE
 
 
 class DepositFactory(factory.django.DjangoModelFactory):
