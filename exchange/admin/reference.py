@@ -3,7 +3,7 @@
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from exchange.models import FeeSchedule, Market, MarketStatus, Network, Token
+from exchange.models import FeeSchedule, Market, MarketRules, MarketStatus, Network, Token
 from exchange.services.trade_settlement import settlement_resume
 
 
@@ -98,6 +98,8 @@ class TokenAdmin(admin.ModelAdmin):
         "decimals",
         "listed",
         "withdrawal_fee",
+        "withdrawal_minimum",
+        "amount_precision",
         "trade_gas_fee",
     )
     list_filter = ("network", "listed")
@@ -173,4 +175,52 @@ class FeeScheduleAdmin(admin.ModelAdmin):
         if obj.effective_at > timezone.now():
             messages.info(
                 request, f"The schedule takes effect at {obj.effective_at:%Y-%m-%d %H:%M} UTC."
+            )
+
+
+@admin.register(MarketRules)
+class MarketRulesAdmin(admin.ModelAdmin):
+    """Rules with history: a change is a new row from a time on (never an edit of rules
+    in force); orders already open are not touched (docs/markets.md)."""
+
+    list_display = (
+        "market",
+        "price_tick",
+        "amount_step",
+        "min_total",
+        "max_open_orders",
+        "effective_at",
+        "in_force",
+        "created_by",
+    )
+    list_filter = ("market__network", "market")
+    date_hierarchy = "effective_at"
+    list_select_related = ("market__base", "market__quote")
+
+    @admin.display(boolean=True, description="in force")
+    def in_force(self, obj: MarketRules) -> bool:
+        current = MarketRules.objects.in_force(obj.market)
+        return current is not None and current.pk == obj.pk
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = ("market", "price_tick", "amount_step", "min_total", "max_open_orders")
+        if obj and obj.has_taken_effect:
+            return (*fields, "effective_at", "created_by", "created_at")
+        return ("created_by", "created_at")
+
+    def has_delete_permission(self, request, obj=None):
+        return obj is None or not obj.has_taken_effect
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user.get_username()
+        super().save_model(request, obj, form, change)
+        if obj.effective_at > timezone.now():
+            messages.info(
+                request, f"The rules take effect at {obj.effective_at:%Y-%m-%d %H:%M} UTC."
             )

@@ -4,6 +4,7 @@ from exchange.api.views import balances, market_data, orders, reference, trades,
 
 urlpatterns = [
     path("tokens", reference.TokenListView.as_view(), name="tokens"),
+    path("markets", reference.MarketListView.as_view(), name="markets"),
     path(
         "helpers/return_contract_address",
         reference.ContractAddressView.as_view(),

@@ -8,8 +8,23 @@ from exchange.models.operations import (
     RateLimitPolicy,
     SecurityType,
 )
-from exchange.models.orders import Order, OrderSide, OrderStatus, SettlementStatus, Trade
-from exchange.models.reference import FeeSchedule, Market, MarketStatus, Network, Token
+from exchange.models.orders import (
+    CloseReason,
+    Order,
+    OrderSide,
+    OrderStatus,
+    SettlementStatus,
+    Trade,
+)
+from exchange.models.reference import (
+    FeeSchedule,
+    Maintenance,
+    Market,
+    MarketRules,
+    MarketStatus,
+    Network,
+    Token,
+)
 from exchange.models.transfers import Transfer, TransferKind, TransferStatus
 
 __all__ = [
@@ -19,11 +34,14 @@ __all__ = [
     "Balance",
     "Ban",
     "Candle",
+    "CloseReason",
     "CostClass",
     "FeeSchedule",
     "LedgerEntry",
     "LedgerKind",
+    "Maintenance",
     "Market",
+    "MarketRules",
     "MarketStatus",
     "Network",
     "Order",

@@ -16,6 +16,9 @@ class RestrictionKind(models.TextChoices):
     # nearly inactivityReleasePeriod blocks): its orders and fills are checked against what
     # the contract can still pay it.
     ESCAPE_HATCH = "ESCAPE_HATCH", "Escape hatch open or near"
+    # An operator's freeze (admin action): open orders cancelled, new orders, fills and
+    # withdrawals refused (code 102) until unfrozen; deposits are still credited.
+    OPERATOR = "OPERATOR", "Frozen by an operator"
 
 
 class AccountRestriction(models.Model):
@@ -30,6 +33,9 @@ class AccountRestriction(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolution = models.TextField(blank=True)
+    # OPERATOR: who froze and who unfroze (the admin user's name).
+    created_by = models.CharField(max_length=150, blank=True, db_default="")
+    resolved_by = models.CharField(max_length=150, blank=True, db_default="")
 
     class Meta:
         ordering = ["-id"]

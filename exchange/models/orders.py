@@ -24,6 +24,14 @@ class OrderStatus(models.TextChoices):
     EXPIRED = "EXPIRED", "Expired"
 
 
+class CloseReason(models.TextChoices):
+    """Why an order left the book other than by its own fills, cancel or expiry."""
+
+    REMAINDER_UNDER_MINIMUM = "REMAINDER_UNDER_MINIMUM", "Remainder under the market minimum"
+    CANCEL_ALL = "CANCEL_ALL", "Cancelled by a signed cancel-all"
+    ACCOUNT_FROZEN = "ACCOUNT_FROZEN", "Cancelled: the account was frozen by an operator"
+
+
 # BASE per QUOTE, exact enough to order the book; the API renders prices from the amounts.
 PRICE_DIGITS, PRICE_PLACES = 78, 36
 
@@ -46,12 +54,17 @@ class Order(models.Model):
     # In units of the take token: the sum of the trades' amounts.
     filled = AmountField(default=0)
     status = models.CharField(max_length=9, choices=OrderStatus, default=OrderStatus.OPEN)
+    close_reason = models.CharField(
+        max_length=32, choices=CloseReason, blank=True, default="", db_default=""
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["id"]
         indexes = [
+            # get_orders by market and status (an account's orders in any state).
+            models.Index(fields=["account", "market", "status", "id"], name="order_account_market"),
             # id last: the book's full sort key (price, expiry, then arrival) is one range scan.
             models.Index(
                 fields=["market", "side", "price", "expiry_ms", "id"],

@@ -85,6 +85,19 @@ class Token(models.Model):
     trade_gas_fee = AmountField(
         default=0, help_text="Charged to the taker for settling a trade on chain, in base units."
     )
+    withdrawal_minimum = AmountField(
+        default=0,
+        db_default=0,
+        help_text="The smallest withdrawal, in base units (0: any amount above the fee).",
+    )
+    amount_precision = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(77)],
+        help_text="Decimal places an amount may carry (empty: all of the token's decimals). "
+        "Withdrawals and orders giving or taking the token must be multiples of "
+        "10^(decimals - precision) base units.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -217,3 +230,102 @@ class FeeSchedule(models.Model):
             return True
         stored = FeeSchedule.objects.filter(pk=self.pk).values_list("effective_at", flat=True)
         return stored.first() != self.effective_at
+
+
+class MarketRulesQuerySet(models.QuerySet):
+    def in_force(self, market: Market, at=None) -> "MarketRules | None":
+        at = at or timezone.now()
+        return self.filter(market=market, effective_at__lte=at).order_by("-effective_at").first()
+
+
+class MarketRules(models.Model):
+    """A market's trading rules from `effective_at` on (the latest started one is in
+    force, like FeeSchedule). Rules apply to new orders and fills; orders already open
+    stay on the book as placed (docs/markets.md)."""
+
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="rules_history")
+    price_tick = models.DecimalField(
+        max_digits=78,
+        decimal_places=36,
+        default=0,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="Prices (BASE per QUOTE) must be multiples of it; 0: any price.",
+    )
+    amount_step = AmountField(
+        default=0, help_text="QUOTE amounts must be multiples of it, in base units; 0: any."
+    )
+    min_total = AmountField(
+        "minimum order total",
+        default=0,
+        help_text="The smallest order, and the smallest remainder a fill may leave, in BASE "
+        "base units; 0: no minimum.",
+    )
+    max_open_orders = models.PositiveIntegerField(
+        "maximum open orders per account", default=0, help_text="0: no limit."
+    )
+    effective_at = models.DateTimeField(
+        default=timezone.now, help_text="The latest rules that have taken effect are in force."
+    )
+    created_by = models.CharField(max_length=150, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = MarketRulesQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "market rules"
+        verbose_name_plural = "market rules"
+        ordering = ["market_id", "-effective_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["market", "effective_at"], name="market_rules_unique_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.market_id} rules from {self.effective_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def has_taken_effect(self) -> bool:
+        return self.effective_at <= timezone.now()
+
+    def clean(self) -> None:
+        # As FeeSchedule: never in the past (orders placed since were checked under the
+        # rules in force); a start that has just passed means now.
+        if self.effective_at is None or not (self._state.adding or self.pk is None):
+            return
+        now = timezone.now()
+        if self.effective_at >= now:
+            return
+        if now - self.effective_at <= FEE_SCHEDULE_FORM_GRACE:
+            self.effective_at = now
+            return
+        raise ValidationError(
+            {"effective_at": "Rules cannot start in the past. Choose now or a later time."}
+        )
+
+
+class Maintenance(models.Model):
+    """An exchange-wide read-only period: while one is open (ended_at empty) every write
+    is refused with code 102; reads are served."""
+
+    reason = models.TextField(help_text="Shown to clients in the refusal.")
+    started_at = models.DateTimeField(default=timezone.now)
+    started_by = models.CharField(max_length=150, blank=True, editable=False)
+    ended_at = models.DateTimeField(null=True, blank=True, editable=False)
+    ended_by = models.CharField(max_length=150, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name_plural = "maintenance periods"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ended_at"],
+                condition=models.Q(ended_at__isnull=True),
+                name="maintenance_one_open",
+                violation_error_message="A maintenance period is already open: end it first.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "open" if self.ended_at is None else f"ended {self.ended_at:%Y-%m-%d %H:%M}"
+        return f"Maintenance from {self.started_at:%Y-%m-%d %H:%M} ({state})"

@@ -35,6 +35,12 @@ from exchange.models import (
 from exchange.models.orders import PRICE_DIGITS, PRICE_PLACES, remaining_give
 from exchange.services.account_guard import account_guard, escape_payable_check
 from exchange.services.ledger import balance_change, balances_lock
+from exchange.services.market_rules import (
+    open_orders_check,
+    order_rules_check,
+    rules_annotate,
+    rules_of,
+)
 from exchange.services.signing import signature_error, signed_message
 
 logger = logging.getLogger(__name__)
@@ -104,9 +110,11 @@ def _market_of_pair(network: Network, give: str, take: str) -> tuple[Market, str
     """The listed market of the two token addresses, its side and tokens, in one query;
     when there is none, the exact refusal is found by _listed_tokens and _market_and_side."""
     pair = [give, take]
-    for market in Market.objects.select_related("base", "quote", "network").filter(
+    markets = Market.objects.select_related("base", "quote", "network").filter(
         network=network, base__address__in=pair, quote__address__in=pair
-    ):
+    )
+    # The rules in force come with the market (subqueries: no query more).
+    for market in rules_annotate(markets):
         if not (market.base.listed and market.quote.listed):
             continue
         if market.base.address == give and market.quote.address == take:
@@ -147,7 +155,8 @@ def order_place(
     or market (102), unknown token or market (1003), a hash that is not the server's
     (1005 on orderHash, naming the expected hash), a signature that is not account's
     (1005 on signature, naming whom it recovers to), an expired order (1004), a hash
-    already used (1005), more than the available balance (1004 on giveAmount).
+    already used (1005), more than the available balance (1004 on giveAmount); off the
+    market's rules (exchange/services/market_rules.py: 1004 on the field at fault).
     """
     account = account.lower()
     give_token_address, take_token_address = give_token_address.lower(), take_token_address.lower()
@@ -236,6 +245,11 @@ def order_place(
             f"The order's price is above the largest price the book stores ({_PRICE_LIMIT})",
         )
 
+    rules = rules_of(market)
+    order_rules_check(
+        market=market, rules=rules, side=side, give_amount=give_amount, take_amount=take_amount
+    )
+
     duplicate = FieldError(
         "orderHash", FieldCode.INVALID_SIGNATURE, f"An order with hash {expected} already exists"
     )
@@ -244,7 +258,12 @@ def order_place(
     try:
         with transaction.atomic():
             key = (account, give_token.id)
-            balance = balances_lock(network=network, keys=[key])[key]
+            keys = [key]
+            if rules.max_open_orders:
+                # Both of the account's balances in the market: its placements on either
+                # side wait for each other, so the open-order count below cannot race.
+                keys.append((account, take_token.id))
+            balance = balances_lock(network=network, keys=keys)[key]
             # A twin of this order (same hash) is refused by the unique index on insert
             # (below); here only when it is what left too little available.
             if give_amount > balance.available:
@@ -265,6 +284,14 @@ def order_place(
                 field="giveAmount",
                 with_orders=True,
             )
+            if rules.max_open_orders:
+                # Live orders (an expired one not yet swept is off the book already).
+                open_count = Order.objects.filter(
+                    market=market, account=account, status=OrderStatus.OPEN, expiry_ms__gt=now_ms()
+                ).count()
+                open_orders_check(
+                    market=market, rules=rules, account=account, open_count=open_count
+                )
             balance_change(
                 balance, kind=LedgerKind.HOLD, held_delta=give_amount, reference=expected
             )

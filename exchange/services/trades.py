@@ -30,6 +30,7 @@ from exchange.api.errors import (
 )
 from exchange.market_snapshots import market_data_changed
 from exchange.models import (
+    CloseReason,
     FeeSchedule,
     LedgerKind,
     Market,
@@ -44,6 +45,13 @@ from exchange.services.account_guard import Guard, account_guard, escape_payable
 from exchange.services.candles import candles_record
 from exchange.services.chain_jobs import settlement_nudge
 from exchange.services.ledger import balance_changes, balances_lock
+from exchange.services.market_rules import (
+    Rules,
+    fill_minimum_check,
+    remainder_closes,
+    rules_annotate,
+    rules_of,
+)
 from exchange.services.rows import rows_update
 from exchange.services.signing import signature_error, signed_message
 from exchange.trading_math import Fill, FillRefused, fee_rate_e18, fill_compute, settlement_paid
@@ -159,7 +167,7 @@ def _orders_get(network: Network, fills: Sequence[TradeRequest], indexed: bool) 
 def _market_lock(network: Network, first_hash: str) -> Market | None:
     """Locks the market of the request's first order (None: no such order)."""
     market = (
-        Market.objects.select_for_update(no_key=True, of=("self",))
+        rules_annotate(Market.objects.select_for_update(no_key=True, of=("self",)))
         .select_related("base", "quote", "network")
         .filter(
             pk=Subquery(
@@ -410,6 +418,16 @@ def _trades_locked(
         _refuse_unpaid_settlement(
             market=market, computed=computed, tokens=(give_token, take_token), indexed=indexed
         )
+        rules = rules_of(market)
+        _minimum_checks(
+            market=market,
+            rules=rules,
+            fills=fills,
+            computed=computed,
+            orders=orders,
+            by_hash=by_hash,
+            indexed=indexed,
+        )
 
         keys = {(taker, give_token.id), (taker, take_id)}
         keys |= {(settings.FEE_ACCOUNT, give_token.id), (settings.FEE_ACCOUNT, take_id)}
@@ -455,6 +473,7 @@ def _trades_locked(
             order.filled = fill.filled_after
             changes += _ledger_legs(balances=balances, trade=trade, fill=fill)
             trades.append(trade)
+        changes += _remainders_close(orders=orders, rules=rules, balances=balances)
         balance_changes(changes)
         _orders_save(list(orders.values()), created_at)
         Trade.objects.bulk_create(trades)
@@ -463,6 +482,50 @@ def _trades_locked(
         # robust: a broker outage must not fail trades that are committed.
         transaction.on_commit(lambda: settlement_nudge(network.id), robust=True)
     return market, trades
+
+
+def _minimum_checks(
+    *,
+    market: Market,
+    rules: Rules,
+    fills: Sequence[TradeRequest],
+    computed: list[Fill],
+    orders: dict[int, Order],
+    by_hash: dict[str, int],
+    indexed: bool,
+) -> None:
+    """A fill may not leave an order's remainder under the market's minimum order total
+    unless it fills the order completely (exchange/services/market_rules.py)."""
+    if not rules.min_total:
+        return
+    filled = {order_id: int(order.filled) for order_id, order in orders.items()}
+    for index, (item, fill) in enumerate(zip(fills, computed, strict=True)):
+        order = orders[by_hash[item.order_hash]]
+        fill_minimum_check(
+            market=market,
+            rules=rules,
+            order=order,
+            filled_before=filled[order.id],
+            filled_after=int(fill.filled_after),
+            field=_field(index, "amount", indexed),
+        )
+        filled[order.id] = int(fill.filled_after)
+
+
+def _remainders_close(*, orders: dict[int, Order], rules: Rules, balances: dict) -> list[tuple]:
+    """Closes the filled orders whose remainder is under the minimum (orders placed before
+    the rule: fill_minimum_check refuses creating one), releasing their holds: the
+    balance_changes items."""
+    changes = []
+    for order in orders.values():
+        if not remainder_closes(rules=rules, order=order):
+            continue
+        release = order.remaining_give
+        order.status = OrderStatus.CANCELLED
+        order.close_reason = CloseReason.REMAINDER_UNDER_MINIMUM
+        balance = balances[(order.account, order.give_token_id)]
+        changes.append((balance, LedgerKind.RELEASE, 0, -release, order.hash))
+    return changes
 
 
 def _refuse_unpaid_settlement(
@@ -554,7 +617,7 @@ def _orders_save(orders: list[Order], moment: datetime) -> None:
         if order.filled == order.take_amount:
             order.status = OrderStatus.FILLED
         order.updated_at = moment
-    rows_update(orders, ["filled", "status", "updated_at"])
+    rows_update(orders, ["filled", "status", "close_reason", "updated_at"])
 
 
 def trade_execute(
@@ -575,8 +638,10 @@ def trade_execute(
     taker's (1005); items signed by different accounts, orders on different pairs, an
     order not open or expired, the taker's own order (1006); a tradeHash used before
     (1005 on nonce); an amount over what is left, too small to buy anything or to pay
-    the gas fee, or over the taker's available balance (1004 on amount); an unknown
-    order (404).
+    the gas fee, or over the taker's available balance, or leaving a remainder under the
+    market's minimum order total (1004 on amount); an unknown order (404). An order
+    whose remainder is under the minimum after its fill is closed (CANCELLED,
+    closeReason REMAINDER_UNDER_MINIMUM) and its hold released.
     """
     if not fills:
         raise ApiError(Code.VALIDATION_FAILED, "Give at least one trade")

@@ -5,6 +5,9 @@ from tests.factories import FeeScheduleFactory, NetworkFactory, TokenFactory
 
 pytestmark = pytest.mark.django_db
 
+# The token's rules, beside the spec's fields (issue #16): none set.
+RULES = {"withdrawalFee": "0", "withdrawalMinimum": "0", "amountPrecision": None}
+
 
 def test_tokens_lists_the_networks_listed_tokens(api, ether, token):
     response = api.get("/tokens", {"networkId": 31337})
@@ -14,8 +17,14 @@ def test_tokens_lists_the_networks_listed_tokens(api, ether, token):
         "page": 1,
         "per_page": 100,
         "records": [
-            {"decimals": "18", "address": ether.address, "name": "Ether", "symbol": "ETH"},
-            {"decimals": "18", "address": token.address, "name": "Test Token", "symbol": "TST"},
+            {"decimals": "18", "address": ether.address, "name": "Ether", "symbol": "ETH", **RULES},
+            {
+                "decimals": "18",
+                "address": token.address,
+                "name": "Test Token",
+                "symbol": "TST",
+                **RULES,
+            },
         ],
     }
 
@@ -36,6 +45,7 @@ def test_tokens_serves_addresses_lower_case_and_decimals_as_strings(api, network
         "address": "0x" + "abcd" * 10,
         "name": "Token MIX",
         "symbol": "MIX",
+        **RULES,
     }
 
 

@@ -8,7 +8,7 @@ from exchange.api.base import ExchangeView
 from exchange.api.errors import NotFound
 from exchange.api.pagination import page_request, paginated_response
 from exchange.api.schema import NETWORK_ID, PAGE_PARAMETERS, page_envelope
-from exchange.selectors.reference import fee_info_get, token_list
+from exchange.selectors.reference import fee_info_get, market_list, token_list
 
 
 class TokenSerializer(serializers.Serializer):
@@ -16,6 +16,60 @@ class TokenSerializer(serializers.Serializer):
     address = serializers.CharField(help_text="Lower-case 0x address; Ether is 0x0…0")
     name = serializers.CharField()
     symbol = serializers.CharField()
+    withdrawalFee = serializers.CharField(
+        help_text="Charged on each withdrawal, in base units (beside the spec's fields)"
+    )
+    withdrawalMinimum = serializers.CharField(
+        help_text="The smallest withdrawal, in base units; 0: any amount above the fee"
+    )
+    amountPrecision = serializers.CharField(
+        allow_null=True,
+        help_text="Decimal places an amount may carry; null: all of the token's decimals",
+    )
+
+
+class MarketTokenSerializer(serializers.Serializer):
+    address = serializers.CharField()
+    symbol = serializers.CharField()
+    decimals = serializers.CharField()
+
+
+class MarketRulesSerializer(serializers.Serializer):
+    priceTick = serializers.CharField(
+        help_text="Prices (BASE per QUOTE) are multiples of it; 0: any price"
+    )
+    amountStep = serializers.CharField(
+        help_text="QUOTE amounts are multiples of it, in base units; 0: any"
+    )
+    minOrderTotal = serializers.CharField(
+        help_text="The smallest order (and remainder after a partial fill), in BASE base units"
+    )
+    maxOpenOrders = serializers.IntegerField(help_text="Per account in the market; 0: no limit")
+
+
+class MarketSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="BASE_QUOTE, as get_orderbook's `market`")
+    base = MarketTokenSerializer()
+    quote = MarketTokenSerializer()
+    status = serializers.ChoiceField(choices=["ACTIVE", "CANCEL_ONLY", "HALTED"])
+    rules = MarketRulesSerializer()
+    makerFee = serializers.CharField(help_text="The fee fraction in force, as get_fee_info")
+    takerFee = serializers.CharField()
+
+
+class MarketListView(ExchangeView):
+    @extend_schema(
+        operation_id="get_markets",
+        summary="The network's markets with their status, rules and fees (paginated)",
+        description="GET /markets: every market of listed tokens, oldest first (docs/markets.md).",
+        tags=["reference"],
+        parameters=[NETWORK_ID, *PAGE_PARAMETERS],
+        responses={200: page_envelope("MarketPage", MarketSerializer)},
+    )
+    def get(self, request):
+        page = page_request(self.params())
+        total, markets = market_list(network=self.network(), page=page)
+        return paginated_response(request, page, total, markets)
 
 
 class TokenListView(ExchangeView):
