@@ -29,6 +29,29 @@ logger = logging.getLogger(__name__)
 FEE_CAP_DIVISOR = 10
 
 
+def _token_rules_check(token: Token, amount: int) -> None:
+    """The token's rules (GET /tokens: withdrawalMinimum, amountPrecision): 1004 on
+    amount, the reason naming the rule and its value."""
+    minimum = int(token.withdrawal_minimum)
+    if amount < minimum:
+        raise FieldError(
+            "amount",
+            FieldCode.OUT_OF_RANGE,
+            f"Rule withdrawalMinimum of {token.symbol}: a withdrawal must be at least "
+            f"{minimum} base units; {amount} is less",
+        )
+    if token.amount_precision is not None and token.amount_precision < token.decimals:
+        unit = 10 ** (token.decimals - token.amount_precision)
+        if amount % unit:
+            raise FieldError(
+                "amount",
+                FieldCode.OUT_OF_RANGE,
+                f"Rule amountPrecision of {token.symbol}: amounts carry at most "
+                f"{token.amount_precision} decimal places, so they are multiples of {unit} "
+                f"base units; {amount} is not (nearest: {amount - amount % unit})",
+            )
+
+
 def withdrawal_request(
     *,
     network: Network,
@@ -88,6 +111,7 @@ def withdrawal_request(
             FieldCode.INVALID_SIGNATURE,
             f"The signature of {signed.description} recovers to {signer}, not {account}",
         )
+    _token_rules_check(token, amount)
     fee = int(token.withdrawal_fee)
     if amount <= fee or fee > amount // FEE_CAP_DIVISOR:
         # The contract refuses a fee over 10% of the amount (its FEE_CAP_DIVISOR).
