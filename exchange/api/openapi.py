@@ -67,6 +67,12 @@ class CreateOrderRequest(serializers.Serializer):
 class GetOrdersRequest(serializers.Serializer):
     account = _address(required=False)
     orderHash = _bytes32(required=False)
+    market = serializers.CharField(required=False, help_text="BASE_QUOTE: that market only")
+    status = serializers.ChoiceField(
+        choices=["OPEN", "FILLED", "CANCELLED", "EXPIRED", "ALL"],
+        required=False,
+        help_text="Default: OPEN for an account, any state for an orderHash",
+    )
 
 
 class DeleteOrderRequest(serializers.Serializer):
@@ -117,6 +123,15 @@ class OrderRecord(_OrderFields):
 
 class OrderListRecord(_OrderFields):
     hash = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=["OPEN", "FILLED", "CANCELLED", "EXPIRED"], help_text="Beside the spec's fields"
+    )
+    market = serializers.CharField(help_text="BASE_QUOTE")
+    closeReason = serializers.CharField(
+        allow_null=True,
+        help_text="Why the exchange closed it: REMAINDER_UNDER_MINIMUM, CANCEL_ALL, "
+        "ACCOUNT_FROZEN; null otherwise",
+    )
 
 
 OrderPage = page_envelope("OrderPage", OrderListRecord)
@@ -195,7 +210,7 @@ DOCUMENTED = [
         f"{_VIEWS}.orders.GetOrdersView",
         "post",
         operation_id="get_orders",
-        summary="Open orders of an account, or one order by hash (paginated)",
+        summary="Orders of an account (open by default), or one order by hash in any state",
         tags=["orders"],
         parameters=_PAGED,
         request=GetOrdersRequest,

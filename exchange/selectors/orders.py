@@ -5,7 +5,7 @@ order that has expired but has not been swept yet is never shown. Records are bu
 from values_list rows (a serializer per object would cost more than the query).
 """
 
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from exchange.clock import now_ms
 from exchange.models import Market, Network, Order, OrderSide, OrderStatus
@@ -74,21 +74,59 @@ def live_orders(network: Network):
     return Order.objects.filter(network=network, status=OrderStatus.OPEN, expiry_ms__gt=now_ms())
 
 
+_LIST_EXTRA = ("status", "close_reason", "market__base__symbol", "market__quote__symbol")
+# get_orders' `status` filter: OPEN is live (open, not expired); EXPIRED includes the
+# open orders whose expiry passed before the sweep closed them.
+ORDER_STATUSES = ("OPEN", "FILLED", "CANCELLED", "EXPIRED", "ALL")
+
+
+def _status_filter(orders, status: str, now: int):
+    if status == "OPEN":
+        return orders.filter(status=OrderStatus.OPEN, expiry_ms__gt=now)
+    if status == "EXPIRED":
+        return orders.filter(
+            Q(status=OrderStatus.EXPIRED) | Q(status=OrderStatus.OPEN, expiry_ms__lte=now)
+        )
+    if status == "ALL":
+        return orders
+    return orders.filter(status=status)
+
+
 def order_list(
     *,
     network: Network,
     page: PageRequest,
     account: str | None = None,
     order_hash: str | None = None,
+    market: Market | None = None,
+    status: str | None = None,
 ) -> tuple[int, list[dict]]:
-    """The live orders of an account and/or with a hash, oldest first (get_orders)."""
-    orders = live_orders(network)
+    """An account's orders and/or the order with a hash, oldest first (get_orders).
+
+    By account the default is the live orders (as the spec); `status` picks another
+    state (or ALL). By hash the order is found in any state unless `status` is given.
+    Records carry status, market and closeReason beside the spec's fields."""
+    now = now_ms()
+    orders = Order.objects.filter(network=network)
     if account is not None:
         orders = orders.filter(account=account.lower())
     if order_hash is not None:
         orders = orders.filter(hash=order_hash.lower())
-    rows = page.slice(orders.order_by("created_at", "id").values_list(*_FIELDS))
-    return orders.count(), [_record(row, "hash") for row in rows]
+    if market is not None:
+        orders = orders.filter(market=market)
+    if status is None:
+        status = "ALL" if order_hash is not None else "OPEN"
+    orders = _status_filter(orders, status, now)
+    rows = page.slice(orders.order_by("created_at", "id").values_list(*_FIELDS, *_LIST_EXTRA))
+    records = []
+    for row in rows:
+        record = _record(row[: len(_FIELDS)], "hash")
+        state, reason, base, quote = row[len(_FIELDS) :]
+        if state == OrderStatus.OPEN and int(record["expiryTimestampInMilliseconds"]) <= now:
+            state = OrderStatus.EXPIRED
+        record.update(status=state, market=f"{base}_{quote}", closeReason=reason or None)
+        records.append(record)
+    return orders.count(), records
 
 
 def market_by_name(*, network: Network, name: str) -> Market | None:

@@ -97,3 +97,50 @@ def test_tokens_carry_their_withdrawal_fee_minimum_and_precision(api, network, m
     assert record["withdrawalFee"] == "1000000000000000"
     assert record["withdrawalMinimum"] == "10000000000000000"
     assert record["amountPrecision"] == "6"
+
+
+# --- get_orders: any state by hash, market and status filters ------------------------
+
+
+def test_a_filled_order_is_found_by_hash_with_its_status_and_market(api, network, market):
+    from tests.signing import new_signer
+    from tests.trading import execute, fill, place
+
+    maker, taker = new_signer(), new_signer()
+    _fund(maker, market)
+    _fund(taker, market)
+    order = place(
+        maker, give_token=market.base, give_amount=10**18, take_token=market.quote,
+        take_amount=10**20,
+    )  # fmt: skip
+    other = place(
+        maker, give_token=market.base, give_amount=10**18, take_token=market.quote,
+        take_amount=2 * 10**20,
+    )  # fmt: skip
+    execute(network, [fill(taker, order, 10**20)])
+
+    [record] = api.post("/get_orders", {"orderHash": order.hash}, format="json").json()["records"]
+    assert (record["status"], record["market"], record["filled"]) == (
+        "FILLED",
+        "ETH_TST",
+        str(10**20),
+    )
+    account = maker.address
+    filled = api.post("/get_orders", {"account": account, "status": "FILLED"}, format="json")
+    assert [r["hash"] for r in filled.json()["records"]] == [order.hash]
+    live = api.post("/get_orders", {"account": account, "market": "ETH_TST"}, format="json")
+    assert [r["hash"] for r in live.json()["records"]] == [other.hash]
+    everything = api.post("/get_orders", {"account": account, "status": "ALL"}, format="json")
+    assert everything.json()["total"] == 2
+    unknown = api.post("/get_orders", {"account": account, "market": "NOPE_X"}, format="json")
+    assert unknown.status_code == 400 and unknown.json()["code"] == 100
+    bad = api.post("/get_orders", {"account": account, "status": "DONE"}, format="json")
+    assert bad.json()["validationErrors"][0]["code"] == 1006
+
+
+def _fund(signer, market):
+    from exchange.services.deposits import deposit_credit
+    from tests.signing import FUNDS, address_of
+
+    for token in (market.base, market.quote):
+        deposit_credit(token=token, account=address_of(signer), amount=FUNDS, reference="t")

@@ -19,7 +19,13 @@ from exchange.api.pagination import page_request, paginated_response
 from exchange.market_snapshots import recent, snapshot
 from exchange.models import Market
 from exchange.paging import PageRequest
-from exchange.selectors.orders import order_list, order_record, orderbook_counts, orderbook_read
+from exchange.selectors.orders import (
+    ORDER_STATUSES,
+    order_list,
+    order_record,
+    orderbook_counts,
+    orderbook_read,
+)
 from exchange.services.orders import order_cancel, order_place
 
 # Expiries are stored as a signed 64-bit integer of milliseconds (year 292278994).
@@ -63,6 +69,8 @@ class GetOrdersInput(serializers.Serializer):
     orderHash = Bytes32Field(required=False)
     # The spec's records call it "hash"; accepted as a request field too.
     hash = Bytes32Field(required=False)
+    market = serializers.CharField(max_length=40, required=False)
+    status = serializers.ChoiceField(choices=ORDER_STATUSES, required=False)
 
 
 class GetOrdersView(ExchangeView):
@@ -74,11 +82,18 @@ class GetOrdersView(ExchangeView):
         if account is None and order_hash is None:
             raise FieldError("account", FieldCode.REQUIRED, "Give an account or an orderHash")
         page = page_request(params)
+        network = self.network()
+        market = market_from_name(network, data["market"]) if "market" in data else None
         total, records = order_list(
-            network=self.network(), page=page, account=account, order_hash=order_hash
+            network=network,
+            page=page,
+            account=account,
+            order_hash=order_hash,
+            market=market,
+            status=data.get("status"),
         )
         if order_hash is not None and total == 0:
-            raise NotFound(f"No open order with hash {order_hash}")
+            raise NotFound(f"No order with hash {order_hash}")
         return paginated_response(request, page, total, records)
 
 
