@@ -18,7 +18,14 @@ from django.db import IntegrityError, transaction
 from chain import hashing
 from chain.signatures import InvalidSignature
 from chain.typed_data import ETH_SIGN
-from exchange.api.errors import FieldCode, FieldError, NotFound, OrderSubmissionDisabled
+from exchange.api.errors import (
+    ApiError,
+    Code,
+    FieldCode,
+    FieldError,
+    NotFound,
+    OrderSubmissionDisabled,
+)
 from exchange.clock import now_ms
 from exchange.market_snapshots import market_data_changed
 from exchange.models import (
@@ -399,6 +406,114 @@ def order_cancel(
         market_data_changed(network_id=network.id, market_ids=[order.market_id])
     logger.info("event=order_cancelled hash=%s released=%s", order.hash, released)
     return order
+
+
+# Bounds the rows one request locks, as create_trades' MAX_TRADES_PER_REQUEST.
+MAX_CANCELS_PER_REQUEST = 50
+
+
+def orders_cancel(*, network: Network, cancels: list[dict]) -> list[Order]:
+    """Cancels a batch of signed cancels (each as order_cancel's keyword arguments but
+    `network`): all or none. Every item is checked as order_cancel checks one (404, 1005,
+    1003, 400 on an order not open), with its field named "[i].field"; then the orders
+    are locked by id, their balances by id, and every hold released in one transaction."""
+    if not cancels:
+        raise ApiError(Code.VALIDATION_FAILED, "Give at least one cancel")
+    if len(cancels) > MAX_CANCELS_PER_REQUEST:
+        raise ApiError(
+            Code.VALIDATION_FAILED,
+            f"At most {MAX_CANCELS_PER_REQUEST} cancels per request, got {len(cancels)}",
+        )
+    hashes = [item["order_hash"].lower() for item in cancels]
+    found = {o.hash: o for o in Order.objects.filter(network=network, hash__in=hashes)}
+    for index, item in enumerate(cancels):
+        if hashes.index(hashes[index]) != index:
+            raise FieldError(
+                f"[{index}].orderHash",
+                FieldCode.UNSUPPORTED_OPTION,
+                f"Order {hashes[index]} is cancelled twice in this request",
+            )
+        order = found.get(hashes[index])
+        if order is None:
+            raise NotFound(
+                f"[{index}].orderHash: no order with hash {hashes[index]} on network {network.id}"
+            )
+        _cancel_authorised(network, order, prefix=f"[{index}].", **_cancel_fields(item))
+    with transaction.atomic():
+        orders = list(
+            Order.objects.select_for_update()
+            .filter(pk__in=[o.pk for o in found.values()])
+            .order_by("id")
+        )
+        by_hash = {order.hash: order for order in orders}
+        for index, order_hash in enumerate(hashes):
+            _refuse_closed(by_hash[order_hash], field=f"[{index}].orderHash")
+        balances = _give_balances_lock(network, orders)
+        for order in orders:
+            _release(
+                order, balances[(order.account, order.give_token_id)], status=OrderStatus.CANCELLED
+            )
+        market_data_changed(network_id=network.id, market_ids=[o.market_id for o in orders])
+    logger.info("event=orders_cancelled count=%s hashes=%s", len(orders), ",".join(hashes))
+    return [by_hash[h] for h in hashes]
+
+
+def _cancel_fields(item: dict) -> dict:
+    return {
+        "account": item["account"],
+        "nonce": item["nonce"],
+        "signature": item["signature"],
+        "signature_type": item.get("signature_type", ETH_SIGN),
+    }
+
+
+def _cancel_authorised(
+    network: Network,
+    order: Order,
+    *,
+    account: str,
+    nonce: int,
+    signature: str,
+    signature_type: str,
+    prefix: str = "",
+) -> None:
+    """Refuses a cancel of another account's order, or not signed by the owner."""
+    account = account.lower()
+    if order.account != account:
+        raise FieldError(
+            f"{prefix}account",
+            FieldCode.ADDRESS_NOT_SUPPORTED,
+            f"Order {order.hash} belongs to {order.account}, not to {account}",
+        )
+    expected = hashing.cancel_hash(order_hash=order.hash, nonce=nonce)
+    signed = signed_message(
+        signature_type=signature_type,
+        hash_name="cancelHash",
+        spec_hash=expected,
+        struct="Cancel",
+        message={"orderHash": order.hash, "nonce": nonce},
+        chain_id=network.id,
+        contract=network.exchange_address,
+    )
+    error = signature_error(f"{prefix}signature", signed, signature, order.account)
+    if error:
+        raise error
+
+
+def _refuse_closed(order: Order, *, field: str) -> None:
+    """Refuses (400, 1006) a locked order that is not open, or open but expired."""
+    if order.status == OrderStatus.OPEN and order.expiry_ms <= now_ms():
+        # Expired but not swept yet: it is already off the book; the sweep releases it.
+        state = "expired"
+    elif order.status != OrderStatus.OPEN:
+        state = order.get_status_display().lower()
+    else:
+        return
+    raise FieldError(
+        field,
+        FieldCode.UNSUPPORTED_OPTION,
+        f"Order {order.hash} is already {state}: nothing to cancel",
+    )
 
 
 def orders_expire(*, now: int | None = None, batch_size: int = 500) -> int:

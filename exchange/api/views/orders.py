@@ -15,7 +15,9 @@ from exchange.api.fields import (
     signature_type_field,
 )
 from exchange.api.markets import market_from_name
+from exchange.api.networks import network_from_params
 from exchange.api.pagination import page_request, paginated_response
+from exchange.api.params import request_items
 from exchange.market_snapshots import recent, snapshot
 from exchange.models import Market
 from exchange.paging import PageRequest
@@ -26,7 +28,7 @@ from exchange.selectors.orders import (
     orderbook_counts,
     orderbook_read,
 )
-from exchange.services.orders import order_cancel, order_place
+from exchange.services.orders import order_cancel, order_place, orders_cancel
 
 # Expiries are stored as a signed 64-bit integer of milliseconds (year 292278994).
 _MAX_EXPIRY_MS = 2**63 - 1
@@ -107,6 +109,8 @@ class DeleteOrderInput(serializers.Serializer):
 
 class DeleteOrderView(ExchangeView):
     def post(self, request):
+        if isinstance(request.data, list):
+            return self._batch(request)
         data = parse(DeleteOrderInput, self.params())
         order_cancel(
             network=self.network(),
@@ -117,6 +121,34 @@ class DeleteOrderView(ExchangeView):
             signature_type=data["signatureType"],
         )
         return Response({"success": "0"})
+
+    def _batch(self, request):
+        """An array of signed cancels: all applied or none (issue #16)."""
+        items, _, shared = request_items(request)
+        network = network_from_params({**(items[0] if items else {}), **shared})
+        rows, errors = [], {}
+        for index, item in enumerate(items):
+            serializer = DeleteOrderInput(data=item)
+            if serializer.is_valid():
+                rows.append(serializer.validated_data)
+            for field, detail in serializer.errors.items():
+                errors[f"[{index}].{field}"] = detail
+        if errors:
+            raise serializers.ValidationError(errors)
+        orders = orders_cancel(
+            network=network,
+            cancels=[
+                {
+                    "order_hash": row["orderHash"],
+                    "account": row["account"],
+                    "nonce": row["nonce"],
+                    "signature": row["signature"],
+                    "signature_type": row["signatureType"],
+                }
+                for row in rows
+            ],
+        )
+        return Response({"success": "0", "cancelled": [order.hash for order in orders]})
 
 
 class OrderBookInput(serializers.Serializer):
