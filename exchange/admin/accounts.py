@@ -4,7 +4,8 @@ operator) and escape-hatch exposures (kept up to date by the workers)."""
 from django.contrib import admin, messages
 
 from exchange.admin.money import ReadOnlyAdmin, short_hex
-from exchange.models import AccountRestriction, RestrictionKind
+from exchange.models import AccountRestriction, OperatorFreeze, RestrictionKind
+from exchange.services.account_controls import account_freeze, account_unfreeze
 from exchange.services.deep_reorgs import (
     ReorgResolutionRefused,
     deposit_reorg_undo,
@@ -74,3 +75,49 @@ class AccountRestrictionAdmin(ReadOnlyAdmin):
             else:
                 count += 1
         self.message_user(request, f"{count} {done}.")
+
+
+@admin.register(OperatorFreeze)
+class OperatorFreezeAdmin(admin.ModelAdmin):
+    """Freeze an account: add one (network, account, reason). Its open orders are
+    cancelled and their holds released; its orders, trades and withdrawals are refused
+    (code 102) until the action "Unfreeze". Every freeze stays listed: who, when, why."""
+
+    list_display = (
+        "id",
+        "network",
+        "account",
+        "reason",
+        "created_by",
+        "created_at",
+        "resolved_by",
+        "resolved_at",
+    )
+    list_filter = (("resolved_at", admin.EmptyFieldListFilter), "network")
+    search_fields = ("account",)
+    fields = ("network", "account", "reason")
+    actions = ["unfreeze"]
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        orders = account_freeze(
+            network=obj.network,
+            account=obj.account,
+            reason=obj.reason,
+            by=request.user.get_username(),
+        )
+        obj.pk = OperatorFreeze.objects.filter(
+            network=obj.network, account=obj.account.lower(), resolved_at__isnull=True
+        ).values_list("pk", flat=True)[0]
+        self.message_user(request, f"Frozen; {len(orders)} open order(s) cancelled.")
+
+    @admin.action(description="Unfreeze (the account trades and withdraws again)")
+    def unfreeze(self, request, queryset):
+        by = request.user.get_username()
+        count = sum(account_unfreeze(restriction=r, by=by) for r in queryset)
+        self.message_user(request, f"{count} account(s) unfrozen.")

@@ -1,4 +1,4 @@
-from exchange.models.accounts import AccountRestriction, RestrictionKind
+from exchange.models.accounts import AccountRestriction, OperatorFreeze, RestrictionKind
 from exchange.models.ledger import Balance, LedgerEntry, LedgerKind
 from exchange.models.market_data import CANDLE_PERIODS, Candle
 from exchange.models.operations import (
@@ -44,6 +44,7 @@ __all__ = [
     "MarketRules",
     "MarketStatus",
     "Network",
+    "OperatorFreeze",
     "Order",
     "OrderSide",
     "OrderStatus",

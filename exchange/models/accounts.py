@@ -66,3 +66,18 @@ class AccountRestriction(models.Model):
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+
+class OperatorFreezeManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(kind=RestrictionKind.OPERATOR)
+
+
+class OperatorFreeze(AccountRestriction):
+    """The operator's freezes (kind OPERATOR), for their own admin page."""
+
+    objects = OperatorFreezeManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = "operator freeze"

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from django.db.models import Q, Subquery, Sum
 
 from chain.client import ChainError, exchange_client
-from exchange.api.errors import ApiError, FieldCode, FieldError
+from exchange.api.errors import ApiError, Code, FieldCode, FieldError
 from exchange.models import (
     AccountRestriction,
     Network,
@@ -77,6 +77,13 @@ def account_guard(
     for account, kind, reason in AccountRestriction.objects.filter(
         who, network=network, resolved_at__isnull=True
     ).values_list("account", "kind", "reason"):
+        if kind == RestrictionKind.OPERATOR:
+            raise ApiError(
+                Code.ORDER_SUBMISSION_DISABLED,
+                f"Account {account} is frozen by the operator: {reason}. Its orders, trades "
+                "and withdrawals are refused; its funds stay withdrawable through the "
+                "contract's escape hatch",
+            )
         if kind == RestrictionKind.FROZEN:
             raise FieldError(
                 "account" if account in accounts else "orderHash",

@@ -58,6 +58,7 @@ def _token_form(network, **overrides) -> dict:
         "decimals": "18",
         "listed": "on",
         "withdrawal_fee": "0",
+        "withdrawal_minimum": "0",
         "trade_gas_fee": "0",
     }
     return {**data, **overrides}
