@@ -272,13 +272,19 @@ RATELIMIT_BAN_BASE_SECONDS = env_int("RATELIMIT_BAN_BASE_SECONDS", 300, minimum=
 RATELIMIT_BAN_MAX_SECONDS = env_int("RATELIMIT_BAN_MAX_SECONDS", 3 * 24 * 3600, minimum=1)
 # How long a web process keeps the RateLimitPolicy rows before reading them again.
 RATELIMIT_POLICY_TTL = env_int("RATELIMIT_POLICY_TTL", 10, minimum=0)
+# The HTTP edge (docs/edge.md): the largest request body the API reads; a larger one is a
+# 400 with code 101 (also Django's limit for any body it reads, the admin's included).
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 # Seconds a web process keeps a networkId -> Network lookup (exchange/api/networks.py).
 NETWORK_CACHE_SECONDS = env_int("NETWORK_CACHE_SECONDS", 5, minimum=0)
 # Longest life of a get_orderbook / get_ticker / get_chart_data snapshot in the Redis
 # cache (exchange/market_snapshots.py); 0 turns them off (the default without Redis).
 MARKET_DATA_CACHE_SECONDS = env_int("MARKET_DATA_CACHE_SECONDS", 1 if REDIS_URL else 0, minimum=0)
-# /healthz: how long to wait for each node's eth_blockNumber.
-HEALTH_NODE_TIMEOUT = env_int("HEALTH_NODE_TIMEOUT", 3, minimum=1)
+# /healthz: how long to wait for each node's eth_blockNumber (the whole question), and how
+# long a node's answer is kept before one process asks again (docs/edge.md).
+HEALTH_NODE_TIMEOUT = env_int("HEALTH_NODE_TIMEOUT", 1, minimum=1)
+HEALTH_CACHE_SECONDS = env_int("HEALTH_CACHE_SECONDS", 2, minimum=0)
 # Operator dashboard: seconds to wait for a node's head, seconds the head (or "node
 # unreachable") is kept in the cache, and the age after which a queued withdrawal is stuck.
 DASHBOARD_NODE_TIMEOUT = env_int("DASHBOARD_NODE_TIMEOUT", 2, minimum=1)
