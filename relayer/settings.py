@@ -1,6 +1,7 @@
 """One settings module, configured from the environment (see .env.example)."""
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -35,6 +36,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_prometheus",
+    # Admin login throttle: failed logins and lockouts in the admin (docs/edge.md).
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -54,7 +57,24 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # Last, as django-axes asks: answers a locked-out admin login.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# The admin login throttle (django-axes, docs/edge.md): ADMIN_LOGIN_FAILURE_LIMIT wrong
+# passwords for one username from one client address (the rate limiter's, behind
+# RATELIMIT_TRUSTED_PROXIES) lock that pair out for ADMIN_LOGIN_LOCKOUT_MINUTES; the
+# failures and lockouts are listed in the admin (Axes), where deleting one lifts it.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_LOCKOUT_MINUTES", 60, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "exchange.api.throttling.admin_login_client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "relayer.urls"
 WSGI_APPLICATION = "relayer.wsgi.application"

@@ -93,6 +93,17 @@ def _content_length(request: HttpRequest) -> int:
         return 0
 
 
+def admin_login_client_ip(request: HttpRequest) -> str | None:
+    """The client address django-axes locks admin logins by (AXES_CLIENT_IP_CALLABLE):
+    client_ip's, or None when the request has no usable address."""
+    address = client_ip(request)
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    return address
+
+
 def _address(value) -> str | None:
     return value.lower() if isinstance(value, str) and ADDRESS_RE.match(value) else None
 
