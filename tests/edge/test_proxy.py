@@ -47,7 +47,7 @@ class SlowClient(threading.Thread):
 @pytest.fixture
 def edge(tmp_path):
     nginx_or_skip()
-    with production_gunicorn(tmp_path, RATELIMIT_TRUSTED_PROXIES="1") as app:
+    with production_gunicorn(tmp_path, RATELIMIT_TRUSTED_PROXIES="1") as app:  # noqa: SIM117
         with nginx_proxy(tmp_path, urlparse(app.url).netloc) as proxy:
             yield app, proxy
 
