@@ -38,6 +38,7 @@ run: install
 # The dashboard's browser test drives Debian's Chromium: installed here when missing (as root).
 test: install
 	./.ci/ensure-chromium
+	./.ci/ensure-nginx
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The money-critical tests again on the embedded default, SQLite (relayer/sqlite_exact):

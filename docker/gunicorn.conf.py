@@ -9,3 +9,6 @@ workers = 2
 accesslog = "-"
 timeout = 30
 graceful_timeout = 30
+# The proxy in front (docker/nginx.conf) refuses request lines over 4 KiB with JSON first;
+# this is gunicorn's own (HTML) limit, never reached behind it.
+limit_request_line = 8190

@@ -407,7 +407,7 @@ def run(config: DemoConfig) -> None:
         print("Starting the web app, the Celery worker and beat ...", flush=True)
         supervisor.start(
             "web",
-            [python, "manage.py", "runserver", f"{HOST}:{config.http_port}", "--noreload"],
+            web_command(python, config.http_port),
         )
         celery = [python, "-m", "celery", "-A", "relayer"]
         supervisor.start(
@@ -451,6 +451,12 @@ def run(config: DemoConfig) -> None:
         print("Stopping the demo ...", flush=True)
         supervisor.stop_all()
         print("Stopped.", flush=True)
+
+
+def web_command(python: str, port: int) -> list[str]:
+    """The demo's web server: runserver without its static-file handler (which answered
+    `/static/%2e%2e/...` with an HTML 500); WhiteNoise serves the static files instead."""
+    return [python, "manage.py", "runserver", f"{HOST}:{port}", "--noreload", "--nostatic"]
 
 
 def _phase(started: float, what: str) -> None:

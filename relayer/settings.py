@@ -1,6 +1,7 @@
 """One settings module, configured from the environment (see .env.example)."""
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -35,6 +36,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_prometheus",
+    # Admin login throttle: failed logins and lockouts in the admin (docs/edge.md).
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -54,7 +57,24 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # Last, as django-axes asks: answers a locked-out admin login.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# The admin login throttle (django-axes, docs/edge.md): ADMIN_LOGIN_FAILURE_LIMIT wrong
+# passwords for one username from one client address (the rate limiter's, behind
+# RATELIMIT_TRUSTED_PROXIES) lock that pair out for ADMIN_LOGIN_LOCKOUT_MINUTES; the
+# failures and lockouts are listed in the admin (Axes), where deleting one lifts it.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_LOCKOUT_MINUTES", 60, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "exchange.api.throttling.admin_login_client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "relayer.urls"
 WSGI_APPLICATION = "relayer.wsgi.application"
@@ -272,13 +292,19 @@ RATELIMIT_BAN_BASE_SECONDS = env_int("RATELIMIT_BAN_BASE_SECONDS", 300, minimum=
 RATELIMIT_BAN_MAX_SECONDS = env_int("RATELIMIT_BAN_MAX_SECONDS", 3 * 24 * 3600, minimum=1)
 # How long a web process keeps the RateLimitPolicy rows before reading them again.
 RATELIMIT_POLICY_TTL = env_int("RATELIMIT_POLICY_TTL", 10, minimum=0)
+# The HTTP edge (docs/edge.md): the largest request body the API reads; a larger one is a
+# 400 with code 101 (also Django's limit for any body it reads, the admin's included).
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 # Seconds a web process keeps a networkId -> Network lookup (exchange/api/networks.py).
 NETWORK_CACHE_SECONDS = env_int("NETWORK_CACHE_SECONDS", 5, minimum=0)
 # Longest life of a get_orderbook / get_ticker / get_chart_data snapshot in the Redis
 # cache (exchange/market_snapshots.py); 0 turns them off (the default without Redis).
 MARKET_DATA_CACHE_SECONDS = env_int("MARKET_DATA_CACHE_SECONDS", 1 if REDIS_URL else 0, minimum=0)
-# /healthz: how long to wait for each node's eth_blockNumber.
-HEALTH_NODE_TIMEOUT = env_int("HEALTH_NODE_TIMEOUT", 3, minimum=1)
+# /healthz: how long to wait for each node's eth_blockNumber (the whole question), and how
+# long a node's answer is kept before one process asks again (docs/edge.md).
+HEALTH_NODE_TIMEOUT = env_int("HEALTH_NODE_TIMEOUT", 1, minimum=1)
+HEALTH_CACHE_SECONDS = env_int("HEALTH_CACHE_SECONDS", 2, minimum=0)
 # Operator dashboard: seconds to wait for a node's head, seconds the head (or "node
 # unreachable") is kept in the cache, and the age after which a queued withdrawal is stuck.
 DASHBOARD_NODE_TIMEOUT = env_int("DASHBOARD_NODE_TIMEOUT", 2, minimum=1)

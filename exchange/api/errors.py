@@ -140,7 +140,7 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, PermissionDenied):
         return Response(error_body(403, str(exc) or "Forbidden"), status=403)
     if isinstance(exc, RequestDataTooBig):
-        return Response(error_body(413, "Request body too large"), status=413)
+        return Response(error_body(Code.MALFORMED_JSON, "Malformed JSON: body too large"), 400)
     if isinstance(exc, SuspiciousOperation):
         # Django's own refusals of a request (too many fields, a bad header): a 400.
         logger.warning("event=suspicious_request error=%s", type(exc).__name__)

@@ -1,12 +1,37 @@
+"""JSON bodies, bounded: a nesting depth and a size every reader of a request body keeps
+(the DRF parser and the rate limiter's account peek), so that no body is a 500."""
+
 import json
 
+from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
-# json's C scanner recurses once per level and can overflow the C stack (a segfault,
-# not a RecursionError) when a library has raised the recursion limit: refuse deep
-# documents before parsing. No request of this API nests more than a few levels.
+# json's C scanner recurses once per level: past the interpreter's recursion limit it raises
+# RecursionError (not a ValueError), and when a library has raised that limit it can overflow
+# the C stack (a segfault). Deep documents are refused before parsing. No request of this
+# API nests more than a few levels.
 MAX_DEPTH = 32
+
+
+class BodyRefused(ValueError):
+    """A body refused before or while parsing: too deep, too big, or not JSON."""
+
+
+def json_loads_bounded(raw: bytes | str, **kwargs):
+    """json.loads for request bodies: BodyRefused (a ValueError) for a body over
+    API_MAX_BODY_BYTES, nested more than MAX_DEPTH levels, or not JSON; never a
+    RecursionError."""
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogatepass")
+    if len(raw) > settings.API_MAX_BODY_BYTES:
+        raise BodyRefused(f"body over {settings.API_MAX_BODY_BYTES} bytes")
+    if nesting_depth(raw) > MAX_DEPTH:
+        raise BodyRefused(f"nested too deeply (more than {MAX_DEPTH} levels)")
+    try:
+        return json.loads(raw, **kwargs)
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        raise BodyRefused(str(error)) from None
 
 
 class StrictJSONParser(JSONParser):
@@ -16,15 +41,13 @@ class StrictJSONParser(JSONParser):
         raw = stream.read() if stream is not None else b""
         if not raw.strip():
             return {}
-        if _nesting_depth(raw) > MAX_DEPTH:
-            raise ParseError(f"nested too deeply (more than {MAX_DEPTH} levels)")
         try:
-            return json.loads(raw, parse_float=str, parse_constant=_refuse_constant)
-        except (ValueError, UnicodeDecodeError) as error:
+            return json_loads_bounded(raw, parse_float=str, parse_constant=_refuse_constant)
+        except BodyRefused as error:
             raise ParseError(str(error)) from None
 
 
-def _nesting_depth(raw: bytes) -> int:
+def nesting_depth(raw: bytes) -> int:
     """The deepest bracket nesting outside strings; cheap when brackets are few."""
     if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
         return 0

@@ -1,9 +1,13 @@
 """Rate limits, API keys and bans for every API request, in one middleware.
 
 Each request is counted, with django-ratelimit's counters in the shared cache, in
-its endpoint's cost class (exchange/api/security.py) against its client: the IP,
-and the `account` parameter when present; a valid X-API-KEY replaces both with
-the key's own, larger budget. Every response carries X-RateLimit-Limit,
+its endpoint's cost class (exchange/api/security.py) against its client: the IP, or
+a valid X-API-KEY's own, larger budget. An account's budget is spent only by the
+account's own signed writes: after the view, one count for each account whose
+signature verified in a request that succeeded (exchange/services/signing.py
+records them); a write naming an account whose budget is spent is refused before
+its view. So unsigned, failing or replayed requests that merely name an account
+count against their sender alone, whatever their size (docs/edge.md). Every response carries X-RateLimit-Limit,
 X-RateLimit-Remaining and X-RateLimit-Reset (UTC epoch seconds) for the tightest
 of those counters. Over a limit: 429, code 103. A client that sends more than
 RATELIMIT_BAN_AFTER requests while throttled within RATELIMIT_BAN_WINDOW seconds
@@ -11,7 +15,6 @@ is banned (418) for an escalating period (exchange/services/bans.py).
 """
 
 import ipaddress
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +36,7 @@ from django_ratelimit.core import (
 )
 
 from exchange.api.errors import Code, error_body
+from exchange.api.parsers import json_loads_bounded
 from exchange.api.security import cost_class_of, security_type_of
 from exchange.models import Ban
 from exchange.selectors.access import (
@@ -44,14 +48,13 @@ from exchange.selectors.access import (
     rate_limits_get,
 )
 from exchange.services.bans import ban_impose
+from exchange.services.signing import verified_signers_track, verified_signers_untrack
 from exchange.validators import ADDRESS_RE
 
 logger = logging.getLogger(__name__)
 
 API_KEY_HEADER = "X-API-KEY"
-# Account parameters are read from bodies up to this size; a larger body is still
-# counted against the IP (or key).
-_MAX_BODY_PEEK = 64 * 1024
+_WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
 def now() -> datetime:
@@ -83,6 +86,24 @@ def client_ip(request: HttpRequest) -> str:
     return str(parsed)
 
 
+def _content_length(request: HttpRequest) -> int:
+    try:
+        return max(0, int(request.META.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        return 0
+
+
+def admin_login_client_ip(request: HttpRequest) -> str | None:
+    """The client address django-axes locks admin logins by (AXES_CLIENT_IP_CALLABLE):
+    client_ip's, or None when the request has no usable address."""
+    address = client_ip(request)
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    return address
+
+
 def _address(value) -> str | None:
     return value.lower() if isinstance(value, str) and ADDRESS_RE.match(value) else None
 
@@ -95,19 +116,16 @@ def request_account(request: HttpRequest, url_kwargs: dict) -> str | None:
             return _address(url_kwargs[name])
     if "account" in request.GET:
         return _address(request.GET.get("account"))
-    if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
+    if request.method not in _WRITE_METHODS:
         return None
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return None
-    if not 0 < length <= _MAX_BODY_PEEK:
+    length = _content_length(request)
+    if not 0 < length <= settings.API_MAX_BODY_BYTES:
         return None
     content_type = request.META.get("CONTENT_TYPE", "")
     if content_type.startswith("application/x-www-form-urlencoded"):
         return _address(request.POST.get("account"))
     try:
-        body = json.loads(request.body)
+        body = json_loads_bounded(request.body)
     except ValueError:
         return None
     if isinstance(body, list) and body:
@@ -130,15 +148,18 @@ class Usage:
         return self.count > self.limit
 
 
-def _count(request: HttpRequest, group: str, value: str, limit: int, window: int) -> Usage | None:
-    """One more request in `group` for `value`, with django-ratelimit's counter."""
+def _count(
+    request: HttpRequest, group: str, value: str, limit: int, window: int, increment: bool = True
+) -> Usage | None:
+    """One more request in `group` for `value`, with django-ratelimit's counter; without
+    `increment`, what the counter would say if this request were counted."""
     try:
         usage = get_usage(
             request,
             group=group,
             key=lambda _group, _request: value,
             rate=(limit, window),
-            increment=True,
+            increment=increment,
         )
     except Exception:
         # The cache is down: serve rather than refuse everyone (healthz reports it).
@@ -146,7 +167,8 @@ def _count(request: HttpRequest, group: str, value: str, limit: int, window: int
         return None
     if usage is None:
         return None
-    return Usage(limit=usage["limit"], count=usage["count"], time_left=max(0, usage["time_left"]))
+    count = usage["count"] + (0 if increment else 1)
+    return Usage(limit=usage["limit"], count=count, time_left=max(0, usage["time_left"]))
 
 
 def _redis_cache() -> RedisCache | None:
@@ -177,14 +199,19 @@ def _usages(counters: list[Counter], ends: list[int], counts: list) -> list[Usag
 
 
 def _ban_and_count(
-    request: HttpRequest, clients: list[str], counters: list[Counter], moment: datetime
+    request: HttpRequest,
+    clients: list[str],
+    counters: list[Counter],
+    moment: datetime,
+    peeks: list[Counter] = (),
 ) -> tuple[ActiveBan | None, list[Usage]]:
-    """The ban in force on any of `clients`, else one more request on each counter.
+    """The ban in force on any of `clients`, else one more request on each counter, and
+    what each of `peeks` would say with this request counted (nothing written there).
 
     With the Redis cache, one pipelined round trip: MGET of the cached ban states,
-    then SET NX EX + INCR per counter (django-ratelimit's keys and windows). A banned
-    request is not counted: its increments are taken back (one more round trip, only
-    then). Else (no Redis): ban_active, then get_usage one counter at a time.
+    then SET NX EX + INCR per counter (django-ratelimit's keys and windows), GET per
+    peek. A banned request is not counted: its increments are taken back (one more
+    round trip, only then). Else (no Redis): ban_active, then get_usage one by one.
     """
     store = _redis_cache()
     if store is None:
@@ -192,16 +219,20 @@ def _ban_and_count(
         if ban is not None:
             return ban, []
         usages = [_count(request, *counter) for counter in counters]
+        usages += [_count(request, *peek, increment=False) for peek in peeks]
         return None, [usage for usage in usages if usage is not None]
     ban_keys = ban_cache_keys(clients)
     versioned = [store.make_and_validate_key(key) for key in ban_keys.values()]
     try:
         keys, ends = _counter_keys(store, counters)
+        peek_keys, peek_ends = _counter_keys(store, list(peeks))
         pipe = store._cache.get_client(keys[0], write=True).pipeline(transaction=False)
         pipe.mget(versioned)
         for key, (_, _, _, window) in zip(keys, counters, strict=True):
             pipe.set(key, 0, ex=window + EXPIRATION_FUDGE, nx=True)
             pipe.incr(key)
+        for key in peek_keys:
+            pipe.get(key)
         replies = pipe.execute()
     except Exception:
         # The cache is down: serve rather than refuse everyone (healthz reports it).
@@ -217,7 +248,11 @@ def _ban_and_count(
     if ban is not None:
         _uncount(store, keys)
         return ban, []
-    return None, _usages(counters, ends, replies[2::2])
+    counted = 2 * len(counters)
+    peeked = [int(raw or 0) + 1 for raw in replies[1 + counted :]]
+    return None, _usages(counters, ends, replies[2 : 1 + counted : 2]) + _usages(
+        list(peeks), peek_ends, peeked
+    )
 
 
 def _uncount(store: RedisCache, keys: list[str]) -> None:
@@ -238,6 +273,15 @@ def _banned(ban: ActiveBan | Ban, moment: datetime) -> JsonResponse:
     response = _json(418, 418, f"Banned until {ban.until:%Y-%m-%d %H:%M:%S} UTC: {ban.reason}")
     response["Retry-After"] = str(max(1, int((ban.until - moment).total_seconds())))
     return response
+
+
+def _counter(cost_class: str, value: str, limits) -> Counter:
+    return (
+        f"api:{cost_class}:{value.split(':')[0]}",
+        value,
+        limits.account_limit,
+        limits.window_seconds,
+    )
 
 
 class RateLimitMiddleware:
@@ -269,15 +313,25 @@ class RateLimitMiddleware:
                     403, 403, f"This API key does not allow {security_type} endpoints"
                 )
 
+        body_refusal = None
+        if _content_length(request) > settings.API_MAX_BODY_BYTES:
+            body_refusal = _json(
+                400,
+                Code.MALFORMED_JSON,
+                f"Malformed JSON: body over {settings.API_MAX_BODY_BYTES} bytes",
+            )
+
+        peeks = []
         if api_key is not None:
             client = f"key:{api_key.pk}"
             counters = [(client, api_key.rate_limit_multiplier * limits.api_key_limit)]
         else:
             client = ip_client
             counters = [(client, limits.ip_limit)]
-            account = request_account(request, url_kwargs)
-            if account:
-                counters.append((f"account:{account}", limits.account_limit))
+            account = None if body_refusal else request_account(request, url_kwargs)
+            if account and request.method in _WRITE_METHODS:
+                # Looked at, not counted: only the account's own verified writes count.
+                peeks.append(_counter(cost_class, f"account:{account}", limits))
 
         ban, usages = _ban_and_count(
             request,
@@ -287,6 +341,7 @@ class RateLimitMiddleware:
                 for value, limit in counters
             ],
             moment,
+            peeks,
         )
         if ban is not None:
             response = _banned(ban, moment)
@@ -299,8 +354,17 @@ class RateLimitMiddleware:
             response = self._throttled(request, client, moment, max(u.time_left for u in over))
         elif key_refusal is not None:
             response = key_refusal
+        elif body_refusal is not None:
+            response = body_refusal
         else:
-            response = self.get_response(request)
+            signers = verified_signers_track()
+            try:
+                response = self.get_response(request)
+            finally:
+                verified_signers_untrack()
+            if api_key is None and response.status_code < 400:
+                for signer in sorted(signers):
+                    _count(request, *_counter(cost_class, f"account:{signer}", limits))
         if tightest is None:
             limit = min(limit for _, limit in counters)
             tightest = Usage(limit, 0, limits.window_seconds)

@@ -1,9 +1,19 @@
-"""Health of what the relayer depends on: database, cache/broker, each network's node."""
+"""Health of what the relayer depends on: database, cache/broker, each network's node.
 
+A node's check is cheap under failure (docs/edge.md): its answer is kept in the shared cache
+for HEALTH_CACHE_SECONDS, one web process at a time asks the node (the others answer with
+the last result meanwhile), and the question is bounded by HEALTH_NODE_TIMEOUT in all, so
+probes looping on /healthz during a node outage cannot occupy the web workers.
+"""
+
+import hashlib
 import json
+import time
 import urllib.error
 import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
 from django.conf import settings
@@ -64,14 +74,55 @@ def node_block_number(rpc_url: str, *, timeout: float) -> int:
     return int(body["result"], 16)
 
 
-def _check_node(network: Network) -> dict:
-    if not network.rpc_url:
-        return {"ok": False, "error": "no RPC URL configured"}
+# Node questions run here so that a whole question (connect, send, a trickled answer) is
+# bounded, not each socket operation; a question past its time finishes in the background.
+_node_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="healthz-node")
+# How long a node's last answer is kept at all: a process that finds another one asking
+# the node answers with it, however old, rather than wait.
+_KEEP_SECONDS = 300
+
+
+def now() -> float:
+    """The clock node answers are aged by; tests replace it."""
+    return time.time()
+
+
+def _ask_node(rpc_url: str) -> dict:
+    timeout = settings.HEALTH_NODE_TIMEOUT
+    question = _node_pool.submit(node_block_number, rpc_url, timeout=timeout)
     try:
-        block = node_block_number(network.rpc_url, timeout=settings.HEALTH_NODE_TIMEOUT)
+        block = question.result(timeout=timeout)
+    except FutureTimeout:
+        return {"ok": False, "error": "TimeoutError"}
     except (OSError, ValueError, KeyError, TypeError, urllib.error.URLError) as error:
         return {"ok": False, "error": type(error).__name__}
     return {"ok": True, "blockNumber": block}
+
+
+def _check_node(network: Network) -> dict:
+    if not network.rpc_url:
+        return {"ok": False, "error": "no RPC URL configured"}
+    key = "healthz:node:" + hashlib.sha256(network.rpc_url.encode()).hexdigest()[:32]
+    try:
+        kept = cache.get(key)
+    except Exception:
+        kept = None
+    if kept is not None and now() - kept["at"] < settings.HEALTH_CACHE_SECONDS:
+        return kept["check"]
+    try:
+        asking = cache.add(f"{key}:asking", 1, timeout=settings.HEALTH_NODE_TIMEOUT + 1)
+    except Exception:
+        asking = True
+    if not asking and kept is not None:
+        return kept["check"]  # another process is asking the node right now
+    check = _ask_node(network.rpc_url)
+    try:
+        cache.set(key, {"at": now(), "check": check}, timeout=_KEEP_SECONDS)
+        if asking:
+            cache.delete(f"{key}:asking")
+    except Exception:
+        pass
+    return check
 
 
 def _check_watcher(cursor) -> dict:

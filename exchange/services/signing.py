@@ -6,11 +6,35 @@ eip712 signs the typed-data digest of the same fields, bound to the network's ch
 exchange contract. The protocol hash identifies the order, trade or withdrawal either way.
 """
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from chain import typed_data
 from chain.signatures import InvalidSignature, recover_signer, recover_typed_signer
 from exchange.api.errors import FieldCode, FieldError
+
+# The accounts whose signature verified while serving the current request: the rate limiter
+# (exchange/api/throttling.py) charges an account's budget only for these, so that a request
+# merely naming an account never spends it. None outside a request.
+_verified_signers: ContextVar[set[str] | None] = ContextVar("verified_signers", default=None)
+
+
+def verified_signers_track() -> set[str]:
+    """Starts recording verified signers for the request being served; the set fills in."""
+    signers: set[str] = set()
+    _verified_signers.set(signers)
+    return signers
+
+
+def verified_signers_untrack() -> None:
+    _verified_signers.set(None)
+
+
+def signer_verified(account: str) -> None:
+    """A signature verified for `account` in the current request."""
+    signers = _verified_signers.get()
+    if signers is not None:
+        signers.add(account.lower())
 
 
 @dataclass(frozen=True)
@@ -70,4 +94,5 @@ def signature_error(
             FieldCode.INVALID_SIGNATURE,
             f"The signature of {signed.description} recovers to {signer}, not to {account}",
         )
+    signer_verified(account)
     return None

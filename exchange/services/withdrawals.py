@@ -22,7 +22,7 @@ from exchange.services.account_guard import account_guard, escape_payable_check
 from exchange.services.chain_jobs import withdrawal_dispatch_nudge
 from exchange.services.direct_withdrawals import shortfalls_repay
 from exchange.services.ledger import balance_change, balances_lock, token_balance_lock
-from exchange.services.signing import signed_message
+from exchange.services.signing import signed_message, signer_verified
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +111,7 @@ def withdrawal_request(
             FieldCode.INVALID_SIGNATURE,
             f"The signature of {signed.description} recovers to {signer}, not {account}",
         )
+    signer_verified(account)
     _token_rules_check(token, amount)
     fee = int(token.withdrawal_fee)
     if amount <= fee or fee > amount // FEE_CAP_DIVISOR:
