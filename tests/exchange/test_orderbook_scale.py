@@ -11,7 +11,8 @@ from exchange.selectors.orders import orderbook_get, orderbook_side
 from tests.factories import MarketFactory, NetworkFactory, TokenFactory
 
 # Seeds with generate_series and reads EXPLAIN plans.
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres_only]
+# real_clock: the module-scoped book is seeded before --clock-shift-days moves the clock.
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres_only, pytest.mark.real_clock]
 
 OPEN_ORDERS = 100_000
 # Better-priced orders that must never show: filled, cancelled, expired, open but past expiry.
