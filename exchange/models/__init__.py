@@ -10,6 +10,7 @@ from exchange.models.operations import (
 )
 from exchange.models.orders import Order, OrderSide, OrderStatus, SettlementStatus, Trade
 from exchange.models.reference import FeeSchedule, Market, MarketStatus, Network, Token
+from exchange.models.streams import StreamCounter, StreamEvent
 from exchange.models.transfers import Transfer, TransferKind, TransferStatus
 
 __all__ = [
@@ -33,6 +34,8 @@ __all__ = [
     "RestrictionKind",
     "SecurityType",
     "SettlementStatus",
+    "StreamCounter",
+    "StreamEvent",
     "Token",
     "Trade",
     "Transfer",

@@ -36,6 +36,7 @@ from exchange.models.orders import PRICE_DIGITS, PRICE_PLACES, remaining_give
 from exchange.services.account_guard import account_guard, escape_payable_check
 from exchange.services.ledger import balance_change, balances_lock
 from exchange.services.signing import signature_error, signed_message
+from exchange.streams.events import orders_changed
 
 logger = logging.getLogger(__name__)
 
@@ -284,6 +285,7 @@ def order_place(
                 side=side,
                 price=price,
             )
+            orders_changed([order], market)
             market_data_changed(network_id=network.id, market_ids=[market.id])
     except IntegrityError:
         # A twin already placed (its hold was taken under the same balance lock, or on
@@ -303,6 +305,7 @@ def _release(order: Order, balance: Balance, *, status: str) -> int:
         balance_change(balance, kind=LedgerKind.RELEASE, held_delta=-release, reference=order.hash)
     order.status = status
     order.save(update_fields=["status", "updated_at"])
+    orders_changed([order])
     return release
 
 
