@@ -405,10 +405,7 @@ def run(config: DemoConfig) -> None:
         deployed = set_up(config)
         _phase(started, "deployed")
         print("Starting the web app, the Celery worker and beat ...", flush=True)
-        supervisor.start(
-            "web",
-            [python, "manage.py", "runserver", f"{HOST}:{config.http_port}", "--noreload"],
-        )
+        supervisor.start("web", web_command(python, config))
         celery = [python, "-m", "celery", "-A", "relayer"]
         supervisor.start(
             "worker",
@@ -456,6 +453,12 @@ def run(config: DemoConfig) -> None:
 def _phase(started: float, what: str) -> None:
     if os.environ.get("DEMO_TIMINGS"):
         print(f"  [{time.monotonic() - started:5.1f} s] {what}", flush=True)
+
+
+def web_command(python: str, config: DemoConfig) -> list[str]:
+    """The web app: REST and the streams' WebSockets (/ws) on one port, under uvicorn
+    (relayer/serve.py, docs/streams.md)."""
+    return [python, "-m", "relayer.serve", "--host", HOST, "--port", str(config.http_port)]
 
 
 def _worker_ready(supervisor: Supervisor) -> bool:
