@@ -29,7 +29,7 @@ from django.db import connection, transaction
 
 from relayer.ports import free_port
 
-SUBSCRIBERS = 1000
+SUBSCRIBERS = int(os.environ.get("STREAMS_BENCH_SUBSCRIBERS", "1000"))
 EVENTS = 300
 RATE = 100  # events committed per second
 NETWORK_ID = 99999
@@ -51,30 +51,48 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in out.split()]
 
 
+connected_count = [0]
+failures: list[str] = []
+
+
 async def _clients(url: str, count: int, expected: int, ready: asyncio.Event, results: list):
     import websockets
 
+    settled = [0]
+
+    def settle():
+        settled[0] += 1
+        if settled[0] == count:
+            ready.set()
+
     async def one():
-        async with websockets.connect(url, open_timeout=120, max_queue=None) as ws:
+        try:
+            ws = await websockets.connect(url, open_timeout=120, max_queue=None)
             await ws.send(json.dumps({"op": "subscribe", "id": 1, "channels": [CHANNEL]}))
             json.loads(await ws.recv())
-            seen = []
-            counter[0] += 1
-            if counter[0] == count:
-                ready.set()
-            with contextlib.suppress(TimeoutError):
-                while len(seen) < expected:
-                    frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
-                    seen.append((frame["sequence"], frame["data"]["t"], time.time()))
-            results.append(seen)
+        except Exception as error:
+            failures.append(repr(error))
+            settle()
+            return
+        connected_count[0] += 1
+        settle()
+        seen = []
+        with contextlib.suppress(Exception):
+            while len(seen) < expected:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                seen.append((frame["sequence"], frame["data"]["t"], time.time()))
+        results.append(seen)
+        await ws.close()
 
-    counter = [0]
     await asyncio.gather(*(one() for _ in range(count)), return_exceptions=True)
 
 
 def run_streams(log=print, subscribers: int = SUBSCRIBERS, events: int = EVENTS) -> dict:
+    from exchange.benchmarks.runner import bench_rate_limits
     from exchange.models import Network
     from exchange.streams.outbox import emit
+
+    bench_rate_limits()  # the clients' upgrades are counted as requests
 
     Network.objects.get_or_create(id=NETWORK_ID, defaults={"name": "Streams bench"})
     port = free_port()
@@ -93,7 +111,18 @@ def run_streams(log=print, subscribers: int = SUBSCRIBERS, events: int = EVENTS)
     )
     try:
         url = f"ws://127.0.0.1:{port}/ws?networkId={NETWORK_ID}"
-        time.sleep(3)
+        import requests
+
+        deadline = time.monotonic() + 120
+        while True:  # up when it answers HTTP
+            try:
+                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline and server.poll() is None, (
+                    "uvicorn did not start"
+                )
+                time.sleep(0.2)
         results: list = []
         loop = asyncio.new_event_loop()
         ready = asyncio.Event()
@@ -109,7 +138,9 @@ def run_streams(log=print, subscribers: int = SUBSCRIBERS, events: int = EVENTS)
         while not ready.is_set():
             assert server.poll() is None, "uvicorn died"
             time.sleep(0.2)
-        log(f"{subscribers} subscribers connected; committing {events} events at {RATE}/s")
+        log(
+            f"{connected_count[0]} of {subscribers} subscribers connected; committing {events} events at {RATE}/s"
+        )
         rss_idle = _rss_mib(server.pid)
         started = time.time()
         for index in range(events):
@@ -136,7 +167,9 @@ def run_streams(log=print, subscribers: int = SUBSCRIBERS, events: int = EVENTS)
         pct = lambda q: round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000, 1)  # noqa: E731
         return {
             "subscribers": subscribers,
+            "subscribers_connected": connected_count[0],
             "clients_finished": len(results),
+            "connect_failures": sorted(set(failures))[:3],
             "events": events,
             "commit_rate_per_s": RATE,
             "delivered": delivered,
