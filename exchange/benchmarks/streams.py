@@ -173,7 +173,7 @@ def run_streams(log=print, subscribers: int = SUBSCRIBERS, events: int = EVENTS)
             "events": events,
             "commit_rate_per_s": RATE,
             "delivered": delivered,
-            "lost": subscribers * events - delivered,
+            "lost": connected_count[0] * events - delivered,  # of the connected clients
             "clients_in_order": in_order,
             "messages_per_s": round(delivered / max(last - first, 1e-9)),
             "latency_ms_p50": pct(0.5) if latencies else None,
