@@ -43,6 +43,7 @@ from exchange.models import (
     TransferStatus,
 )
 from exchange.services.withdrawals import withdrawal_complete, withdrawal_fail
+from exchange.streams.events import transfers_changed
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +170,7 @@ def withdrawal_claim(*, withdrawal_id: int, client: ExchangeClient) -> SignedTra
             error="",
             updated_at=timezone.now(),
         )
+        transfers_changed([withdrawal_id])
     logger.info(
         "event=withdrawal_signed transfer=%s tx=%s operator_nonce=%s",
         withdrawal_id,

@@ -557,10 +557,7 @@ def run(config: DemoConfig) -> None:
         deployed = set_up(config)
         _phase(started, "deployed")
         print("Starting the web app, the Celery worker and beat ...", flush=True)
-        supervisor.start(
-            "web",
-            web_command(python, config.http_port),
-        )
+        supervisor.start("web", web_command(python, config.http_port))
         celery = [python, "-m", "celery", "-A", "relayer"]
         supervisor.start(
             "worker",
@@ -605,15 +602,16 @@ def run(config: DemoConfig) -> None:
         print("Stopped.", flush=True)
 
 
-def web_command(python: str, port: int) -> list[str]:
-    """The demo's web server: runserver without its static-file handler (which answered
-    `/static/%2e%2e/...` with an HTML 500); WhiteNoise serves the static files instead."""
-    return [python, "manage.py", "runserver", f"{HOST}:{port}", "--noreload", "--nostatic"]
-
-
 def _phase(started: float, what: str) -> None:
     if os.environ.get("DEMO_TIMINGS"):
         print(f"  [{time.monotonic() - started:5.1f} s] {what}", flush=True)
+
+
+def web_command(python: str, port: int) -> list[str]:
+    """The web app: REST and the streams' WebSockets (/ws) on one port, under uvicorn
+    (relayer/serve.py, docs/streams.md). Static files are WhiteNoise's (a path such as
+    `/static/%2e%2e/...` is the API's JSON 404)."""
+    return [python, "-m", "relayer.serve", "--host", HOST, "--port", str(port)]
 
 
 def _worker_ready(supervisor: Supervisor) -> bool:

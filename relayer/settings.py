@@ -327,3 +327,22 @@ LOGGING = {
         "level": env_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR"]),
     },
 }
+
+# Streams (docs/streams.md): the WebSocket API at /ws on the same port (relayer/serve.py).
+INSTALLED_APPS.append("channels")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 10_000, "expiry": 30},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# Commits are sent to the other processes' hubs through the layer only with Redis.
+STREAMS_LAYER_PUBLISH = bool(REDIS_URL)
+# Milliseconds between the hub's sweeps of the outbox (without Redis: how the Celery
+# worker's events reach the web process).
+STREAMS_SWEEP_MS = env_int("STREAMS_SWEEP_MS", 1000 if REDIS_URL else 200, minimum=10)
+# Events waiting for one WebSocket client before it is closed with 1008 (a slow reader).
+STREAMS_SEND_QUEUE = env_int("STREAMS_SEND_QUEUE", 2000, minimum=10)

@@ -293,6 +293,22 @@ def test_a_killed_worker_is_restarted_and_the_exchange_keeps_working(demo):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_it_serves_the_streams_on_the_same_port(demo):
+    """The embedded mode's /ws (docs/streams.md): the book's snapshot carries the
+    sequence that get_orderbook returns."""
+    from websockets.sync.client import connect
+
+    url = f"ws://127.0.0.1:{demo.http_port}/ws?networkId={CHAIN_ID}"
+    with connect(url, open_timeout=60) as ws:
+        ws.send(json.dumps({"op": "subscribe", "id": 1, "channels": ["book:ETH_TST"]}))
+        assert json.loads(ws.recv(timeout=60))["op"] == "subscribed"
+        snapshot = json.loads(ws.recv(timeout=60))
+    book = demo.post("/get_orderbook", {"market": "ETH_TST", "per_page": 100})
+    assert snapshot["type"] == "snapshot"
+    assert snapshot["sequence"] == book["sequence"]
+    assert snapshot["data"]["bids"] == book["bids"]["records"]
+
+
 def test_ctrl_c_stops_everything_it_started(demo):
     groups = demo.child_groups()
     assert len(groups) == 5  # redis, anvil, web, worker, beat

@@ -141,6 +141,10 @@ BookSidePage = page_envelope("BookSidePage", OrderRecord)
 class OrderBook(serializers.Serializer):
     bids = BookSidePage()
     asks = BookSidePage()
+    sequence = serializers.IntegerField(
+        help_text="The book:<MARKET> stream's sequence this book shows (docs/streams.md): "
+        "apply the stream's events after it"
+    )
 
 
 class Success(serializers.Serializer):

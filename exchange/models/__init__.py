@@ -25,6 +25,7 @@ from exchange.models.reference import (
     Network,
     Token,
 )
+from exchange.models.streams import StreamCounter, StreamEvent
 from exchange.models.transfers import Transfer, TransferKind, TransferStatus
 
 __all__ = [
@@ -52,6 +53,8 @@ __all__ = [
     "RestrictionKind",
     "SecurityType",
     "SettlementStatus",
+    "StreamCounter",
+    "StreamEvent",
     "Token",
     "Trade",
     "Transfer",

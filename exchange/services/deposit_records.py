@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from exchange.models import Network, Token, Transfer, TransferKind, TransferStatus
 from exchange.services.deposits import deposit_credit, deposits_credit
+from exchange.streams.events import transfers_changed
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ def deposit_record(
         if not created and deposit.block_hash != block_hash:
             _move(deposit, deposit.status, block_number=block_number, block_hash=block_hash)
             deposit.refresh_from_db()
+        if created:
+            transfers_changed([deposit.id])
         return deposit
 
 
@@ -79,6 +82,7 @@ def _move(deposit: Transfer, status: str, *, block_number: int, block_hash: str)
         error="",
         updated_at=timezone.now(),
     )
+    transfers_changed([deposit.id])
     logger.info("event=deposit_moved transfer=%s block=%s", deposit.id, block_number)
 
 
@@ -161,7 +165,7 @@ def _insert_new(network: Network, deposits: Sequence[SeenDeposit]) -> list[tuple
             " %s::bigint[], %s::text[])"
             " AS v(account, token_id, amount, transaction_hash, log_index, block_number,"
             " block_hash)"
-            " ON CONFLICT DO NOTHING RETURNING transaction_hash, log_index",
+            " ON CONFLICT DO NOTHING RETURNING transaction_hash, log_index, id",
             [
                 network.id,
                 TransferKind.DEPOSIT,
@@ -177,7 +181,9 @@ def _insert_new(network: Network, deposits: Sequence[SeenDeposit]) -> list[tuple
                 [seen.block_hash.lower() for seen in deposits],
             ],
         )
-        return [(transaction_hash, log_index) for transaction_hash, log_index in cursor.fetchall()]
+        inserted = cursor.fetchall()
+    transfers_changed([id_ for _hash, _index, id_ in inserted])
+    return [(transaction_hash, log_index) for transaction_hash, log_index, _id in inserted]
 
 
 def deposits_confirm(*, network: Network, confirmed: Mapping[str, Sequence[int]]) -> list[int]:
@@ -193,6 +199,7 @@ def deposits_confirm(*, network: Network, confirmed: Mapping[str, Sequence[int]]
         changed = _complete_pending(pairs)
         if not changed:
             return []
+        transfers_changed(changed)
         rows = (
             Transfer.objects.filter(id__in=changed)
             .order_by("id")
@@ -252,6 +259,7 @@ def deposit_confirm(*, deposit_id: int, block_hash: str) -> bool:
         ).update(status=TransferStatus.COMPLETE, updated_at=timezone.now())
         if changed != 1:
             return False
+        transfers_changed([deposit_id])
         deposit = Transfer.objects.select_related("token__network").get(id=deposit_id)
         deposit_credit(
             token=deposit.token,
@@ -272,5 +280,6 @@ def deposit_fail(*, deposit_id: int, block_hash: str, reason: str) -> bool:
         block_hash=block_hash.lower(),
     ).update(status=TransferStatus.FAILED, error=reason, updated_at=timezone.now())
     if changed:
+        transfers_changed([deposit_id])
         logger.warning("event=deposit_failed transfer=%s reason=%s", deposit_id, reason)
     return changed == 1

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from exchange.models import Balance, LedgerEntry, LedgerKind, Network, Token
 from exchange.services.rows import rows_update_and_insert
+from exchange.streams.events import balances_changed
 
 BalanceKey = tuple[str, int]  # (account, token id)
 
@@ -103,6 +104,7 @@ def balance_change(
 def _write(balances: list[Balance], entries: list[LedgerEntry]) -> None:
     """The balances' new total and held and their entries: one statement on PostgreSQL."""
     rows_update_and_insert(balances, ["total", "held", "updated_at"], entries)
+    balances_changed(balances)
 
 
 def token_balance_lock(*, token: Token, account: str) -> Balance:

@@ -49,6 +49,7 @@ from exchange.services.market_rules import (
     rules_of,
 )
 from exchange.services.signing import signature_error, signed_message
+from exchange.streams.events import orders_changed
 
 logger = logging.getLogger(__name__)
 
@@ -318,6 +319,7 @@ def order_place(
                 side=side,
                 price=price,
             )
+            orders_changed([order], market)
             market_data_changed(network_id=network.id, market_ids=[market.id])
     except IntegrityError:
         # A twin already placed (its hold was taken under the same balance lock, or on
@@ -337,6 +339,7 @@ def _release(order: Order, balance: Balance, *, status: str) -> int:
         balance_change(balance, kind=LedgerKind.RELEASE, held_delta=-release, reference=order.hash)
     order.status = status
     order.save(update_fields=["status", "updated_at"])
+    orders_changed([order])
     return release
 
 

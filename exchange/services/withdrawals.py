@@ -23,6 +23,7 @@ from exchange.services.chain_jobs import withdrawal_dispatch_nudge
 from exchange.services.direct_withdrawals import shortfalls_repay
 from exchange.services.ledger import balance_change, balances_lock, token_balance_lock
 from exchange.services.signing import signed_message, signer_verified
+from exchange.streams.events import transfers_changed
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +159,7 @@ def withdrawal_request(
                 signature=signature,
                 signature_type=signature_type,
             )
+            transfers_changed([withdrawal.id])
             balance_change(
                 balance,
                 kind=LedgerKind.HOLD,
@@ -191,6 +193,7 @@ def withdrawal_complete(
         )
         if changed != 1:
             return False
+        transfers_changed([withdrawal_id])
         withdrawal = Transfer.objects.select_related("token__network").get(id=withdrawal_id)
         token = withdrawal.token
         keys = [(withdrawal.account, token.id)]
@@ -226,6 +229,7 @@ def withdrawal_fail(*, withdrawal_id: int, reason: str) -> bool:
         ).update(status=TransferStatus.FAILED, error=reason, updated_at=timezone.now())
         if changed != 1:
             return False
+        transfers_changed([withdrawal_id])
         withdrawal = Transfer.objects.select_related("token__network").get(id=withdrawal_id)
         balance = token_balance_lock(token=withdrawal.token, account=withdrawal.account)
         balance_change(

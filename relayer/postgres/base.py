@@ -15,8 +15,10 @@ import select
 from django.db.backends.postgresql import base
 from psycopg.pq import TransactionStatus
 
+from exchange.streams.outbox import OutboxConnection
 
-class DatabaseWrapper(base.DatabaseWrapper):
+
+class DatabaseWrapper(OutboxConnection, base.DatabaseWrapper):
     def is_usable(self) -> bool:
         if self.connection is None or self.connection.closed:
             return False

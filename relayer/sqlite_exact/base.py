@@ -23,6 +23,7 @@ from django.db.backends.sqlite3 import base, operations
 from django.db.models import Avg, DecimalField, StdDev, Variance
 from django.db.models.expressions import CombinedExpression
 
+from exchange.streams.outbox import OutboxConnection
 from relayer.sqlite_exact.encoding import (
     EXACT,
     decimal_places_of,
@@ -102,7 +103,7 @@ class DecimalSum:
         return encode(self.total, digits, self.decimal_places)
 
 
-class DatabaseWrapper(base.DatabaseWrapper):
+class DatabaseWrapper(OutboxConnection, base.DatabaseWrapper):
     data_types = {**base.DatabaseWrapper.data_types, "DecimalField": "decimal_text"}
     ops_class = DatabaseOperations
 

@@ -593,7 +593,9 @@ def test_get_orderbook_sorts_bids_down_and_asks_up_then_by_expiry(api, network, 
 
     assert response.status_code == 200
     book = response.json()
-    assert list(book) == ["bids", "asks"]
+    # sequence: the book:<MARKET> stream's (shared/STREAMS.md, docs/streams.md).
+    assert list(book) == ["bids", "asks", "sequence"]
+    assert isinstance(book["sequence"], int) and book["sequence"] > 0
     assert {key: book["bids"][key] for key in ("total", "page", "per_page")} == {
         "total": 3,
         "page": 1,

@@ -29,6 +29,7 @@ from exchange.selectors.orders import (
     orderbook_read,
 )
 from exchange.services.orders import order_cancel, order_place, orders_cancel
+from exchange.streams.snapshots import channel_sequence, consistent_read
 
 # Expiries are stored as a signed 64-bit integer of milliseconds (year 292278994).
 _MAX_EXPIRY_MS = 2**63 - 1
@@ -158,7 +159,11 @@ class OrderBookInput(serializers.Serializer):
 def _book_read(market: Market, page: PageRequest) -> tuple[bytes, int | None]:
     # The totals may be as old as a snapshot may be: the snapshot ends with them.
     counts, counts_end = recent(f"book-counts:{market.id}", lambda: orderbook_counts(market))
-    book, earliest_expiry = orderbook_read(market=market, page=page, counts=counts)
+    with consistent_read():
+        # The book:<MARKET> stream's sequence the book shows (docs/streams.md).
+        sequence = channel_sequence(market.network_id, f"book:{market.name}")
+        book, earliest_expiry = orderbook_read(market=market, page=page, counts=counts)
+    book["sequence"] = sequence
     ends = [moment for moment in (earliest_expiry, counts_end) if moment is not None]
     return render_json(book), min(ends, default=None)
 

@@ -1,6 +1,7 @@
 """`python manage.py benchmark`: seeds the benchmark database, serves the API and a
 minimal baseline under gunicorn, drives both with wrk and reports every figure."""
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -50,6 +51,8 @@ class Command(BaseCommand):
         if options["duration"] < 1 or options["connections"] < options["threads"] < 1:
             raise CommandError("need --duration >= 1 and --connections >= --threads >= 1")
         only = {name for name in options["only"].split(",") if name} or None
+        if only == {"streams"}:  # exchange/benchmarks/streams.py
+            return self._streams()
         unknown = (only or set()) - {s.name for s in [*SCENARIOS, *WORKER_SCENARIOS]}
         if unknown:
             raise CommandError(f"unknown scenarios: {', '.join(sorted(unknown))}")
@@ -74,6 +77,17 @@ class Command(BaseCommand):
         )
         self.stdout.write(table(result))
         self.stdout.write(f"\nwritten to {save(result, out_dir)}")
+
+    def _streams(self) -> None:
+        from exchange.benchmarks.streams import run_streams
+
+        url = database.bench_url()
+        if connection.settings_dict["NAME"] != database.database_name(url):
+            self._reexec_on(url)
+        database.ensure_database(url)
+        call_command("migrate", interactive=False, verbosity=0)
+        result = run_streams(log=lambda message: self.stderr.write(message))
+        self.stdout.write(json.dumps(result, indent=2))
 
     def _reexec_on(self, url: str) -> None:
         """Runs this command again with the benchmark database as the default one."""

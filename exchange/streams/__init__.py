@@ -1,0 +1,1 @@
+"""The streams (docs/streams.md, shared/STREAMS.md): outbox, relay, WebSocket consumer."""

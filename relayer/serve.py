@@ -1,0 +1,49 @@
+"""The web app under uvicorn: REST and the streams' WebSockets (/ws) on one port.
+
+    python -m relayer.serve [--host 0.0.0.0] [--port 8000] [--workers N]
+
+uvicorn rather than daphne: one process serves HTTP/1.1 and WebSockets with the
+`websockets` implementation, its ping/pong keepalive and its frame-size limit built in
+(the 64 KiB limit of shared/STREAMS.md closes with 1009, the ping answers idle
+connections), it runs several worker processes itself (--workers), and its event loop
+is uvloop's; daphne is Twisted's, one process, and slower per HTTP request
+(docs/streams.md). Each worker process has its own streams hub.
+"""
+
+import argparse
+import os
+
+import uvicorn
+
+# shared/STREAMS.md, Limits: frames over 64 KiB close with 1009; a connection that does
+# not answer a ping (every 30 s) within 30 s more is closed (within 60 s of silence).
+WS_MAX_SIZE = 64 * 1024
+WS_PING_INTERVAL = 30.0
+WS_PING_TIMEOUT = 30.0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--log-level", default="warning")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "relayer.settings")
+    uvicorn.run(
+        "relayer.asgi:application",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        ws="websockets",
+        ws_max_size=WS_MAX_SIZE,
+        ws_ping_interval=WS_PING_INTERVAL,
+        ws_ping_timeout=WS_PING_TIMEOUT,
+        lifespan="off",
+        log_level=args.log_level,
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()
