@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from relayer.demo import CHAIN_ID, DEV_ACCOUNTS, port_is_free
+from relayer.demo import CHAIN_ID, DEV_ACCOUNTS, STATE_FILE, port_is_free
 from relayer.ports import free_port
 from tests.docs_examples import example
 
@@ -145,11 +145,22 @@ def test_it_deploys_and_serves_the_tokens_markets_and_contract(demo):
         assert address in demo.output and key in demo.output
 
 
+def test_it_writes_where_it_runs_to_var_dir_demo_json(demo):
+    state = json.loads((demo.var_dir / STATE_FILE).read_text())
+    assert state["api"] == demo.api
+    assert state["rpc"] == f"http://127.0.0.1:{demo.chain_port}"
+    assert (state["httpPort"], state["chainPort"]) == (demo.http_port, demo.chain_port)
+    assert state["exchange"] == demo.banner_value("Exchange")
+    assert state["chainId"] == CHAIN_ID and state["pid"] == demo.process.pid
+
+
 def test_the_docs_walkthrough_runs_against_it(demo):
+    # Only VAR_DIR, as a person's shell has: the client finds the ports in demo.json.
+    env = {k: v for k, v in demo.env.items() if not k.startswith("DEMO_")}
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", _walkthrough()],
         cwd=ROOT,
-        env=demo.env,
+        env=env,
         capture_output=True,
         text=True,
         timeout=300,
@@ -231,6 +242,7 @@ def test_ctrl_c_stops_everything_it_started(demo):
     assert len(groups) == 4
     assert demo.interrupt() == 0
     assert "Stopped." in demo.output
+    assert not (demo.var_dir / STATE_FILE).exists()
     assert _process_groups_alive(groups | {demo.process.pid}) == []
     assert port_is_free(demo.http_port) and port_is_free(demo.chain_port)
 
