@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: soak run test test-sqlite lint format bench install clean contracts node
+.PHONY: soak run test test-sqlite lint format bench install clean contracts node docs
 
 install: $(STAMP) node_modules/.installed
 
@@ -64,6 +64,10 @@ bench: install
 	REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/14}" \
 	$(PY) manage.py benchmark $(BENCH_ARGS)
 
+# The manual (docs/) as a site in site/, warnings as errors (mkdocs.yml).
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -73,4 +77,4 @@ format: install
 	$(VENV)/bin/ruff format .
 
 clean:
-	rm -rf var .pytest_cache .ruff_cache
+	rm -rf var site .pytest_cache .ruff_cache

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods
 
 from exchange.models import Market, MarketStatus, Network
 from exchange.selectors.dashboard import dashboard_get
+from exchange.selectors.dashboard_charts import dashboard_charts_get
 from exchange.services.operations import market_status_set, network_order_submission_set
 from exchange.services.trade_settlement import settlement_resume
 from exchange.services.withdrawal_retry import WithdrawalRetryRefused, withdrawal_retry
@@ -81,4 +82,5 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "now": now,
         **dashboard_get(now=now),
     }
+    context.update(dashboard_charts_get(now=now, markets=context["markets"]))
     return TemplateResponse(request, "admin/dashboard.html", context)

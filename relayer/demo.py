@@ -470,6 +470,30 @@ def _deploy_steps(config: DemoConfig, call_command, out: io.StringIO) -> None:
     call_command("deploy_demo_tokens", network=CHAIN_ID, stdout=out)
 
 
+STATE_FILE = "demo.json"
+
+
+def write_state(config: DemoConfig, deployed: Deployed) -> Path:
+    """VAR_DIR/demo.json: where this demo runs, for relayer.demo_client (and people) to find
+    it whatever ports it was given. Removed when the demo stops."""
+    state = {
+        "pid": os.getpid(),
+        "api": config.api_url,
+        "rpc": config.rpc_url,
+        "httpPort": config.http_port,
+        "chainPort": config.chain_port,
+        "chainId": CHAIN_ID,
+        "networkId": CHAIN_ID,
+        "exchange": deployed.exchange,
+        "tokens": {symbol: address for symbol, address, _ in deployed.tokens},
+        "markets": deployed.markets,
+        "accounts": [address for address, _ in DEV_ACCOUNTS],  # addresses only, no keys
+    }
+    path = config.var_dir / STATE_FILE
+    path.write_text(json.dumps(state, indent=2) + "\n")
+    return path
+
+
 def banner(config: DemoConfig, deployed: Deployed, supervisor: Supervisor, seconds: float) -> str:
     pids = ", ".join(f"{c.name} {c.process.pid}" for c in supervisor.children)
     tokens = "\n".join(
@@ -589,6 +613,7 @@ def run(config: DemoConfig) -> None:
         _phase(started, "web up")
         _wait_for("the Celery worker", lambda: _worker_ready(supervisor), supervisor)
         _wait_for("Celery beat", lambda: _beat_ready(supervisor), supervisor)
+        write_state(config, deployed)
         print(banner(config, deployed, supervisor, time.monotonic() - started), flush=True)
         while True:
             supervisor.check()
@@ -598,6 +623,7 @@ def run(config: DemoConfig) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         print("Stopping the demo ...", flush=True)
+        (config.var_dir / STATE_FILE).unlink(missing_ok=True)
         supervisor.stop_all()
         print("Stopped.", flush=True)
 

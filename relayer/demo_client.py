@@ -9,8 +9,11 @@ and withdrawals through the API, as anvil's development accounts 0-4.
     .venv/bin/python -m relayer.demo_client --typed order 1 ETH_TST buy 100 0.001  # EIP-712
 
 Amounts and prices are in whole tokens ("0.001"), converted exactly to base units. It
-finds the demo where `make run` puts it (DEMO_HTTP_PORT, DEMO_CHAIN_PORT as there).
-Every request is printed as the JSON the API answered. Needs no Django settings.
+finds the demo through the state file `make run` writes, VAR_DIR/demo.json (ports,
+chain, contract), whatever ports the demo was given; `--api` and `--rpc` name another.
+With no demo running it refuses, and it sends no transaction to a chain whose chain id
+or exchange contract is not the demo's. Every request is printed as the JSON the API
+answered. Needs no Django settings.
 """
 
 from __future__ import annotations
@@ -18,18 +21,21 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
 from chain import hashing, typed_data
 from chain.client import ChainError, ExchangeClient
-from relayer.demo import CHAIN_ID, DEV_ACCOUNTS, DemoConfig
+from relayer.demo import CHAIN_ID, DEV_ACCOUNTS, ROOT, STATE_FILE, DemoConfig
 
 ETHER = "0x0000000000000000000000000000000000000000"
 WAIT_SECONDS = 60.0
@@ -40,8 +46,60 @@ class ClientError(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class Target:
+    """Where the client sends requests and transactions, and what it expects to find there."""
+
+    api_url: str
+    rpc_url: str
+    exchange: str | None = None  # the demo's contract, when its state file names it
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def locate(
+    api: str | None = None, rpc: str | None = None, environ: dict[str, str] | None = None
+) -> Target:
+    """The demo to talk to: `--api`/`--rpc` if given, else VAR_DIR/demo.json of a running
+    `make run`. Refuses rather than guess a port another program may be listening on."""
+    environ = os.environ if environ is None else environ
+    var_dir = Path(environ.get("VAR_DIR") or ROOT / "var").resolve()
+    path = var_dir / STATE_FILE
+    state: dict = {}
+    if path.exists():
+        try:
+            state = json.loads(path.read_text())
+            pid = int(state["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            raise ClientError(f"{path} is not a demo state file: remove it") from None
+        if not _pid_alive(pid):
+            if not (api and rpc):
+                raise ClientError(
+                    f"the demo recorded in {path} (pid {pid}) is not running: "
+                    "start it with `make run`, or pass --api and --rpc"
+                )
+            state = {}
+    if api and rpc:
+        exchange = state.get("exchange") if state.get("api") == api.rstrip("/") else None
+        return Target(api.rstrip("/"), rpc.rstrip("/"), exchange)
+    if not state:
+        raise ClientError(
+            f"no demo is running: {path} is missing. Start one with `make run` (in this "
+            "checkout, with the same VAR_DIR), or pass --api and --rpc"
+        )
+    return Target(api or state["api"], rpc or state["rpc"], state.get("exchange"))
+
+
 class DemoClient:
-    def __init__(self, config: DemoConfig, out=sys.stdout, *, typed: bool = False):
+    def __init__(self, config: DemoConfig | Target, out=sys.stdout, *, typed: bool = False):
         self.config = config
         self.out = out
         self.typed = typed  # sign EIP-712 typed data (docs/signing-eip712.md), not eth_sign
@@ -93,7 +151,27 @@ class DemoClient:
         raise ClientError(f"no token {symbol_or_address!r} on the exchange (it lists {known})")
 
     def chain(self) -> ExchangeClient:
-        return ExchangeClient(rpc_url=self.config.rpc_url, exchange_address=self.contract)
+        """The demo's chain, checked before anything is sent to it: its chain id, and the
+        API's contract, which must be the demo's and hold code on that chain."""
+        client = ExchangeClient(rpc_url=self.config.rpc_url, exchange_address=self.contract)
+        chain_id = client.chain_id()
+        if chain_id != CHAIN_ID:
+            raise ClientError(
+                f"the chain at {self.config.rpc_url} has chain id {chain_id}, not the demo's "
+                f"{CHAIN_ID}: refusing to send a transaction there"
+            )
+        expected = getattr(self.config, "exchange", None)
+        if expected and expected.lower() != self.contract.lower():
+            raise ClientError(
+                f"the API at {self.config.api_url} names the contract {self.contract}, not the "
+                f"demo's {expected}: refusing to send a transaction"
+            )
+        if client.rpc("eth_getCode", [self.contract, "latest"]) in ("0x", "", None):
+            raise ClientError(
+                f"no contract at {self.contract} on {self.config.rpc_url}: "
+                "not the demo's chain; refusing to send a transaction"
+            )
+        return client
 
     @staticmethod
     def key(account: int) -> str:
@@ -337,6 +415,8 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m relayer.demo_client",
         description="Use the `make run` demo as anvil's dev accounts 0-4 (public test keys).",
     )
+    root.add_argument("--api", help="the API's URL (default: from VAR_DIR/demo.json)")
+    root.add_argument("--rpc", help="the chain's JSON-RPC URL (default: from VAR_DIR/demo.json)")
     root.add_argument(
         "--typed",
         action="store_true",
@@ -371,8 +451,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    client = DemoClient(DemoConfig.from_env(), typed=args.typed)
     try:
+        client = DemoClient(locate(args.api, args.rpc), typed=args.typed)
         if args.command == "balances":
             client.balances(args.account)
         elif args.command == "deposit":

@@ -5,8 +5,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from chain.metrics import metrics_export
 from exchange.api.views.operations import healthz
 from exchange.dashboard import dashboard
+from relayer.views import landing
 
 urlpatterns = [
+    path("", landing, name="landing"),
     path("admin/dashboard/", dashboard, name="operator-dashboard"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),

@@ -1,5 +1,5 @@
 """`make run` (relayer/demo.py) for real: the orchestrator on free ports and a temporary
-VAR_DIR, the README's walk-through against it, the admin, then Ctrl-C (SIGINT) and no
+VAR_DIR, the manual's walk-through (docs/getting-started.md) against it, the admin, then Ctrl-C (SIGINT) and no
 process left behind."""
 
 from __future__ import annotations
@@ -26,25 +26,20 @@ from relayer.demo import (
     DEV_ACCOUNTS,
     DemoConfig,
     DemoError,
+    STATE_FILE,
     Supervisor,
     port_is_free,
 )
 from relayer.ports import free_port
+from tests.docs_examples import example
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
 READY = re.compile(r"^Ready at (http://\S+) in ")
 START_TIMEOUT = 180.0
 
 
 def _walkthrough() -> str:
-    match = re.search(
-        r"<!-- example:walkthrough -->\s*```sh\n(.*?)```\s*<!-- /example:walkthrough -->",
-        README.read_text(),
-        re.S,
-    )
-    assert match, "README.md has no walk-through block"
-    return match.group(1)
+    return example("walkthrough").code
 
 
 def _process_groups_alive(groups: set[int]) -> list[str]:
@@ -161,11 +156,22 @@ def test_it_deploys_and_serves_the_tokens_markets_and_contract(demo):
         assert address in demo.output and key in demo.output
 
 
-def test_the_readme_walkthrough_runs_against_it(demo):
+def test_it_writes_where_it_runs_to_var_dir_demo_json(demo):
+    state = json.loads((demo.var_dir / STATE_FILE).read_text())
+    assert state["api"] == demo.api
+    assert state["rpc"] == f"http://127.0.0.1:{demo.chain_port}"
+    assert (state["httpPort"], state["chainPort"]) == (demo.http_port, demo.chain_port)
+    assert state["exchange"] == demo.banner_value("Exchange")
+    assert state["chainId"] == CHAIN_ID and state["pid"] == demo.process.pid
+
+
+def test_the_docs_walkthrough_runs_against_it(demo):
+    # Only VAR_DIR, as a person's shell has: the client finds the ports in demo.json.
+    env = {k: v for k, v in demo.env.items() if not k.startswith("DEMO_")}
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", _walkthrough()],
         cwd=ROOT,
-        env=demo.env,
+        env=env,
         capture_output=True,
         text=True,
         timeout=300,
@@ -199,15 +205,13 @@ def test_the_readme_walkthrough_runs_against_it(demo):
     assert settled["transactionHash"]
 
 
-def test_the_readme_python_example_runs_against_it(demo):
+def test_the_docs_order_example_runs_against_it(demo):
     """After the walk-through account 1 has ETH on the exchange; the example's token
     address is the demo's TST (deployed at the same address every run)."""
-    match = re.search(r"<!-- example:python -->\n```python\n(.*?)```", README.read_text(), re.S)
-    code = match.group(1)
+    block = example("order-python")
     tst = next(t for t in demo.get("/tokens")["records"] if t["symbol"] == "TST")
-    assert f'TOKEN = "{tst["address"]}"' in code
-    code = code.replace('API = "http://127.0.0.1:8000"', f'API = "{demo.api}"')
-    exec(compile(code, "README.md", "exec"), {})
+    assert f'TOKEN = "{tst["address"]}"' in block.code
+    exec(compile(block.with_server(demo.api), str(block.page), "exec"), {})
 
 
 def test_the_operator_logs_in_to_the_admin_with_the_printed_password(demo):
@@ -315,6 +319,7 @@ def test_ctrl_c_stops_everything_it_started(demo):
     groups |= {c["pid"] for c in _supervisor_state(demo)["children"] if c["pid"]}
     assert demo.interrupt() == 0
     assert "Stopped." in demo.output
+    assert not (demo.var_dir / STATE_FILE).exists()
     assert _process_groups_alive(groups | {demo.process.pid}) == []
     assert port_is_free(demo.http_port) and port_is_free(demo.chain_port)
 

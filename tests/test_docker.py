@@ -71,3 +71,26 @@ def test_every_path_the_image_copies_exists():
     for line in re.findall(r"^COPY (.+)$", dockerfile, re.MULTILINE):
         for source in line.split()[:-1]:
             assert (root / source).exists(), source
+
+
+def test_anvil_is_installed_pinned_at_build_mines_every_second_and_publishes_its_port(compose):
+    anvil = compose["services"]["anvil"]
+    assert "npx" not in _command(anvil)
+    assert anvil["build"]["dockerfile"] == "docker/anvil.Dockerfile"
+    dockerfile = (DOCKER / "anvil.Dockerfile").read_text()
+    assert re.search(r"npm install .*@foundry-rs/anvil@\d+\.\d+\.\d+", dockerfile)
+    assert "--block-time 1" in _command(anvil)
+    assert "8545:8545" in anvil["ports"]
+
+
+def test_bootstrap_runs_once_after_migrate_and_the_app_waits_for_it(compose):
+    services = compose["services"]
+    bootstrap = services["bootstrap"]
+    assert _command(bootstrap) == "python manage.py bootstrap"
+    assert bootstrap["restart"] == "no"
+    assert bootstrap["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert bootstrap["depends_on"]["anvil"]["condition"] == "service_healthy"
+    assert bootstrap["environment"]["OPERATOR_PASSWORD"].startswith("${OPERATOR_PASSWORD:?")
+    for name in ("web", "worker", "beat"):
+        condition = services[name]["depends_on"]["bootstrap"]["condition"]
+        assert condition == "service_completed_successfully"

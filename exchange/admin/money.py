@@ -38,12 +38,29 @@ def amount_html(amount, token: Token | None):
         return str(int(amount))
     human = format(to_human(int(amount), token.decimals).normalize(), "f")
     return format_html(
-        '{}<br><span class="human-amount" title="{} decimals" style="white-space:nowrap">{} {}</span>',
+        '<span class="base-units">{}</span><br>'
+        '<span class="human-amount" title="{} decimals" style="white-space:nowrap">{} {}</span>',
         int(amount),
         token.decimals,
         human,
         token.symbol,
     )
+
+
+def price_text(price) -> str:
+    """A price as stored (36 places) shown without its trailing zeros, exactly."""
+    if price is None:
+        return "-"
+    return format(price.normalize(), "f")
+
+
+def short_text(value: str, length: int = 48):
+    """Long text (an error) cut to `length` characters in a list, the whole on hover."""
+    if not value:
+        return "-"
+    if len(value) <= length:
+        return value
+    return format_html('<span title="{}">{}…</span>', value, value[: length - 1])
 
 
 def short_hex(value: str):
@@ -89,7 +106,7 @@ class OrderAdmin(ReadOnlyAdmin):
         "short_account",
         "market",
         "side",
-        "price",
+        "price_shown",
         "give",
         "take",
         "filled_amount",
@@ -100,8 +117,13 @@ class OrderAdmin(ReadOnlyAdmin):
     search_fields = ("=hash", "=account")
     exact_search_fields = ("hash", "account")
     list_select_related = ("market__base", "market__quote", "give_token", "take_token")
-    exclude = ("signature",)
+    exclude = ("signature", "price")
+    readonly_fields = ("price_shown",)
     date_hierarchy = "created_at"
+
+    @admin.display(description="price (BASE per QUOTE)", ordering="price")
+    def price_shown(self, obj: Order):
+        return price_text(obj.price)
 
     @admin.display(description="hash", ordering="hash")
     def short_hash(self, obj: Order):
@@ -197,7 +219,8 @@ class TradeAdmin(ReadOnlyAdmin):
     twice); reverse undoes its ledger legs for good (exchange/services/trade_reversal.py)."""
 
     list_display = (
-        "uuid",
+        "created_at",
+        "uuid_short",
         "market",
         "maker_short",
         "taker_short",
@@ -205,9 +228,8 @@ class TradeAdmin(ReadOnlyAdmin):
         "take",
         "fees",
         "settlement_status",
-        "settlement_error",
+        "settlement_error_short",
         "transaction_short",
-        "created_at",
     )
     list_filter = ("settlement_status", "network", "market")
     search_fields = ("=uuid",)
@@ -219,8 +241,22 @@ class TradeAdmin(ReadOnlyAdmin):
         "take_token",
         "gas_fee_token",
     )
-    exclude = ("raw_transaction",)
+    exclude = ("raw_transaction", "price")
+    readonly_fields = ("price_shown",)
     actions = ["retry_settlement", "reverse_trades"]
+
+    @admin.display(description="uuid", ordering="uuid")
+    def uuid_short(self, obj: Trade):
+        text = str(obj.uuid)
+        return format_html('<span title="{}" style="white-space:nowrap">{}…</span>', text, text[:8])
+
+    @admin.display(description="settlement error")
+    def settlement_error_short(self, obj: Trade):
+        return short_text(obj.settlement_error, 32)
+
+    @admin.display(description="price (BASE per QUOTE)", ordering="price")
+    def price_shown(self, obj: Trade):
+        return price_text(obj.price)
 
     def has_retry_permission(self, request) -> bool:
         # The row stays read-only; retrying is an operation, allowed to who may change trades.
@@ -255,7 +291,7 @@ class TradeAdmin(ReadOnlyAdmin):
     def take(self, obj: Trade):
         return amount_html(obj.take_amount, obj.take_token)
 
-    @admin.display(description="fees (maker · taker · gas)")
+    @admin.display(description="fees: maker, taker, gas")
     def fees(self, obj: Trade):
         # maker's fee in the take token; the taker's and the gas fee in the give token.
         return format_html(

@@ -87,7 +87,8 @@ def test_an_unsupported_content_type_is_a_json_415(api, network):
 # Unknown route (404)
 
 
-@pytest.mark.parametrize("path", ["/nope", "/tokens/", "/orders/extra/path", "/"])
+# `/` is the landing page (tests/test_landing.py).
+@pytest.mark.parametrize("path", ["/nope", "/tokens/", "/orders/extra/path"])
 def test_an_unknown_route_is_a_json_404(api, debug, path):
     body = _assert_json_error(api.get(path), 404, 404)
     assert body["reason"] == f"No endpoint GET {path}"

@@ -82,6 +82,7 @@ def nginx_conf(tmp_path: Path, *, listen: int, upstream: str) -> Path:
     """docker/nginx.conf with the test's ports, and its temporary files under tmp_path."""
     text = (ROOT / "docker" / "nginx.conf").read_text()
     text = text.replace("server web:8000;", f"server {upstream};")
+    text = text.replace("server streams:8001;", f"server {upstream};")
     text = text.replace("listen 8000 default_server;", f"listen 127.0.0.1:{listen} default_server;")
     temp = tmp_path / "nginx-temp"
     temp.mkdir(exist_ok=True)
