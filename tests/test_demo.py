@@ -24,9 +24,9 @@ from relayer.demo import (
     CHAIN_ID,
     CRASH_LOOP_CRASHES,
     DEV_ACCOUNTS,
+    STATE_FILE,
     DemoConfig,
     DemoError,
-    STATE_FILE,
     Supervisor,
     port_is_free,
 )
