@@ -24,6 +24,7 @@ from exchange.models import (
 )
 from exchange.services.ledger import balance_changes, balances_lock
 from exchange.services.rows import rows_update
+from exchange.streams.events import orders_changed
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ def account_freeze(*, network: Network, account: str, reason: str, by: str) -> l
                 order.updated_at = moment
             balance_changes(changes)
             rows_update(orders, ["status", "close_reason", "updated_at"])
+            orders_changed(orders)
             market_data_changed(network_id=network.id, market_ids=[o.market_id for o in orders])
     except IntegrityError:
         raise ApiError(Code.VALIDATION_FAILED, f"{account} is already frozen") from None

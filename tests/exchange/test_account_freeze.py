@@ -103,3 +103,18 @@ def test_unfreezing_lets_the_account_trade_again_and_keeps_the_record(
     freeze.refresh_from_db()
     assert freeze.resolved_at is not None and freeze.resolved_by == "admin"
     assert Order.objects.filter(status=OrderStatus.OPEN).count() == 1
+
+
+def test_a_freezes_cancellations_reach_the_book_and_account_streams(market, maker, frozen):
+    from exchange.models import StreamEvent
+
+    account = address_of(maker).lower()
+    for channel in (f"account:{account}", f"book:{market.name}"):
+        cancelled = [
+            event.data["orderHash"]
+            for event in StreamEvent.objects.filter(
+                channel=f"{market.network.id}/{channel}", type="order"
+            )
+            if event.data["status"] == "cancelled"
+        ]
+        assert sorted(cancelled) == sorted(order.hash for order in frozen), channel
