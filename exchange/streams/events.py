@@ -9,6 +9,8 @@ the transaction (outbox.emit_later), once for all the transaction's transfers.
 from collections.abc import Iterable
 from datetime import UTC
 
+from django.db.models.signals import post_migrate, post_save
+
 from exchange.streams.outbox import channel_key, emit, emit_later
 
 TRADE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -27,12 +29,23 @@ def token_address(token_id: int) -> str:
 
 
 def market_name(market) -> str:
-    name = _market_names.get(market.id)
-    if name is None:
-        name = _market_names[market.id] = market.name
-        _token_addresses.setdefault(market.base_id, market.base.address)
-        _token_addresses.setdefault(market.quote_id, market.quote.address)
-    return name
+    """The name of the market in hand; its tokens' addresses refresh the memo too."""
+    _market_names[market.id] = market.name
+    _token_addresses[market.base_id] = market.base.address
+    _token_addresses[market.quote_id] = market.quote.address
+    return market.name
+
+
+def memos_clear(**_kwargs) -> None:
+    """Forgets every memo: a token or market changed, or the tables were emptied (a test
+    database flushed reuses ids)."""
+    _token_addresses.clear()
+    _market_names.clear()
+
+
+post_migrate.connect(memos_clear, dispatch_uid="streams_memos_clear_on_flush")
+for _model in ("exchange.Token", "exchange.Market"):
+    post_save.connect(memos_clear, sender=_model, dispatch_uid=f"streams_memos_{_model}")
 
 
 def _market_name_of(market_id: int) -> str:

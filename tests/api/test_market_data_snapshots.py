@@ -36,7 +36,9 @@ def book(api) -> dict:
 
 def book_hashes(api) -> dict[str, list[str]]:
     found = book(api)
-    return {side: [order["orderHash"] for order in found[side]["records"]] for side in found}
+    return {
+        side: [order["orderHash"] for order in found[side]["records"]] for side in ("bids", "asks")
+    }
 
 
 def ticker(api) -> dict:
