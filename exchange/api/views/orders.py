@@ -49,6 +49,8 @@ class CreateOrderInput(serializers.Serializer):
 
 
 class CreateOrderView(ExchangeView):
+    writes = True
+
     def post(self, request):
         data = parse(CreateOrderInput, self.params())
         order = order_place(
@@ -109,6 +111,8 @@ class DeleteOrderInput(serializers.Serializer):
 
 
 class DeleteOrderView(ExchangeView):
+    writes = True
+
     def post(self, request):
         if isinstance(request.data, list):
             return self._batch(request)
