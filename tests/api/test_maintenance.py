@@ -8,6 +8,7 @@ from django.test import Client
 
 from exchange.models import Maintenance, Order, OrderStatus, Transfer
 from exchange.services.maintenance import maintenance_end, maintenance_start
+from tests.api.test_cancel_all import signed_cancel_all
 from tests.api.test_orders import bid
 from tests.api.test_transfers import withdrawal_payload
 from tests.signing import address_of, signed_cancel
@@ -44,6 +45,7 @@ def _writes(network, market, maker, taker, resting) -> dict[str, object]:
     return {
         "/create_orders": bid(network, market, taker),
         "/delete_orders": signed_cancel(maker, order_hash=resting.hash),
+        "/cancel_all_orders": signed_cancel_all(maker, network=network),
         "/create_trades": fill_payload(taker, resting, 1000 * ETH),
         "/create_transfers": withdrawal_payload(
             taker, network=network, token=market.quote, amount=ETH
