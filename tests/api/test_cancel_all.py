@@ -214,3 +214,21 @@ def test_cancel_all_with_nothing_open_uses_the_nonce_and_cancels_nothing(api, ne
     response = api.post("/cancel_all_orders", payload, format="json")
     assert response.json() == {"success": "0", "cancelled": []}
     assert api.post("/cancel_all_orders", payload, format="json").status_code == 400
+
+
+def test_the_cancellations_reach_the_book_and_account_streams(api, network, market, maker):
+    from exchange.models import StreamEvent
+
+    mine = _orders(market, maker)
+    response = api.post(
+        "/cancel_all_orders", signed_cancel_all(maker, network=network), format="json"
+    )
+    assert response.status_code == 200
+
+    for channel in (f"account:{address_of(maker)}", f"book:{market.name}"):
+        cancelled = [
+            event.data["orderHash"]
+            for event in StreamEvent.objects.filter(channel=f"{network.id}/{channel}", type="order")
+            if event.data["status"] == "cancelled"
+        ]
+        assert sorted(cancelled) == sorted(order.hash for order in mine), channel
