@@ -87,3 +87,16 @@ def withdraw_hash(*, contract: str, token: str, amount: int, account: str, nonce
             + pack_uint256(nonce)
         )
     )
+
+
+def cancel_all_hash(*, contract: str, account: str, market: str | None, nonce: int) -> str:
+    """Signed cancel-all (issue #16): the market name as its UTF-8 bytes, none when the
+    request names no market (every market)."""
+    return to_hex(
+        keccak(
+            pack_address(contract)
+            + pack_address(account)
+            + (market or "").encode("utf-8")
+            + pack_uint256(nonce)
+        )
+    )

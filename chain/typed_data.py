@@ -1,4 +1,4 @@
-"""EIP-712 typed data for the protocol's four signed messages (docs/signing-eip712.md).
+"""EIP-712 typed data for the protocol's signed messages (docs/signing-eip712.md).
 
 The domain binds a signature to one chain and one exchange contract; each struct has the
 fields of its hash in PROTOCOL.md, in the same order, named as the API names them
@@ -6,7 +6,8 @@ fields of its hash in PROTOCOL.md, in the same order, named as the API names the
 wallet signs is keccak256("\\x19\\x01" || domainSeparator || hashStruct(message)).
 
 Packed by hand like chain/hashing.py: every field is a static type (address, uint256,
-bytes32), so hashStruct is keccak256(typeHash || each field as one 32-byte word).
+bytes32) or a string (its keccak256), so hashStruct is keccak256(typeHash || each field
+as one 32-byte word).
 eth-account's encoder (eth_account.messages.encode_typed_data) gives the same bytes about
 ten times slower (docs/signing-eip712.md, "Cost"); tests/chain/test_typed_data.py checks
 the two byte for byte.
@@ -61,6 +62,19 @@ STRUCTS: dict[str, tuple[tuple[str, str], ...]] = {
         ("nonce", "uint256"),
     ),
 }
+# Structs the server checks but the contract never sees (issue #16's signed cancel-all):
+# kept apart from STRUCTS, the contract's, which the ethers vectors and Exchange.sol mirror.
+# CancelAll's market is the one dynamic field (string: hashed as keccak256 of its UTF-8
+# bytes, "" when no market is named).
+OFFCHAIN_STRUCTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "CancelAll": (
+        ("contractAddress", "address"),
+        ("account", "address"),
+        ("market", "string"),
+        ("nonce", "uint256"),
+    ),
+}
+ALL_STRUCTS = {**STRUCTS, **OFFCHAIN_STRUCTS}
 
 
 def signature_type_code(signature_type: str) -> int:
@@ -73,12 +87,12 @@ def signature_type_code(signature_type: str) -> int:
 
 def type_string(name: str) -> str:
     """encodeType: "Order(address contractAddress,...)"; no struct refers to another."""
-    fields = DOMAIN_FIELDS if name == "EIP712Domain" else STRUCTS[name]
+    fields = DOMAIN_FIELDS if name == "EIP712Domain" else ALL_STRUCTS[name]
     return f"{name}({','.join(f'{kind} {field}' for field, kind in fields)})"
 
 
 _DOMAIN_TYPEHASH = keccak(type_string("EIP712Domain").encode())
-_TYPEHASH = {name: keccak(type_string(name).encode()) for name in STRUCTS}
+_TYPEHASH = {name: keccak(type_string(name).encode()) for name in ALL_STRUCTS}
 _NAME_HASH = keccak(DOMAIN_NAME.encode())
 _VERSION_HASH = keccak(DOMAIN_VERSION.encode())
 _domains: dict[tuple[int, str], bytes] = {}
@@ -106,14 +120,15 @@ def _word(kind: str, value) -> bytes:
         return pack_address(value).rjust(32, b"\0")
     if kind == "bytes32":
         return pack_bytes32(value)
+    if kind == "string":
+        return keccak((value or "").encode("utf-8"))
     return pack_uint256(value)
 
 
 def struct_hash(name: str, message: dict) -> bytes:
-    """hashStruct(message) of one of STRUCTS; `message` keyed by the API's field names."""
-    return keccak(
-        _TYPEHASH[name] + b"".join(_word(kind, message[field]) for field, kind in STRUCTS[name])
-    )
+    """hashStruct(message) of one of ALL_STRUCTS; `message` keyed by the API's field names."""
+    fields = ALL_STRUCTS[name]
+    return keccak(_TYPEHASH[name] + b"".join(_word(kind, message[field]) for field, kind in fields))
 
 
 def typed_digest(name: str, message: dict, *, chain_id: int, contract: str) -> str:
@@ -191,13 +206,32 @@ def withdraw_digest(
     )
 
 
+def _document_value(kind: str, value):
+    if kind == "uint256":
+        return int(value)
+    if kind == "string":
+        return value or ""
+    return value.lower()
+
+
+def cancel_all_digest(
+    *, chain_id: int, contract: str, account: str, market: str | None, nonce: int
+) -> str:
+    return typed_digest(
+        "CancelAll",
+        {"contractAddress": contract, "account": account, "market": market or "", "nonce": nonce},
+        chain_id=chain_id,
+        contract=contract,
+    )
+
+
 def typed_data(name: str, message: dict, *, chain_id: int, contract: str) -> dict:
     """The full EIP-712 document (eth_signTypedData_v4, eth-account's encode_typed_data
     full_message): what a wallet is asked to sign. Amounts stay integers."""
     return {
         "types": {
             "EIP712Domain": [{"name": field, "type": kind} for field, kind in DOMAIN_FIELDS],
-            name: [{"name": field, "type": kind} for field, kind in STRUCTS[name]],
+            name: [{"name": field, "type": kind} for field, kind in ALL_STRUCTS[name]],
         },
         "primaryType": name,
         "domain": {
@@ -207,7 +241,6 @@ def typed_data(name: str, message: dict, *, chain_id: int, contract: str) -> dic
             "verifyingContract": contract.lower(),
         },
         "message": {
-            field: (int(message[field]) if kind == "uint256" else message[field].lower())
-            for field, kind in STRUCTS[name]
+            field: _document_value(kind, message[field]) for field, kind in ALL_STRUCTS[name]
         },
     }

@@ -3,7 +3,16 @@
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from exchange.models import FeeSchedule, Market, MarketRules, MarketStatus, Network, Token
+from exchange.models import (
+    FeeSchedule,
+    Maintenance,
+    Market,
+    MarketRules,
+    MarketStatus,
+    Network,
+    Token,
+)
+from exchange.services.maintenance import maintenance_end
 from exchange.services.trade_settlement import settlement_resume
 
 
@@ -224,3 +233,36 @@ class MarketRulesAdmin(admin.ModelAdmin):
             messages.info(
                 request, f"The rules take effect at {obj.effective_at:%Y-%m-%d %H:%M} UTC."
             )
+
+
+@admin.register(Maintenance)
+class MaintenanceAdmin(admin.ModelAdmin):
+    """The exchange-wide read-only switch: add a period with a reason to turn it on
+    (every write endpoint answers code 102 with that reason), the action 'End
+    maintenance' turns it off. Every period stays listed with who and when."""
+
+    list_display = ("started_at", "reason", "started_by", "ended_at", "ended_by", "state")
+    actions = ["end_maintenance"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj:
+            return ("reason", "started_at", "started_by", "ended_at", "ended_by")
+        return ("started_at", "started_by", "ended_at", "ended_by")
+
+    @admin.display(description="state")
+    def state(self, obj: Maintenance) -> str:
+        return "ON (read-only)" if obj.ended_at is None else "ended"
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.started_by = request.user.get_username()
+            obj.started_at = timezone.now()
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="End maintenance (writes accepted again)")
+    def end_maintenance(self, request, queryset):
+        count = maintenance_end(by=request.user.get_username())
+        self.message_user(request, f"{count} maintenance period(s) ended.", messages.SUCCESS)

@@ -83,6 +83,23 @@ class DeleteOrderRequest(serializers.Serializer):
     signatureType = _signature_type()
 
 
+class CancelAllRequest(serializers.Serializer):
+    account = _address()
+    market = serializers.CharField(
+        required=False, help_text="BASE_QUOTE: that market only; absent: every market"
+    )
+    nonce = _uint("Used once per account: a replay is refused")
+    signature = _signature()
+    signatureType = _signature_type()
+
+
+class CancelAllResponse(serializers.Serializer):
+    success = serializers.CharField(help_text='"0"')
+    cancelled = serializers.ListField(
+        child=serializers.CharField(), help_text="The orderHash of every order cancelled"
+    )
+
+
 class MarketRequest(serializers.Serializer):
     market = serializers.CharField(max_length=40, help_text="BASE_QUOTE, e.g. ETH_SAN")
 
@@ -229,6 +246,17 @@ DOCUMENTED = [
         parameters=[NETWORK_ID],
         request=DeleteOrderRequest,
         responses={200: Success, 404: _NOT_FOUND},
+    ),
+    _documented(
+        f"{_VIEWS}.orders.CancelAllView",
+        "post",
+        operation_id="cancel_all_orders",
+        summary="Cancel every open order of an account (in one market) with its signature "
+        "over cancelAllHash (docs/signing.md)",
+        tags=["orders"],
+        parameters=[NETWORK_ID],
+        request=CancelAllRequest,
+        responses={200: CancelAllResponse},
     ),
     _documented(
         f"{_VIEWS}.orders.OrderBookView",

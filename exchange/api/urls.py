@@ -14,6 +14,7 @@ urlpatterns = [
     path("create_orders", orders.CreateOrderView.as_view(), name="create-orders"),
     path("get_orders", orders.GetOrdersView.as_view(), name="get-orders"),
     path("delete_orders", orders.DeleteOrderView.as_view(), name="delete-orders"),
+    path("cancel_all_orders", orders.CancelAllView.as_view(), name="cancel-all-orders"),
     path("get_orderbook", orders.OrderBookView.as_view(), name="orderbook"),
     path("accounts/<str:address>", balances.AccountBalancesView.as_view(), name="account-balances"),
     path("balances", balances.BalancesView.as_view(), name="balances"),

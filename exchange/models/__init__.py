@@ -9,6 +9,7 @@ from exchange.models.operations import (
     SecurityType,
 )
 from exchange.models.orders import (
+    CancelAll,
     CloseReason,
     Order,
     OrderSide,
@@ -34,6 +35,7 @@ __all__ = [
     "ApiKey",
     "Balance",
     "Ban",
+    "CancelAll",
     "Candle",
     "CloseReason",
     "CostClass",

@@ -110,6 +110,33 @@ class Order(models.Model):
         )
 
 
+class CancelAll(models.Model):
+    """A signed cancel-all that was applied (issue #16, docs/markets.md): its nonce is
+    used once per account and network, so a replayed request is refused."""
+
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="+")
+    account = AddressField()
+    nonce = AmountField()
+    market = models.ForeignKey(
+        Market, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    hash = HashField()
+    signature = models.CharField(max_length=600)
+    signature_type = signature_type_field()
+    cancelled = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["network", "account", "nonce"], name="cancel_all_nonce_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"cancel-all {self.account} nonce {self.nonce}"
+
+
 class SettlementStatus(models.TextChoices):
     UNSETTLED = "UNSETTLED", "Waiting to be sent"
     SENT = "SENT", "Sent, waiting for confirmations"

@@ -329,3 +329,8 @@ class Maintenance(models.Model):
     def __str__(self) -> str:
         state = "open" if self.ended_at is None else f"ended {self.ended_at:%Y-%m-%d %H:%M}"
         return f"Maintenance from {self.started_at:%Y-%m-%d %H:%M} ({state})"
+
+    def clean(self) -> None:
+        # The unique constraint above lets NULLs repeat on PostgreSQL: this is the check.
+        if self.pk is None and Maintenance.objects.filter(ended_at__isnull=True).exists():
+            raise ValidationError("A maintenance period is already open: end it first.")

@@ -18,6 +18,7 @@ from exchange.models import (
     AccountRestriction,
     ApiKey,
     Ban,
+    Maintenance,
     Market,
     Network,
     RestrictionKind,
@@ -164,6 +165,7 @@ def dashboard_get(*, now: datetime) -> dict:
         "active_api_keys": ApiKey.objects.filter(revoked_at__isnull=True).count(),
         "chain_ticks": tick_states(),
         "processes": supervisor_state_get(),
+        "maintenance": Maintenance.objects.filter(ended_at__isnull=True).first(),
     }
 
 

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from exchange.models import CostClass, Market
 from exchange.selectors.access import rate_limits_get
+from exchange.services.maintenance import maintenance_open
 from tests.api.test_orders import bid as signed_bid
 from tests.factories import MarketFactory, TokenFactory
 from tests.signing import address_of
@@ -33,6 +34,7 @@ def queries(call) -> tuple[object, int]:
     """The call's result and its query count, once the per-process memos (the
     rate-limit policy) are warm: a request served by a running worker."""
     rate_limits_get(cost_class=CostClass.LIGHT)
+    maintenance_open()  # read once a second per process (exchange/services/maintenance.py)
     with CaptureQueriesContext(connection) as captured:
         result = call()
     return result, len(captured.captured_queries)

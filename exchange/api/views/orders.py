@@ -28,6 +28,7 @@ from exchange.selectors.orders import (
     orderbook_counts,
     orderbook_read,
 )
+from exchange.services.cancel_all import orders_cancel_all
 from exchange.services.orders import order_cancel, order_place, orders_cancel
 from exchange.streams.snapshots import channel_sequence, consistent_read
 
@@ -49,6 +50,8 @@ class CreateOrderInput(serializers.Serializer):
 
 
 class CreateOrderView(ExchangeView):
+    writes = True
+
     def post(self, request):
         data = parse(CreateOrderInput, self.params())
         order = order_place(
@@ -109,6 +112,8 @@ class DeleteOrderInput(serializers.Serializer):
 
 
 class DeleteOrderView(ExchangeView):
+    writes = True
+
     def post(self, request):
         if isinstance(request.data, list):
             return self._batch(request)
@@ -148,6 +153,33 @@ class DeleteOrderView(ExchangeView):
                 }
                 for row in rows
             ],
+        )
+        return Response({"success": "0", "cancelled": [order.hash for order in orders]})
+
+
+class CancelAllInput(serializers.Serializer):
+    account = AddressField()
+    market = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    nonce = UintField()
+    signature = SignatureField()
+    signatureType = signature_type_field()
+
+
+class CancelAllView(ExchangeView):
+    """POST /cancel_all_orders (issue #16): a signed cancel-all of the account's open
+    orders, in one market or all (exchange/services/cancel_all.py)."""
+
+    writes = True
+
+    def post(self, request):
+        data = parse(CancelAllInput, self.params())
+        orders = orders_cancel_all(
+            network=self.network(),
+            account=data["account"],
+            market_name=data.get("market") or None,
+            nonce=data["nonce"],
+            signature=data["signature"],
+            signature_type=data["signatureType"],
         )
         return Response({"success": "0", "cancelled": [order.hash for order in orders]})
 

@@ -73,6 +73,8 @@ class TradeRecordSerializer(serializers.Serializer):
 class CreateTradesView(ExchangeView):
     """One object or an array of them; the response is always an array."""
 
+    writes = True
+
     @extend_schema(
         operation_id="create_trades",
         summary="Fill signed orders, all or nothing",

@@ -68,6 +68,8 @@ class GetTransfersView(ExchangeView):
 
 
 class CreateTransfersView(ExchangeView):
+    writes = True
+
     def post(self, request):
         network = self.network()
         data = parse(CreateTransferSerializer, self.params())
