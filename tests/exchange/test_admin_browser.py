@@ -93,4 +93,4 @@ def test_admin_lists_fit_1400_px_with_human_prices_and_the_dashboard_charts(
             browser.close()
     assert {path: width for path, width in widths.items() if width > 1400} == {}
     assert "0.0005" in order_list and "0.00050000" not in order_list
-    assert charts == 3  # transfers, settlement backlog, ETH_TST
+    assert charts == 4  # transfers, settlement backlog, deposit credit delay, ETH_TST
