@@ -55,12 +55,14 @@ def serve_worker_metrics(**kwargs):
 
 
 class ChainAlertsCollector:
-    """relayer_frozen_accounts and relayer_quarantined_trades per network, at scrape time."""
+    """relayer_frozen_accounts, relayer_quarantined_trades and relayer_settlement_backlog
+    per network, at scrape time."""
 
     def describe(self):
         # Registration must not touch the database (the app registry may not be ready).
         yield GaugeMetricFamily("relayer_frozen_accounts", "", labels=["network"])
         yield GaugeMetricFamily("relayer_quarantined_trades", "", labels=["network"])
+        yield GaugeMetricFamily("relayer_settlement_backlog", "", labels=["network"])
 
     def collect(self):
         from django.db import DatabaseError
@@ -79,6 +81,11 @@ class ChainAlertsCollector:
             "Trades the contract refused (FAILED), waiting for an operator to retry or reverse.",
             labels=["network"],
         )
+        backlog = GaugeMetricFamily(
+            "relayer_settlement_backlog",
+            "Trades booked and not yet settled on chain (UNSETTLED or SENT).",
+            labels=["network"],
+        )
         try:
             for network_id, count in (
                 AccountRestriction.objects.filter(
@@ -94,10 +101,19 @@ class ChainAlertsCollector:
                 .annotate(n=Count("id"))
             ):
                 quarantined.add_metric([str(network_id)], count)
+            for network_id, count in (
+                Trade.objects.filter(
+                    settlement_status__in=[SettlementStatus.UNSETTLED, SettlementStatus.SENT]
+                )
+                .values_list("network_id")
+                .annotate(n=Count("id"))
+            ):
+                backlog.add_metric([str(network_id)], count)
         except DatabaseError:
             return
         yield frozen
         yield quarantined
+        yield backlog
 
 
 REGISTRY.register(ChainAlertsCollector())

@@ -1,17 +1,28 @@
 """The operator dashboard's charts over the last 24 hours, hour by hour: per network the
-deposits and withdrawals asked for and the settlement backlog (trades booked but not yet
-settled on chain at each hour's end); per market the price (the candles' close) and the
+deposits and withdrawals asked for, the settlement backlog (trades booked but not yet
+settled on chain at each hour's end) and the deposit watcher's credit delay (from a
+deposit's first sighting to its credit, mean and longest of the deposits credited in
+that hour); per market the price (the candles' close) and the
 base volume. Each series is one query of conditional counts or one candle read, so a
 page load costs a few queries whatever the traffic."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
-from django.db.models import Count, Q
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Max, Q
 
 from exchange.charts import bar_chart
-from exchange.models import Candle, Market, Network, Trade, Transfer, TransferKind
+from exchange.models import (
+    Candle,
+    Market,
+    Network,
+    Trade,
+    Transfer,
+    TransferKind,
+    TransferStatus,
+)
 from exchange.trading_math import to_human
 
 HOURS = 24
@@ -28,6 +39,52 @@ def _hours(now: datetime) -> list[datetime]:
 
 def _labels(ends: list[datetime]) -> list[str]:
     return [f"{(end - timedelta(hours=1)).astimezone(UTC):%H}h" for end in ends]
+
+
+def _seconds(delay: timedelta | None) -> Decimal:
+    """A delay in seconds to the tenth (0 when no deposit was credited in the hour)."""
+    if delay is None:
+        return Decimal(0)
+    micro = delay // timedelta(microseconds=1)
+    return (Decimal(micro) / 10**6).quantize(Decimal("0.1"))
+
+
+def deposit_credit_delays(
+    network: Network, *, now: datetime
+) -> tuple[list[Decimal], list[Decimal], list[int]]:
+    """Per hour (as _hours), of the deposits credited in it: the mean and the longest
+    delay from the deposit's row being written (the watcher saw its log) to its credit
+    (the PENDING -> COMPLETE update, which sets updated_at), in seconds; and how many.
+    The wait is the confirmations plus the watcher's lag behind them. One query."""
+    ends = _hours(now)
+    since = ends[0] - timedelta(hours=1)
+    delay = ExpressionWrapper(F("updated_at") - F("created_at"), output_field=DurationField())
+    credited = Transfer.objects.filter(
+        network=network,
+        kind=TransferKind.DEPOSIT,
+        status=TransferStatus.COMPLETE,
+        updated_at__gte=since,
+        updated_at__lt=ends[-1],
+    )
+    figures = credited.aggregate(
+        **{
+            f"{name}_{i}": function(
+                value,
+                filter=Q(updated_at__gte=end - timedelta(hours=1), updated_at__lt=end),
+            )
+            for i, end in enumerate(ends)
+            for name, function, value in (
+                ("mean", Avg, delay),
+                ("max", Max, delay),
+                ("n", Count, "id"),
+            )
+        }
+    )
+    return (
+        [_seconds(figures[f"mean_{i}"]) for i in range(HOURS)],
+        [_seconds(figures[f"max_{i}"]) for i in range(HOURS)],
+        [figures[f"n_{i}"] for i in range(HOURS)],
+    )
 
 
 def network_charts(network: Network, *, now: datetime) -> list:
@@ -62,6 +119,7 @@ def network_charts(network: Network, *, now: datetime) -> list:
         )
     )
     backlog = [backlog_at[f"b_{i}"] for i in range(HOURS)]
+    mean_delay, max_delay, _ = deposit_credit_delays(network, now=now)
     return [
         bar_chart(
             [("deposits", deposits, "#2563eb"), ("withdrawals", withdrawals, "#f59e0b")],
@@ -72,6 +130,11 @@ def network_charts(network: Network, *, now: datetime) -> list:
             [("trades not settled", backlog, "#dc2626")],
             labels=labels,
             title="Settlement backlog at each hour's end",
+        ),
+        bar_chart(
+            [("mean s", mean_delay, "#0d9488"), ("longest s", max_delay, "#a855f7")],
+            labels=labels,
+            title="Deposit credit delay per hour: seen to credited (s)",
         ),
     ]
 
