@@ -58,22 +58,21 @@ def _ensure_thread() -> None:
 
 
 def _run() -> None:
-    asyncio.run(_relay())
-
-
-async def _relay() -> None:
+    """Blocks on the queue in this daemon thread itself, never in an executor's worker:
+    the interpreter joins executor threads at exit, and one parked on an empty queue
+    kept every process that had published (test runs, workers, commands) from exiting."""
     from channels.layers import get_channel_layer
 
     layer = get_channel_layer()
-    loop = asyncio.get_running_loop()
+    loop = asyncio.new_event_loop()  # one loop for the thread: the layer's connections stay
     while True:
-        rows = await loop.run_in_executor(None, _queue.get)
+        rows = _queue.get()
         while True:  # every commit waiting, in one message
             try:
                 rows = rows + _queue.get_nowait()
             except queue.Empty:
                 break
         try:
-            await layer.group_send(GROUP, {"type": "stream.rows", "rows": rows})
+            loop.run_until_complete(layer.group_send(GROUP, {"type": "stream.rows", "rows": rows}))
         except Exception:
             logger.exception("event=stream_relay_failed rows=%s", len(rows))
