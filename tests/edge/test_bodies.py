@@ -47,12 +47,12 @@ def _api_paths() -> list[str]:
 
 
 def _post_endpoints(api) -> list[str]:
-    """The API's endpoints that take POST (the spec's 11)."""
+    """The API's endpoints that take POST (the spec's 11, and cancel_all_orders)."""
     return [path for path in _api_paths() if api.post(path, {}, format="json").status_code != 405]
 
 
-def test_the_api_has_eleven_post_endpoints(api, network):
-    assert len(_post_endpoints(api)) == 11
+def test_the_api_has_twelve_post_endpoints(api, network):
+    assert len(_post_endpoints(api)) == 12
 
 
 @pytest.mark.parametrize(
@@ -69,7 +69,7 @@ def test_the_api_has_eleven_post_endpoints(api, network):
 )
 def test_deep_nesting_is_a_101_on_every_post_endpoint(api, network, body, default_recursion):
     endpoints = _post_endpoints(api)
-    assert len(endpoints) == 11
+    assert len(endpoints) == 12
     for path in endpoints:
         response = api.generic("POST", path, body, content_type="application/json")
         assert response.status_code == 400, (path, response.status_code, response.content[:200])

@@ -100,9 +100,12 @@ def test_with_redis_unreachable_the_api_still_answers_and_health_says_503(settin
 
 
 def _terminate_server_connections(exclude_pid: int | None = None) -> int:
+    # The timeout (PostgreSQL 14+) waits until each backend has exited: without it the
+    # server's next health check could still find the connection alive and its next
+    # query fail, so the test raced the drop instead of testing what follows it.
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             + (" AND pid <> %s" if exclude_pid else ""),
             [exclude_pid] if exclude_pid else [],
