@@ -1,5 +1,6 @@
 """What operators see of the chain workers: the watcher's cursor (edit it to rescan from
-an earlier block), the block hashes it keeps, deposits in unknown tokens, operator nonces."""
+an earlier block), the block hashes it keeps, deposits in unknown tokens, operator nonces;
+and, on the exchange's network list, each network's last reconciliation."""
 
 from django.contrib import admin
 
@@ -10,6 +11,29 @@ from chain.models import (
     UnknownTokenDeposit,
     WatcherCursor,
 )
+from exchange.admin.reference import NetworkAdmin
+from exchange.models import Network
+
+# The exchange app registers its NetworkAdmin first (INSTALLED_APPS order); this one adds
+# the chain's column to it, so the exchange admin never reads chain/ (docs/architecture.md).
+admin.site.unregister(Network)
+
+
+@admin.register(Network)
+class ChainNetworkAdmin(NetworkAdmin):
+    list_display = (
+        *NetworkAdmin.list_display[:5],
+        "last_reconciliation",
+        *NetworkAdmin.list_display[5:],
+    )
+
+    @admin.display(description="last reconciliation")
+    def last_reconciliation(self, obj: Network) -> str:
+        run = ReconciliationRun.objects.filter(network=obj).first()
+        if run is None:
+            return "never"
+        state = {True: "ok", False: "DIFFERENCES", None: "running"}[run.ok]
+        return f"{state} ({run.started_at:%Y-%m-%d %H:%M})"
 
 
 @admin.register(WatcherCursor)

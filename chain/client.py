@@ -35,8 +35,8 @@ from web3.exceptions import (
 )
 
 from chain.eip1559 import sign_dynamic_fee
-from chain.signatures import split_signature
-from chain.typed_data import ETH_SIGN, signature_type_code
+from exchange.protocol.signatures import split_signature
+from exchange.protocol.typed_data import ETH_SIGN, signature_type_code
 
 BUILD_DIR = Path(__file__).resolve().parent / "contracts" / "build"
 ETHER = "0x" + "00" * 20
@@ -363,7 +363,7 @@ class ExchangeClient:
         signature_type: str = ETH_SIGN,
     ) -> bytes:
         """The calldata of adminWithdraw for a user's signed withdrawal. `signature_type`
-        is how the user signed (chain/typed_data.py SIGNATURE_TYPES)."""
+        is how the user signed (exchange/protocol/typed_data.py SIGNATURE_TYPES)."""
         v, r, s = split_signature(signature)
         return self._encode(
             "Exchange",
@@ -674,7 +674,7 @@ def trade_arguments(
 
     `amount` is in the order's take-token units; the fees are base units: maker_fee in the
     take token, taker_fee and gas_fee in the give token (see Exchange.sol, trade()). The
-    signature types say how each signature signs (chain/typed_data.py SIGNATURE_TYPES).
+    signature types say how each signature signs (exchange/protocol/typed_data.py SIGNATURE_TYPES).
     """
     mv, mr, ms = split_signature(maker_signature)
     tv, tr, ts = split_signature(taker_signature)

@@ -117,39 +117,3 @@ class ChainAlertsCollector:
 
 
 REGISTRY.register(ChainAlertsCollector())
-
-
-class ChainTickCollector:
-    """relayer_chain_tick_delay_seconds and relayer_chain_tick_age_seconds per network
-    and lane (chain/tick_schedule.py), read from the cache at scrape time."""
-
-    def describe(self):
-        yield GaugeMetricFamily("relayer_chain_tick_delay_seconds", "", labels=["network", "lane"])
-        yield GaugeMetricFamily("relayer_chain_tick_age_seconds", "", labels=["network", "lane"])
-
-    def collect(self):
-        from chain.tick_schedule import tick_states
-
-        delay = GaugeMetricFamily(
-            "relayer_chain_tick_delay_seconds",
-            "The last network tick's wait in the queue, from beat's chain tick to its start.",
-            labels=["network", "lane"],
-        )
-        age = GaugeMetricFamily(
-            "relayer_chain_tick_age_seconds",
-            "Seconds since the last network tick started: grows when ticks stop coming.",
-            labels=["network", "lane"],
-        )
-        try:
-            rows = tick_states()
-        except Exception:  # a scrape never fails on a database or cache that is down
-            return
-        for row in rows:
-            labels = [str(row["network"]), row["lane"]]
-            delay.add_metric(labels, row["delay"])
-            age.add_metric(labels, row["age"])
-        yield delay
-        yield age
-
-
-REGISTRY.register(ChainTickCollector())

@@ -1,5 +1,5 @@
 """The arithmetic of a fill, in integers: what the ledger books, which is exactly what the
-settlement contract's trade() does (chain/settlement.py is trade() in Python, checked
+settlement contract's trade() does (exchange/protocol/settlement.py is trade() in Python, checked
 against the contract; fill_compute goes through it, so the two cannot drift).
 
 Pure functions, no Django. For one fill of an order with giveAmount G and takeAmount T,
@@ -28,7 +28,7 @@ stays the maker's). Once F + A == T the order holds exactly 0. Fee rates are fra
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 
-from chain.settlement import SettlementRefused, fee_cap, settlement
+from exchange.protocol.settlement import SettlementRefused, fee_cap, settlement
 
 FEE_ONE = 10**18
 # Enough digits for any uint256 divided or scaled by any token's decimals.

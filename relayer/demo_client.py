@@ -33,8 +33,8 @@ from pathlib import Path
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from chain import hashing, typed_data
 from chain.client import ChainError, ExchangeClient
+from exchange.protocol import hashing, typed_data
 from relayer.demo import CHAIN_ID, DEV_ACCOUNTS, ROOT, STATE_FILE, DemoConfig
 
 ETHER = "0x0000000000000000000000000000000000000000"

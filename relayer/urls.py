@@ -3,8 +3,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from chain.metrics import metrics_export
-from exchange.api.views.operations import healthz
-from exchange.dashboard import dashboard
+from relayer.dashboard.views import dashboard
+from relayer.healthz import healthz
 from relayer.views import landing
 
 urlpatterns = [

@@ -21,8 +21,8 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
-from chain import hashing, typed_data
 from exchange.models import Token
+from exchange.protocol import hashing, typed_data
 from exchange.services.deposits import deposit_credit
 
 FUNDS = 10**24
@@ -51,7 +51,7 @@ def sign_hash(signer: LocalAccount, hash_hex: str) -> str:
 
 
 def sign_typed(signer: LocalAccount, name: str, message: dict, *, chain_id: int, contract: str):
-    """eth-account's EIP-712 signature of `message` (chain/typed_data.py's struct `name`)."""
+    """eth-account's EIP-712 signature of `message` (exchange/protocol/typed_data.py's struct `name`)."""
     document = typed_data.typed_data(name, message, chain_id=chain_id, contract=contract)
     return "0x" + bytes(signer.sign_typed_data(full_message=document).signature).hex()
 

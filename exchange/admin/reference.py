@@ -24,7 +24,6 @@ class NetworkAdmin(admin.ModelAdmin):
         "enabled",
         "order_submission_enabled",
         "settlement",
-        "last_reconciliation",
         "confirmations",
         "exchange_address",
         "rpc_url",
@@ -45,16 +44,6 @@ class NetworkAdmin(admin.ModelAdmin):
     @admin.display(description="settlement", ordering="settlement_halted")
     def settlement(self, obj: Network) -> str:
         return "HALTED" if obj.settlement_halted else "running"
-
-    @admin.display(description="last reconciliation")
-    def last_reconciliation(self, obj: Network) -> str:
-        from chain.models import ReconciliationRun
-
-        run = ReconciliationRun.objects.filter(network=obj).first()
-        if run is None:
-            return "never"
-        state = {True: "ok", False: "DIFFERENCES", None: "running"}[run.ok]
-        return f"{state} ({run.started_at:%Y-%m-%d %H:%M})"
 
     def _warn_halted(self, request, networks) -> None:
         for network in networks:

@@ -8,9 +8,9 @@ import re
 
 from rest_framework import serializers
 
-from chain.typed_data import ETH_SIGN, SIGNATURE_TYPES
 from exchange.api.errors import FieldCode
 from exchange.models.fields import UINT256_MAX
+from exchange.protocol.typed_data import ETH_SIGN, SIGNATURE_TYPES
 from exchange.validators import ADDRESS_RE
 
 _INTEGER_RE = re.compile(r"^-?[0-9]+$")

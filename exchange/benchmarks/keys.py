@@ -6,7 +6,7 @@ from functools import cached_property
 from coincurve import PrivateKey
 from eth_hash.auto import keccak
 
-from chain.signatures import eth_signed_message_hash
+from exchange.protocol.signatures import eth_signed_message_hash
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chain.hashing import order_hash, trade_hash
 from exchange.benchmarks import workers
 from exchange.benchmarks.load import Request
 from exchange.benchmarks.seed import ONE, Seeded
+from exchange.protocol.hashing import order_hash, trade_hash
 
 # How many signed bodies a write scenario prepares per second of load: above what two
 # gunicorn workers on this machine can take, so no request is ever replayed.

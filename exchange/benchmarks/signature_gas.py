@@ -14,10 +14,10 @@ import timeit
 from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
 
-from chain import hashing, typed_data
 from chain.anvil import deploy, start_anvil, stop_anvil
 from chain.client import ETHER
-from chain.signatures import recover_signer, recover_typed_signer
+from exchange.protocol import hashing, typed_data
+from exchange.protocol.signatures import recover_signer, recover_typed_signer
 
 ONE = 10**18
 ORDER = {"give_amount": 100 * ONE, "take_amount": ONE, "expiry_ms": 1_900_000_000_000}

@@ -1,6 +1,6 @@
 from django.db import models
 
-from chain.typed_data import EIP712, ETH_SIGN
+from exchange.protocol.typed_data import EIP712, ETH_SIGN
 
 UINT256_MAX = 2**256 - 1
 
@@ -50,7 +50,7 @@ class HashField(models.CharField):
 
 
 class SignatureType(models.TextChoices):
-    """How a user signature signs (chain/typed_data.py): the spec's eth_sign or EIP-712.
+    """How a user signature signs (exchange/protocol/typed_data.py): the spec's eth_sign or EIP-712.
     The settler and the withdrawal dispatcher pass it to the contract."""
 
     ETH_SIGN = ETH_SIGN, "eth_sign (PROTOCOL.md)"

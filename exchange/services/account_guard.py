@@ -11,12 +11,11 @@ withdrawals): one query for the accounts' open restrictions.
   balance locks.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.db.models import Q, Subquery, Sum
 
-from chain.client import ChainError, exchange_client
 from exchange.api.errors import ApiError, Code, FieldCode, FieldError
 from exchange.models import (
     AccountRestriction,
@@ -36,6 +35,29 @@ from exchange.trading_math import remaining_give
 _IN_FLIGHT = [SettlementStatus.UNSETTLED, SettlementStatus.SENT]
 
 
+class ContractUnreadable(Exception):
+    """The node did not tell the contract's balance; the message says why."""
+
+
+# (network, token address, account) -> the account's balance in the exchange contract.
+ContractBalanceReader = Callable[[Network, str, str], int]
+_contract_balance_reader: ContractBalanceReader | None = None
+
+
+def contract_balance_reader_set(reader: ContractBalanceReader) -> None:
+    """The port through which the guard reads the contract: the chain app, which sits
+    above this one, registers its node client here when Django starts (chain/apps.py), so
+    the domain never imports chain/ (docs/architecture.md, "Layers")."""
+    global _contract_balance_reader
+    _contract_balance_reader = reader
+
+
+def _contract_balance(network: Network, token_address: str, account: str) -> int:
+    if _contract_balance_reader is None:
+        raise ContractUnreadable("no contract reader is registered (is the chain app installed?)")
+    return _contract_balance_reader(network, token_address, account)
+
+
 @dataclass
 class Guard:
     """The exposed accounts of a request and the contract balances read for them."""
@@ -49,8 +71,8 @@ class Guard:
         if account not in self.exposed or (account, token_address) in self.contract:
             return
         try:
-            balance = exchange_client(self.network).balance_of(token_address, account)
-        except ChainError as error:
+            balance = _contract_balance(self.network, token_address, account)
+        except ContractUnreadable as error:
             raise ApiError(
                 503,
                 f"Cannot read {account}'s balance in the exchange contract now ({error}): "

@@ -15,9 +15,6 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 from django.db import IntegrityError, transaction
 
-from chain import hashing
-from chain.signatures import InvalidSignature
-from chain.typed_data import ETH_SIGN
 from exchange.api.errors import (
     ApiError,
     Code,
@@ -40,6 +37,9 @@ from exchange.models import (
     Token,
 )
 from exchange.models.orders import PRICE_DIGITS, PRICE_PLACES, remaining_give
+from exchange.protocol import hashing
+from exchange.protocol.signatures import InvalidSignature
+from exchange.protocol.typed_data import ETH_SIGN
 from exchange.services.account_guard import account_guard, escape_payable_check
 from exchange.services.ledger import balance_change, balances_lock
 from exchange.services.market_rules import (

@@ -18,8 +18,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
-from chain import hashing
-from chain.typed_data import ETH_SIGN
 from exchange.api.errors import (
     ApiError,
     Code,
@@ -41,6 +39,8 @@ from exchange.models import (
     OrderStatus,
     Trade,
 )
+from exchange.protocol import hashing
+from exchange.protocol.typed_data import ETH_SIGN
 from exchange.services.account_guard import Guard, account_guard, escape_payable_check
 from exchange.services.candles import candles_record
 from exchange.services.chain_jobs import settlement_nudge

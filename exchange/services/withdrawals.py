@@ -13,11 +13,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from chain.hashing import withdraw_hash
-from chain.signatures import InvalidSignature
-from chain.typed_data import ETH_SIGN
 from exchange.api.errors import ApiError, Code, FieldCode, FieldError
 from exchange.models import LedgerKind, Network, Token, Transfer, TransferKind, TransferStatus
+from exchange.protocol.hashing import withdraw_hash
+from exchange.protocol.signatures import InvalidSignature
+from exchange.protocol.typed_data import ETH_SIGN
 from exchange.services.account_guard import account_guard, escape_payable_check
 from exchange.services.chain_jobs import withdrawal_dispatch_nudge
 from exchange.services.direct_withdrawals import shortfalls_repay

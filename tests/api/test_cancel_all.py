@@ -5,8 +5,8 @@ computed hash and the recovered signer, changing nothing."""
 
 import pytest
 
-from chain import hashing, typed_data
 from exchange.models import CancelAll, CloseReason, LedgerEntry, LedgerKind, Order, OrderStatus
+from exchange.protocol import hashing, typed_data
 from tests.factories import MarketFactory, TokenFactory
 from tests.reliability.invariants import (
     assert_balances_are_their_ledger,

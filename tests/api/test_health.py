@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from exchange.selectors.health import node_block_number
+from relayer.health import node_block_number
 from relayer.ports import free_port
 from tests.factories import NetworkFactory
 

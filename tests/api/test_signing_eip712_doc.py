@@ -11,8 +11,8 @@ import pytest
 from eth_account import Account
 from eth_hash.auto import keccak
 
-from chain import hashing, typed_data
 from exchange.models import Balance, Order, OrderStatus, Transfer
+from exchange.protocol import hashing, typed_data
 from tests.factories import MarketFactory, TokenFactory
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,8 +3,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chain.hashing import withdraw_hash
 from exchange.models import Balance, Transfer, TransferKind, TransferStatus
+from exchange.protocol.hashing import withdraw_hash
 from tests.factories import DepositFactory
 from tests.signing import address_of, new_signer, signed_withdrawal
 

@@ -5,8 +5,8 @@ otherwise, and nothing changes on a refusal."""
 
 import pytest
 
-from chain import typed_data
 from exchange.models import Balance, LedgerEntry, Order, OrderStatus, Trade, Transfer
+from exchange.protocol import typed_data
 from tests.signing import (
     address_of,
     new_signer,

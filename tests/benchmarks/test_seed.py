@@ -3,10 +3,10 @@
 import pytest
 from django.db.models import F, Sum
 
-from chain.hashing import order_hash
-from chain.signatures import recover_signer
 from exchange.benchmarks.seed import seed
 from exchange.models import Balance, Candle, LedgerEntry, Market, Order, Trade
+from exchange.protocol.hashing import order_hash
+from exchange.protocol.signatures import recover_signer
 from exchange.services.candles import candles_rebuild
 
 pytestmark = pytest.mark.django_db

@@ -1,13 +1,13 @@
 """Helpers for the contract tests: signed orders, fills and withdrawals, built with
-chain/hashing.py and eth-account's sign_message (web3.eth.sign), as API clients do."""
+exchange/protocol/hashing.py and eth-account's sign_message (web3.eth.sign), as API clients do."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chain import hashing
 from chain.client import ETHER
-from chain.signatures import SECP256K1_N
+from exchange.protocol import hashing
+from exchange.protocol.signatures import SECP256K1_N
 from tests.anvil import Deployment, DevAccount
 
 ONE = 10**18

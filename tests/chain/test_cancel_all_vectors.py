@@ -1,6 +1,6 @@
 """The signed cancel-all's vectors (tests/vectors/cancel-all.json, computed by web3's
-solidity_keccak and eth-account, without chain/) against chain/hashing.py's
-cancel_all_hash and chain/typed_data.py's CancelAll digest, and their signatures
+solidity_keccak and eth-account, without chain/) against exchange/protocol/hashing.py's
+cancel_all_hash and exchange/protocol/typed_data.py's CancelAll digest, and their signatures
 recovering to the vector's account (issue #16, docs/signing.md)."""
 
 import json
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from chain import hashing, typed_data
-from chain.signatures import recover_signer, recover_typed_signer
+from exchange.protocol import hashing, typed_data
+from exchange.protocol.signatures import recover_signer, recover_typed_signer
 
 VECTORS = json.loads(
     (Path(__file__).resolve().parents[1] / "vectors" / "cancel-all.json").read_text()

@@ -3,10 +3,10 @@ credited and a withdrawal requested over the API is paid on chain, by the worker
 
 import pytest
 
-from chain import hashing
 from chain.client import ETHER
 from chain.tasks import deposits_watch, withdrawals_confirm
 from exchange.models import Balance, Token, Transfer
+from exchange.protocol import hashing
 from tests.celery_worker import wait_for
 from tests.chain.contract import ONE, deposit_ether, token_balance
 from tests.signing import next_nonce

@@ -2,7 +2,6 @@
 
 import pytest
 
-from chain import hashing
 from chain.client import (
     ETHER,
     ChainError,
@@ -12,6 +11,7 @@ from chain.client import (
     TransactionRejected,
     exchange_client,
 )
+from exchange.protocol import hashing
 from relayer.ports import free_port
 from tests.chain.contract import ONE, deposit_ether, deposit_token, signed_withdrawal
 

@@ -1,12 +1,12 @@
-"""The contract and chain/hashing.py + chain/signatures.py agree bit for bit (PROTOCOL.md)."""
+"""The contract and exchange/protocol/hashing.py + exchange/protocol/signatures.py agree bit for bit (PROTOCOL.md)."""
 
 import pytest
 from eth_account import Account
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chain import hashing
-from chain.signatures import InvalidSignature, recover_signer
+from exchange.protocol import hashing
+from exchange.protocol.signatures import InvalidSignature, recover_signer
 from tests.anvil import DevAccount
 from tests.chain.contract import high_s_twin
 

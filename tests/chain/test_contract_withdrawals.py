@@ -2,8 +2,8 @@
 
 import pytest
 
-from chain import hashing
 from chain.client import ETHER, ContractReverted
+from exchange.protocol import hashing
 from tests.anvil import INACTIVITY_BLOCKS
 from tests.chain.contract import (
     ONE,

@@ -10,8 +10,8 @@ import pytest
 from django.core.management import call_command
 from eth_account import Account
 
-from chain import typed_data
 from chain.client import ETHER, ExchangeClient
+from exchange.protocol import typed_data
 from tests.anvil import CHAIN_ID, INACTIVITY_BLOCKS
 from tests.chain.contract import ONE, deposit_ether
 from tests.signing import sign_typed

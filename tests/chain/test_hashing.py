@@ -1,11 +1,11 @@
-"""chain.hashing packs by hand what Web3.solidity_keccak (abi.encodePacked) packs."""
+"""exchange.protocol.hashing packs by hand what Web3.solidity_keccak (abi.encodePacked) packs."""
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from web3 import Web3
 
-from chain import hashing
+from exchange.protocol import hashing
 
 addresses = st.binary(min_size=20, max_size=20).map(lambda raw: "0x" + raw.hex())
 checksummed = addresses.map(Web3.to_checksum_address)

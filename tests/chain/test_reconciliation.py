@@ -7,12 +7,12 @@ import pytest
 from django.core.management import call_command
 from django.db.models import F
 
-from chain import hashing
 from chain.models import ReconciliationRun
 from chain.reconciliation import reconcile_network
 from chain.tasks import reconcile
 from chain.withdrawals import withdrawals_dispatch_run
 from exchange.models import Balance, Network, Trade, Transfer
+from exchange.protocol import hashing
 from exchange.services.withdrawals import withdrawal_request
 from tests.chain.contract import ONE
 from tests.signing import next_nonce

@@ -11,10 +11,10 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from eth_account import Account
 
-from chain import hashing
 from chain.anvil import start_anvil, stop_anvil
 from chain.client import ETHER, ContractReverted, ExchangeClient
 from exchange.models import Market, Network, Token
+from exchange.protocol import hashing
 from tests.factories import NetworkFactory
 from tests.signing import signed_order
 

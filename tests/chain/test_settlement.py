@@ -1,4 +1,4 @@
-"""chain/settlement.py is the contract's trade(): the same balance changes for random fills,
+"""exchange/protocol/settlement.py is the contract's trade(): the same balance changes for random fills,
 and the same refusals."""
 
 import pytest
@@ -6,7 +6,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chain.client import ETHER, ContractReverted
-from chain.settlement import SettlementRefused, fee_cap, settlement, taker_receives_gross
+from exchange.protocol.settlement import (
+    SettlementRefused,
+    fee_cap,
+    settlement,
+    taker_receives_gross,
+)
 from tests.anvil import MINTED
 from tests.chain.contract import ONE, deposit_ether, deposit_token, settle, signed_trade
 

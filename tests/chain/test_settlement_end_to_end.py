@@ -10,7 +10,6 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from chain import hashing
 from chain.client import ETHER
 from chain.models import ReconciliationRun
 from chain.tasks import (
@@ -21,6 +20,7 @@ from chain.tasks import (
     withdrawals_dispatch,
 )
 from exchange.models import Balance, FeeSchedule, Market, Token, Trade, Transfer
+from exchange.protocol import hashing
 from tests.celery_worker import wait_for
 from tests.chain.contract import ONE, deposit_ether, deposit_token, token_balance
 from tests.chain.settling import GAS_FEE, signer_of

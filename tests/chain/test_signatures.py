@@ -6,7 +6,7 @@ from eth_account.messages import encode_defunct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chain.signatures import SECP256K1_N, InvalidSignature, recover_signer
+from exchange.protocol.signatures import SECP256K1_N, InvalidSignature, recover_signer
 
 keys = st.integers(min_value=1, max_value=SECP256K1_N - 1).map(lambda k: k.to_bytes(32, "big"))
 hashes = st.binary(min_size=32, max_size=32).map(lambda raw: "0x" + raw.hex())

@@ -28,9 +28,9 @@ def test_run_chain_workers_watches_and_withdraws_in_the_foreground(
 ):
     from django.core.management import call_command
 
-    from chain import hashing
     from chain.client import ETHER
     from exchange.models import Transfer
+    from exchange.protocol import hashing
     from exchange.services.withdrawals import withdrawal_request
     from tests.chain.contract import ONE, deposit_ether
 

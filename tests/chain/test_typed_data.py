@@ -1,4 +1,4 @@
-"""EIP-712: chain/typed_data.py, eth-account, ethers and the contract agree bit for bit on
+"""EIP-712: exchange/protocol/typed_data.py, eth-account, ethers and the contract agree bit for bit on
 every typed digest (tests/vectors/eip712-*.json), and a signature for one domain is
 nobody's signature on another."""
 
@@ -15,8 +15,8 @@ from eth_hash.auto import keccak
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chain import typed_data
-from chain.signatures import recover_typed_signer
+from exchange.protocol import typed_data
+from exchange.protocol.signatures import recover_typed_signer
 
 VECTORS_DIR = Path(__file__).resolve().parents[1] / "vectors"
 ROOT = VECTORS_DIR.parents[1]

@@ -4,12 +4,12 @@ for another chain or contract, or flagged with the wrong type."""
 
 import pytest
 
-from chain import typed_data
 from chain.client import ETHER, ContractReverted, trade_arguments
 from chain.settler import trade_fields
 from chain.watcher import deposits_watch_run
 from chain.withdrawals import withdrawals_confirm_run, withdrawals_dispatch_run
 from exchange.models import Balance, SettlementStatus, Trade, TransferStatus
+from exchange.protocol import typed_data
 from exchange.services.withdrawals import withdrawal_request
 from tests.anvil import CHAIN_ID
 from tests.chain.contract import (

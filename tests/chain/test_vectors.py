@@ -9,8 +9,8 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from chain import hashing
-from chain.signatures import recover_signer
+from exchange.protocol import hashing
+from exchange.protocol.signatures import recover_signer
 
 VECTORS_DIR = Path(__file__).resolve().parents[1] / "vectors"
 ROOT = VECTORS_DIR.parents[1]

@@ -3,12 +3,12 @@ without it (its pool is gone): the worker finds out and the user is paid exactly
 
 import pytest
 
-from chain import hashing
 from chain.anvil import AnvilNode, start_anvil, stop_anvil
 from chain.client import ETHER, ChainUnavailable, ExchangeClient
 from chain.watcher import deposits_watch_run
 from chain.withdrawals import withdrawals_confirm_run, withdrawals_dispatch_run
 from exchange.models import Balance, Network, Token, Transfer
+from exchange.protocol import hashing
 from exchange.services.withdrawals import withdrawal_request
 from relayer.ports import free_port
 from tests.anvil import CHAIN_ID, deploy

@@ -2,7 +2,6 @@
 
 import pytest
 
-from chain import hashing
 from chain.client import ETHER, ChainUnavailable, ExchangeClient
 from chain.watcher import deposits_watch_run
 from chain.withdrawals import (
@@ -12,6 +11,7 @@ from chain.withdrawals import (
     withdrawals_dispatch_run,
 )
 from exchange.models import Balance, Token, Transfer, TransferStatus
+from exchange.protocol import hashing
 from exchange.services.withdrawals import withdrawal_request
 from relayer.ports import free_port
 from tests.chain.contract import ONE, deposit_ether, token_balance

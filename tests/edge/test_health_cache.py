@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from exchange.selectors import health
+from relayer import health
 from tests.factories import NetworkFactory
 
 pytestmark = pytest.mark.django_db

@@ -25,9 +25,9 @@ from exchange.models import (
     TransferKind,
     TransferStatus,
 )
-from exchange.selectors.dashboard import UNREACHABLE
 from exchange.services.deposits import deposit_credit
 from exchange.services.trade_settlement import settlement_halt
+from relayer.dashboard.figures import UNREACHABLE
 from tests.factories import NetworkFactory, TokenFactory
 
 pytestmark = pytest.mark.django_db

@@ -1,8 +1,8 @@
 import pytest
 
-from chain.hashing import withdraw_hash
 from exchange.api.errors import FieldCode, FieldError
 from exchange.models import Balance, LedgerEntry, LedgerKind, Transfer, TransferStatus
+from exchange.protocol.hashing import withdraw_hash
 from exchange.services.withdrawals import (
     withdrawal_complete,
     withdrawal_fail,

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from chain import hashing
 from exchange.models import Market, Network, Token
+from exchange.protocol import hashing
 from exchange.services.withdrawals import withdrawal_request
 from tests.factories import (
     DepositFactory,

@@ -14,8 +14,8 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from chain import hashing
 from exchange.models import Market, Network, Order, Trade, Transfer
+from exchange.protocol import hashing
 from exchange.services.api_keys import api_key_issue
 from tests.factories import MarketFactory, NetworkFactory, TokenFactory
 from tests.reliability.seed import CONTRACT, seed_exchange

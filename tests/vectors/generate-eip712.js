@@ -26,7 +26,7 @@ const DOMAINS = [
   [31337, OTHER_CONTRACT],
 ];
 
-// The same types as chain/typed_data.py STRUCTS.
+// The same types as exchange/protocol/typed_data.py STRUCTS.
 const TYPES = {
   Order: [
     { name: "contractAddress", type: "address" },

@@ -3,7 +3,7 @@ chain/: the eth_sign hash with web3's solidity_keccak (abi.encodePacked of addre
 address, string, uint256), the EIP-712 document written out here and encoded and signed
 by eth-account. Regenerate with `.venv/bin/python tests/vectors/generate_cancel_all.py`
 (writes cancel-all.json next to this file); tests/chain/test_cancel_all_vectors.py checks
-the JSON against chain/hashing.py and chain/typed_data.py."""
+the JSON against exchange/protocol/hashing.py and exchange/protocol/typed_data.py."""
 
 import json
 import random

@@ -1,6 +1,6 @@
 """EIP-712 test vectors computed by eth-account (the library a Python client uses):
 encode_typed_data for the digest, Account.sign_typed_data for the signature, over the
-document chain/typed_data.py builds. Regenerate with
+document exchange/protocol/typed_data.py builds. Regenerate with
 `.venv/bin/python tests/vectors/generate_eip712_eth_account.py` (writes
 eip712-eth-account.json next to this file); tests/chain/test_typed_data.py checks the JSON
 against chain/, against ethers (generate-eip712.js --check) and against the contract."""
@@ -13,7 +13,7 @@ from pathlib import Path
 from eth_account import Account
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from chain.typed_data import STRUCTS, typed_data
+from exchange.protocol.typed_data import STRUCTS, typed_data
 
 OUT = Path(__file__).resolve().parent / "eip712-eth-account.json"
 ANVIL_FIRST_CONTRACT = "0x5fbdb2315678afecb367f032d93f642f64180aa3"

@@ -4,8 +4,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from chain.client import ChainError, exchange_client
+from chain.deployment import token_add
 from chain.management.commands.deploy_exchange import _network
-from exchange.services.chain_setup import token_add
 from exchange.validators import validate_address
 
 

@@ -12,13 +12,13 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from chain.client import ChainError, exchange_client
-from exchange.models import FeeSchedule, Market, Network, Token
-from exchange.services.chain_setup import (
+from chain.deployment import (
     demo_tokens_deploy,
     ether_get_or_create,
     exchange_deploy,
     token_add,
 )
+from exchange.models import FeeSchedule, Market, Network, Token
 from exchange.validators import ADDRESS_RE
 from relayer.env import env_bool, env_int, env_list, env_str
 

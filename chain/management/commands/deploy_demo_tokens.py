@@ -3,8 +3,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from chain.client import ChainError, exchange_client
+from chain.deployment import demo_tokens_deploy
 from chain.management.commands.deploy_exchange import _network
-from exchange.services.chain_setup import demo_tokens_deploy
 
 
 class Command(BaseCommand):

@@ -3,8 +3,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from chain.client import ChainError, exchange_client
+from chain.deployment import DEFAULT_INACTIVITY_BLOCKS, exchange_deploy
 from exchange.models import Network
-from exchange.services.chain_setup import DEFAULT_INACTIVITY_BLOCKS, exchange_deploy
 
 
 class Command(BaseCommand):

@@ -1,8 +1,8 @@
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chain.signatures import recover_signer
 from exchange.models import Balance
+from exchange.protocol.signatures import recover_signer
 
 
 class TinyView(APIView):

@@ -5,7 +5,7 @@ fields of its hash in PROTOCOL.md, in the same order, named as the API names the
 (contractAddress stays in the structs that have it, so a wallet shows it too). The digest a
 wallet signs is keccak256("\\x19\\x01" || domainSeparator || hashStruct(message)).
 
-Packed by hand like chain/hashing.py: every field is a static type (address, uint256,
+Packed by hand like exchange/protocol/hashing.py: every field is a static type (address, uint256,
 bytes32) or a string (its keccak256), so hashStruct is keccak256(typeHash || each field
 as one 32-byte word).
 eth-account's encoder (eth_account.messages.encode_typed_data) gives the same bytes about
@@ -15,7 +15,7 @@ the two byte for byte.
 
 from eth_hash.auto import keccak
 
-from chain.hashing import pack_address, pack_bytes32, pack_uint256, to_hex
+from exchange.protocol.hashing import pack_address, pack_bytes32, pack_uint256, to_hex
 
 ETH_SIGN = "eth_sign"
 EIP712 = "eip712"

@@ -28,8 +28,8 @@ from exchange.models import (
     TransferKind,
     TransferStatus,
 )
-from exchange.selectors.health import node_block_number
 from exchange.trading_math import to_human
+from relayer.health import node_block_number
 
 UNREACHABLE = "node unreachable"
 PROBLEM_ROWS = 20  # withdrawals listed for action per network

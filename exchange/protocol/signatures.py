@@ -1,5 +1,5 @@
 """Signer recovery for `web3.eth.sign`-style signatures over a 32-byte hash, and for
-EIP-712 typed-data signatures over a digest (chain/typed_data.py).
+EIP-712 typed-data signatures over a digest (exchange/protocol/typed_data.py).
 
 The signed message is keccak256("\\x19Ethereum Signed Message:\\n32" || hash); the
 signature is r || s || v (65 bytes, 0x-hex) with v in {27, 28} or {0, 1}.
@@ -53,7 +53,7 @@ def recover_signer(hash_hex: str, signature: str) -> str:
 
 
 def recover_typed_signer(digest_hex: str, signature: str) -> str:
-    """The lower-case address whose key signed an EIP-712 digest (chain/typed_data.py):
+    """The lower-case address whose key signed an EIP-712 digest (exchange/protocol/typed_data.py):
     the digest is signed as it is, without the personal-message prefix."""
     digest = bytes.fromhex(digest_hex[2:] if digest_hex.startswith("0x") else digest_hex)
     if len(digest) != 32:

@@ -2,7 +2,7 @@
 
 from django.http import HttpRequest, JsonResponse
 
-from exchange.selectors.health import health_get
+from relayer.health import health_get
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

@@ -11,11 +11,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from exchange.models import Market, MarketStatus, Network
-from exchange.selectors.dashboard import dashboard_get
 from exchange.selectors.dashboard_charts import dashboard_charts_get
 from exchange.services.operations import market_status_set, network_order_submission_set
 from exchange.services.trade_settlement import settlement_resume
 from exchange.services.withdrawal_retry import WithdrawalRetryRefused, withdrawal_retry
+from relayer.dashboard.figures import dashboard_get
 
 
 def _act(request: HttpRequest) -> None:
