@@ -4,8 +4,8 @@ from django.contrib import admin, messages
 from django.utils import timezone
 
 from exchange.models import ApiKey, Ban, RateLimitPolicy
-from exchange.selectors.access import access_forget, rate_limits_forget
-from exchange.services.api_keys import api_key_issue, api_key_revoke
+from exchange.selectors.access import rate_limits_forget
+from exchange.services.api_keys import api_key_issue, api_key_revoke, api_key_save
 from exchange.services.bans import ban_lift
 
 
@@ -41,8 +41,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            super().save_model(request, obj, form, change)
-            access_forget(key_hashes=[obj.key_hash])  # new scopes apply at once
+            api_key_save(api_key=obj)  # new scopes apply at once
             return
         issued, raw_key = api_key_issue(
             name=obj.name,

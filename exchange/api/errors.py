@@ -3,6 +3,9 @@
 Body: {"code": ..., "reason": ..., "validationErrors": [{"field", "code", "reason"}]}.
 General codes: 100 validation failed, 101 malformed JSON, 102 order submission
 disabled, 103 throttled. Errors the spec does not number carry their HTTP status.
+
+The domain's refusals (exchange/services/errors.py) get their code and HTTP status here,
+in DOMAIN_ERRORS, and nowhere else; this module re-exports them for the API's own checks.
 """
 
 import logging
@@ -15,6 +18,28 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from exchange.services.errors import (
+    DomainError,
+    FieldCode,
+    FieldError,
+    Invalid,
+    NotFound,
+    OrderSubmissionDisabled,
+    Unavailable,
+)
+
+__all__ = [
+    "DOMAIN_ERRORS",
+    "ApiError",
+    "Code",
+    "FieldCode",
+    "FieldError",
+    "NotFound",
+    "OrderSubmissionDisabled",
+    "error_body",
+    "exception_handler",
+]
+
 logger = logging.getLogger(__name__)
 
 
@@ -23,16 +48,6 @@ class Code(IntEnum):
     MALFORMED_JSON = 101
     ORDER_SUBMISSION_DISABLED = 102
     THROTTLED = 103
-
-
-class FieldCode(IntEnum):
-    REQUIRED = 1000
-    INCORRECT_FORMAT = 1001
-    INVALID_ADDRESS = 1002
-    ADDRESS_NOT_SUPPORTED = 1003
-    OUT_OF_RANGE = 1004
-    INVALID_SIGNATURE = 1005
-    UNSUPPORTED_OPTION = 1006
 
 
 # DRF's own error codes, mapped onto the spec's validation codes.
@@ -56,21 +71,26 @@ class ApiError(exceptions.APIException):
         self.status_code = http_status
 
 
-class FieldError(exceptions.ValidationError):
-    """A validation failure on one field: 400 with code 100 and one validationErrors item."""
-
-    def __init__(self, field: str, code: FieldCode, reason: str):
-        super().__init__({field: [exceptions.ErrorDetail(reason, code=int(code))]})
-
-
-class OrderSubmissionDisabled(ApiError):
-    def __init__(self, reason: str):
-        super().__init__(Code.ORDER_SUBMISSION_DISABLED, reason)
+# The domain's refusals, most specific first: (class, the spec's code, HTTP status).
+# FieldError (an Invalid) is rendered apart, with its validationErrors item.
+DOMAIN_ERRORS: tuple[tuple[type[DomainError], int, int], ...] = (
+    (OrderSubmissionDisabled, Code.ORDER_SUBMISSION_DISABLED, status.HTTP_400_BAD_REQUEST),
+    (NotFound, status.HTTP_404_NOT_FOUND, status.HTTP_404_NOT_FOUND),
+    (Unavailable, status.HTTP_503_SERVICE_UNAVAILABLE, status.HTTP_503_SERVICE_UNAVAILABLE),
+    (Invalid, Code.VALIDATION_FAILED, status.HTTP_400_BAD_REQUEST),
+)
 
 
-class NotFound(ApiError):
-    def __init__(self, reason: str = "Not found"):
-        super().__init__(status.HTTP_404_NOT_FOUND, reason, status.HTTP_404_NOT_FOUND)
+def domain_error_response(error: DomainError) -> Response:
+    """The spec's body and status of a domain refusal."""
+    if isinstance(error, FieldError):
+        item = {"field": error.field, "code": int(error.code), "reason": error.reason}
+        body = error_body(Code.VALIDATION_FAILED, "Validation failed", [item])
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+    for kind, code, http_status in DOMAIN_ERRORS:
+        if isinstance(error, kind):
+            return Response(error_body(code, error.reason), status=http_status)
+    raise TypeError(f"no API code for {type(error).__name__}")  # a new DomainError kind
 
 
 def error_body(code: int, reason: str, validation_errors: list | None = None) -> dict:
@@ -114,6 +134,8 @@ def validation_errors(detail) -> list[dict]:
 
 def exception_handler(exc: Exception, context: dict) -> Response:
     headers = {}
+    if isinstance(exc, DomainError):
+        return domain_error_response(exc)
     if isinstance(exc, exceptions.ValidationError):
         body = error_body(
             Code.VALIDATION_FAILED, "Validation failed", validation_errors(exc.detail)

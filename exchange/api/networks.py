@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
@@ -43,4 +44,7 @@ def networks_forget() -> None:
 @receiver(post_save, sender=Network)
 @receiver(post_delete, sender=Network)
 def _network_changed(**_kwargs) -> None:
+    # At once for this process's next read, and again after the commit: a read between
+    # the two may have kept the row as it was before.
     networks_forget()
+    transaction.on_commit(networks_forget)

@@ -2,8 +2,9 @@
 
 Keys and bans are read on every API request, so they are kept in the shared cache
 (cache-aside; the database stays the record). Every write goes through
-exchange/services/{api_keys,bans}.py, which calls access_forget: the cached entry
-is dropped at once and again after commit, so no replica serves a stale one.
+exchange/services/{api_keys,bans}.py, which drop the cached entry through
+exchange/services/access_cache.py (access_forget): at once and again after commit, so
+no replica serves a stale one. This module only reads (and fills the cache it reads).
 """
 
 import logging
@@ -13,7 +14,6 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
 
 from exchange.models import ApiKey, Ban, CostClass, RateLimitPolicy
 from exchange.models.operations import DEFAULT_LIMITS, DEFAULT_WINDOW_SECONDS, api_key_hash
@@ -24,16 +24,16 @@ _API_KEY_CACHE_SECONDS = 60
 _BAN_CACHE_SECONDS = 300
 
 
-def _api_key_cache_key(key_hash: str) -> str:
+def api_key_cache_key(key_hash: str) -> str:
     return f"access:apikey:{key_hash}"
 
 
-def _ban_cache_key(client: str) -> str:
+def ban_cache_key(client: str) -> str:
     return f"access:ban:{client}"
 
 
-def _cache(method: str, *args, default=None):
-    """A cache call that degrades to the database when the cache is down."""
+def cache_call(method: str, *args, default=None):
+    """A cache call that degrades to the database when the cache is down (`default`)."""
     try:
         return getattr(cache, method)(*args)
     except Exception:
@@ -41,22 +41,14 @@ def _cache(method: str, *args, default=None):
         return default
 
 
-def access_forget(*, clients: list[str] = (), key_hashes: list[str] = ()) -> None:
-    keys = [_ban_cache_key(client) for client in clients]
-    keys += [_api_key_cache_key(key_hash) for key_hash in key_hashes]
-    _cache("delete_many", keys)
-    # A request that read the old row before the commit may have cached it again.
-    transaction.on_commit(lambda: _cache("delete_many", keys))
-
-
 def api_key_find(*, raw_key: str) -> ApiKey | None:
     """The active key with this raw value, or None for an unknown or revoked one."""
     key_hash = api_key_hash(raw_key)
-    api_key = _cache("get", _api_key_cache_key(key_hash))
+    api_key = cache_call("get", api_key_cache_key(key_hash))
     if api_key is None:
         api_key = ApiKey.objects.filter(key_hash=key_hash, revoked_at__isnull=True).first()
         if api_key is not None:
-            _cache("set", _api_key_cache_key(key_hash), api_key, _API_KEY_CACHE_SECONDS)
+            cache_call("set", api_key_cache_key(key_hash), api_key, _API_KEY_CACHE_SECONDS)
     return api_key
 
 
@@ -69,13 +61,13 @@ class ActiveBan:
 
 def ban_cache_keys(clients: list[str]) -> dict[str, str]:
     """client -> the cache key of its ban state (for a caller that batches the read)."""
-    return {client: _ban_cache_key(client) for client in clients}
+    return {client: ban_cache_key(client) for client in clients}
 
 
 def ban_active(*, clients: list[str], now: datetime) -> ActiveBan | None:
     """The longest ban in force on any of `clients`, or None."""
     keys = ban_cache_keys(clients)
-    cached = _cache("get_many", list(keys.values()), default={})
+    cached = cache_call("get_many", list(keys.values()), default={})
     found = {client: cached[key] for client, key in keys.items() if key in cached}
     return ban_from_cached(clients=clients, cached=found, now=now)
 
@@ -94,9 +86,9 @@ def ban_from_cached(*, clients: list[str], cached: dict, now: datetime) -> Activ
         }
         fresh = {client: rows.get(client, (None, "")) for client in missing}
         states.update(fresh)
-        _cache(
+        cache_call(
             "set_many",
-            {_ban_cache_key(client): state for client, state in fresh.items()},
+            {ban_cache_key(client): state for client, state in fresh.items()},
             _BAN_CACHE_SECONDS,
         )
     in_force = [

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from exchange.models import FeeSchedule, Market, MarketStatus, Network, Token
 from exchange.paging import PageRequest
-from exchange.services.market_rules import rules_annotate, rules_of
+from exchange.selectors.market_rules import rules_annotate, rules_of
 
 # The API's market status names (issue #16); TRADING is served as ACTIVE.
 MARKET_STATUS_NAMES = {

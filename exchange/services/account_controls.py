@@ -11,7 +11,6 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from exchange.api.errors import ApiError, Code
 from exchange.market_snapshots import market_data_changed
 from exchange.models import (
     AccountRestriction,
@@ -22,6 +21,7 @@ from exchange.models import (
     OrderStatus,
     RestrictionKind,
 )
+from exchange.services.errors import Invalid
 from exchange.services.ledger import balance_changes, balances_lock
 from exchange.services.rows import rows_update
 from exchange.streams.events import orders_changed
@@ -33,7 +33,7 @@ def account_freeze(*, network: Network, account: str, reason: str, by: str) -> l
     """Freezes the account and cancels its open orders; returns them."""
     account = account.lower()
     if not reason.strip():
-        raise ApiError(Code.VALIDATION_FAILED, "Give the reason for the freeze")
+        raise Invalid("Give the reason for the freeze")
     try:
         with transaction.atomic():
             AccountRestriction.objects.create(
@@ -63,7 +63,7 @@ def account_freeze(*, network: Network, account: str, reason: str, by: str) -> l
             orders_changed(orders)
             market_data_changed(network_id=network.id, market_ids=[o.market_id for o in orders])
     except IntegrityError:
-        raise ApiError(Code.VALIDATION_FAILED, f"{account} is already frozen") from None
+        raise Invalid(f"{account} is already frozen") from None
     logger.info(
         "event=account_frozen network=%s account=%s by=%s cancelled=%s",
         network.id,

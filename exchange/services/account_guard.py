@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 from django.db.models import Q, Subquery, Sum
 
-from exchange.api.errors import ApiError, Code, FieldCode, FieldError
 from exchange.models import (
     AccountRestriction,
     Network,
@@ -29,6 +28,7 @@ from exchange.models import (
     TransferKind,
     TransferStatus,
 )
+from exchange.services.errors import FieldCode, FieldError, OrderSubmissionDisabled, Unavailable
 from exchange.trading_math import remaining_give
 
 # Trades whose legs the contract has not carried out yet and still may.
@@ -73,11 +73,9 @@ class Guard:
         try:
             balance = _contract_balance(self.network, token_address, account)
         except ContractUnreadable as error:
-            raise ApiError(
-                503,
+            raise Unavailable(
                 f"Cannot read {account}'s balance in the exchange contract now ({error}): "
                 "try again",
-                503,
             ) from None
         self.contract[(account, token_address)] = int(balance)
 
@@ -100,8 +98,7 @@ def account_guard(
         who, network=network, resolved_at__isnull=True
     ).values_list("account", "kind", "reason"):
         if kind == RestrictionKind.OPERATOR:
-            raise ApiError(
-                Code.ORDER_SUBMISSION_DISABLED,
+            raise OrderSubmissionDisabled(
                 f"Account {account} is frozen by the operator: {reason}. Its orders, trades "
                 "and withdrawals are refused; its funds stay withdrawable through the "
                 "contract's escape hatch",

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from exchange.models import ApiKey
 from exchange.models.operations import api_key_hash
-from exchange.selectors.access import access_forget
+from exchange.services.access_cache import access_forget
 
 KEY_PREFIX_LENGTH = 8
 
@@ -36,4 +36,11 @@ def api_key_issue(
 def api_key_revoke(*, api_key: ApiKey) -> None:
     ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     api_key.refresh_from_db(fields=["revoked_at"])
+    access_forget(key_hashes=[api_key.key_hash])
+
+
+@transaction.atomic
+def api_key_save(*, api_key: ApiKey) -> None:
+    """Saves an operator's edit of a key (its scopes, its multiplier): applies at once."""
+    api_key.save()
     access_forget(key_hashes=[api_key.key_hash])

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import transaction
 
 from exchange.models import Ban
-from exchange.selectors.access import access_forget
+from exchange.services.access_cache import access_forget
 
 
 def ban_duration(strikes: int) -> timedelta:

@@ -13,13 +13,13 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from exchange.api.errors import FieldCode, FieldError
 from exchange.clock import now_ms
 from exchange.market_snapshots import market_data_changed
 from exchange.models import CancelAll, CloseReason, LedgerKind, Network, Order, OrderStatus
 from exchange.protocol import hashing
 from exchange.protocol.typed_data import ETH_SIGN
 from exchange.selectors.orders import market_by_name
+from exchange.services.errors import FieldCode, FieldError
 from exchange.services.ledger import balance_changes, balances_lock
 from exchange.services.rows import rows_update
 from exchange.services.signing import signature_error, signed_message

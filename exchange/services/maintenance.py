@@ -15,8 +15,8 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
-from exchange.api.errors import ApiError, Code
 from exchange.models import Maintenance
+from exchange.services.errors import OrderSubmissionDisabled
 
 MAINTENANCE_CACHE_SECONDS = 1.0
 
@@ -39,9 +39,8 @@ def maintenance_forget() -> None:
     _kept = None
 
 
-def maintenance_refusal(period: Maintenance) -> ApiError:
-    return ApiError(
-        Code.ORDER_SUBMISSION_DISABLED,
+def maintenance_refusal(period: Maintenance) -> OrderSubmissionDisabled:
+    return OrderSubmissionDisabled(
         f"The exchange is read-only for maintenance: {period.reason}. Writes are refused; "
         "reads are served",
     )

@@ -1,85 +1,20 @@
 """A market's trading rules (MarketRules, docs/markets.md): price tick, amount step of the
 QUOTE token, minimum order total in BASE, maximum open orders per account.
 
-The rules in force are read with the market row (rules_annotate: subqueries, no extra
-query). New orders are checked against them (order_rules_check); fills may not leave an
+The rules in force are read with the market row (exchange/selectors/market_rules.py:
+rules_annotate, subqueries, no extra query). New orders are checked against them (order_rules_check); fills may not leave an
 order's remainder under the minimum unless they fill it completely (fill_minimum_check),
 and an order whose remainder is already under the minimum is closed after a fill
 (remainder_closes). Orders already open when a rule changes stay as they were placed.
 """
 
-from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
 
-from django.db.models import OuterRef, Subquery
-from django.utils import timezone
-
-from exchange.api.errors import FieldCode, FieldError
-from exchange.models import Market, MarketRules, Order, OrderSide, Token
+from exchange.models import Market, Order, OrderSide, Token
+from exchange.selectors.market_rules import Rules
+from exchange.services.errors import FieldCode, FieldError
 from exchange.trading_math import remaining_give
-
-_FIELDS = ("price_tick", "amount_step", "min_total", "max_open_orders")
-
-
-@dataclass(frozen=True)
-class Rules:
-    price_tick: Decimal = Decimal(0)
-    amount_step: int = 0
-    min_total: int = 0
-    max_open_orders: int = 0
-
-    def as_api(self) -> dict:
-        tick = self.price_tick.normalize() if self.price_tick else Decimal(0)
-        return {
-            "priceTick": f"{tick:f}",
-            "amountStep": str(self.amount_step),
-            "minOrderTotal": str(self.min_total),
-            "maxOpenOrders": self.max_open_orders,
-        }
-
-
-NO_RULES = Rules()
-
-
-def rules_annotate(queryset, at: datetime | None = None, prefix: str = ""):
-    """Annotates each market (pk, or `prefix`market_id) with the rules in force at `at`."""
-    at = at or timezone.now()
-    ref = OuterRef(f"{prefix}market_id" if prefix else "pk")
-    in_force = MarketRules.objects.filter(market=ref, effective_at__lte=at).order_by(
-        "-effective_at"
-    )
-    return queryset.annotate(
-        **{f"rule_{name}": Subquery(in_force.values(name)[:1]) for name in _FIELDS}
-    )
-
-
-def rules_of(market: Market) -> Rules:
-    """The Rules an annotated market carries (read now if it was not annotated)."""
-    if not hasattr(market, "rule_price_tick"):
-        return rules_get(market)
-    row = market
-    if row.rule_price_tick is None:
-        return NO_RULES
-    return Rules(
-        price_tick=Decimal(row.rule_price_tick),
-        amount_step=int(row.rule_amount_step),
-        min_total=int(row.rule_min_total),
-        max_open_orders=int(row.rule_max_open_orders),
-    )
-
-
-def rules_get(market: Market, at: datetime | None = None) -> Rules:
-    rules = MarketRules.objects.in_force(market, at)
-    if rules is None:
-        return NO_RULES
-    return Rules(
-        price_tick=Decimal(rules.price_tick),
-        amount_step=int(rules.amount_step),
-        min_total=int(rules.min_total),
-        max_open_orders=int(rules.max_open_orders),
-    )
 
 
 def _human(amount: int, token: Token) -> str:

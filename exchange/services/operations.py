@@ -1,10 +1,13 @@
-"""Operator switches: a market's status and a network's order submission."""
+"""Operator switches: a market's status and a network's order submission.
+
+The network is saved (not updated in SQL) so that post_save reaches the API's cache of
+networks (exchange/api/networks.py): the layer above listens, this one does not call it.
+"""
 
 import logging
 
 from django.db import transaction
 
-from exchange.api.networks import networks_forget
 from exchange.models import Market, MarketStatus, Network
 
 logger = logging.getLogger(__name__)
@@ -20,8 +23,9 @@ def market_status_set(*, market: Market, status: MarketStatus, operator: str) ->
 
 @transaction.atomic
 def network_order_submission_set(*, network: Network, enabled: bool, operator: str) -> None:
-    Network.objects.filter(pk=network.pk).update(order_submission_enabled=enabled)
-    transaction.on_commit(networks_forget)
+    network = Network.objects.select_for_update().get(pk=network.pk)
+    network.order_submission_enabled = enabled
+    network.save(update_fields=["order_submission_enabled", "updated_at"])
     logger.info(
         "event=order_submission_set network=%s enabled=%s operator=%s",
         network.pk,

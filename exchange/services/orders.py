@@ -15,14 +15,6 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 from django.db import IntegrityError, transaction
 
-from exchange.api.errors import (
-    ApiError,
-    Code,
-    FieldCode,
-    FieldError,
-    NotFound,
-    OrderSubmissionDisabled,
-)
 from exchange.clock import now_ms
 from exchange.market_snapshots import market_data_changed
 from exchange.models import (
@@ -40,14 +32,17 @@ from exchange.models.orders import PRICE_DIGITS, PRICE_PLACES, remaining_give
 from exchange.protocol import hashing
 from exchange.protocol.signatures import InvalidSignature
 from exchange.protocol.typed_data import ETH_SIGN
+from exchange.selectors.market_rules import rules_annotate, rules_of
 from exchange.services.account_guard import account_guard, escape_payable_check
-from exchange.services.ledger import balance_change, balances_lock
-from exchange.services.market_rules import (
-    open_orders_check,
-    order_rules_check,
-    rules_annotate,
-    rules_of,
+from exchange.services.errors import (
+    FieldCode,
+    FieldError,
+    Invalid,
+    NotFound,
+    OrderSubmissionDisabled,
 )
+from exchange.services.ledger import balance_change, balances_lock
+from exchange.services.market_rules import open_orders_check, order_rules_check
 from exchange.services.signing import signature_error, signed_message
 from exchange.streams.events import orders_changed
 
@@ -159,7 +154,7 @@ def order_place(
     `signature_type` says what the signature signs: the orderHash (eth_sign) or the
     order's EIP-712 digest (eip712); the orderHash is the order's identity either way.
 
-    Refusals (FieldError/ApiError, nothing written): submission disabled on the network
+    Refusals (exchange/services/errors.py, nothing written): submission disabled on the network
     or market (102), unknown token or market (1003), a hash that is not the server's
     (1005 on orderHash, naming the expected hash), a signature that is not account's
     (1005 on signature, naming whom it recovers to), an expired order (1004), a hash
@@ -421,10 +416,9 @@ def orders_cancel(*, network: Network, cancels: list[dict]) -> list[Order]:
     1003, 400 on an order not open), with its field named "[i].field"; then the orders
     are locked by id, their balances by id, and every hold released in one transaction."""
     if not cancels:
-        raise ApiError(Code.VALIDATION_FAILED, "Give at least one cancel")
+        raise Invalid("Give at least one cancel")
     if len(cancels) > MAX_CANCELS_PER_REQUEST:
-        raise ApiError(
-            Code.VALIDATION_FAILED,
+        raise Invalid(
             f"At most {MAX_CANCELS_PER_REQUEST} cancels per request, got {len(cancels)}",
         )
     hashes = [item["order_hash"].lower() for item in cancels]

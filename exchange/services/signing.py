@@ -9,9 +9,9 @@ exchange contract. The protocol hash identifies the order, trade or withdrawal e
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from exchange.api.errors import FieldCode, FieldError
 from exchange.protocol import typed_data
 from exchange.protocol.signatures import InvalidSignature, recover_signer, recover_typed_signer
+from exchange.services.errors import FieldCode, FieldError
 
 # The accounts whose signature verified while serving the current request: the rate limiter
 # (exchange/api/throttling.py) charges an account's budget only for these, so that a request

@@ -18,14 +18,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
-from exchange.api.errors import (
-    ApiError,
-    Code,
-    FieldCode,
-    FieldError,
-    NotFound,
-    OrderSubmissionDisabled,
-)
 from exchange.market_snapshots import market_data_changed
 from exchange.models import (
     CloseReason,
@@ -41,17 +33,19 @@ from exchange.models import (
 )
 from exchange.protocol import hashing
 from exchange.protocol.typed_data import ETH_SIGN
+from exchange.selectors.market_rules import Rules, rules_annotate, rules_of
 from exchange.services.account_guard import Guard, account_guard, escape_payable_check
 from exchange.services.candles import candles_record
 from exchange.services.chain_jobs import settlement_nudge
-from exchange.services.ledger import balance_changes, balances_lock
-from exchange.services.market_rules import (
-    Rules,
-    fill_minimum_check,
-    remainder_closes,
-    rules_annotate,
-    rules_of,
+from exchange.services.errors import (
+    FieldCode,
+    FieldError,
+    Invalid,
+    NotFound,
+    OrderSubmissionDisabled,
 )
+from exchange.services.ledger import balance_changes, balances_lock
+from exchange.services.market_rules import fill_minimum_check, remainder_closes
 from exchange.services.rows import rows_update
 from exchange.services.signing import signature_error, signed_message
 from exchange.streams.events import orders_changed, trades_created
@@ -224,7 +218,7 @@ def _orders_lock(
     pairs = {(order.give_token_id, order.take_token_id) for order in orders.values()}
     if len(orders) != len(hashes) or len(pairs) != 1:
         _orders_get(network, fills, indexed)  # raises the refusal
-        raise ApiError(Code.VALIDATION_FAILED, "Every order must be of the same market and pair")
+        raise Invalid("Every order must be of the same market and pair")
     return orders
 
 
@@ -647,10 +641,9 @@ def trade_execute(
     closeReason REMAINDER_UNDER_MINIMUM) and its hold released.
     """
     if not fills:
-        raise ApiError(Code.VALIDATION_FAILED, "Give at least one trade")
+        raise Invalid("Give at least one trade")
     if len(fills) > MAX_TRADES_PER_REQUEST:
-        raise ApiError(
-            Code.VALIDATION_FAILED,
+        raise Invalid(
             f"At most {MAX_TRADES_PER_REQUEST} trades per request, got {len(fills)}",
         )
     if not network.order_submission_enabled:

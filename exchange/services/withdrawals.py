@@ -13,7 +13,6 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from exchange.api.errors import ApiError, Code, FieldCode, FieldError
 from exchange.models import LedgerKind, Network, Token, Transfer, TransferKind, TransferStatus
 from exchange.protocol.hashing import withdraw_hash
 from exchange.protocol.signatures import InvalidSignature
@@ -21,6 +20,7 @@ from exchange.protocol.typed_data import ETH_SIGN
 from exchange.services.account_guard import account_guard, escape_payable_check
 from exchange.services.chain_jobs import withdrawal_dispatch_nudge
 from exchange.services.direct_withdrawals import shortfalls_repay
+from exchange.services.errors import FieldCode, FieldError, Invalid
 from exchange.services.ledger import balance_change, balances_lock, token_balance_lock
 from exchange.services.signing import signed_message, signer_verified
 from exchange.streams.events import transfers_changed
@@ -68,7 +68,7 @@ def withdrawal_request(
     commit)."""
     account, token_address = account.lower(), token_address.lower()
     if not network.exchange_address:
-        raise ApiError(Code.VALIDATION_FAILED, f"No exchange contract on network {network.id}")
+        raise Invalid(f"No exchange contract on network {network.id}")
     token = Token.objects.filter(network=network, address=token_address).first()
     if token is None:
         raise FieldError(

@@ -366,8 +366,7 @@ def _network(query_string: bytes):
     try:
         return network_from_params(params), None
     except FieldError as error:
-        detail = error.detail["networkId"][0]
-        return None, (int(detail.code), str(detail))
+        return None, (int(error.code), error.reason)
 
 
 class StreamConsumer(AsyncWebsocketConsumer):

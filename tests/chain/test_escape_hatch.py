@@ -5,7 +5,6 @@ past what the contract still holds; a trade it escaped from is quarantined, the 
 settle, and the operator's reversal leaves a clean reconciliation."""
 
 import pytest
-from rest_framework.exceptions import ValidationError
 
 from chain.escape_hatch import escape_exposure_refresh
 from chain.reconciliation import reconcile_network
@@ -21,6 +20,7 @@ from exchange.models import (
     TransferKind,
     TransferStatus,
 )
+from exchange.services.errors import FieldError
 from exchange.services.trade_reversal import ReversalRefused, trade_reverse
 from tests.anvil import INACTIVITY_BLOCKS
 from tests.chain.contract import ONE
@@ -49,8 +49,8 @@ def clean(ex) -> list:
     return reconcile_network(network=ex.network, client=ex.client).differences
 
 
-def field_errors(refusal: ValidationError) -> dict:
-    return {field: str(details[0]) for field, details in refusal.detail.items()}
+def field_errors(refusal: FieldError) -> dict:
+    return {refusal.field: refusal.reason}
 
 
 def test_a_direct_withdrawal_is_debited_once_confirmed_and_cancels_the_accounts_orders(
@@ -159,7 +159,7 @@ def test_the_phantom_sale_is_refused_while_the_withdrawal_waits_for_confirmation
     assert (error["field"], error["code"]) == ("giveAmount", 1004)
     assert "can pay 0 of token" in error["reason"]
     # The victim's fill of the resting ask: refused, nothing booked.
-    with pytest.raises(ValidationError) as refusal:
+    with pytest.raises(FieldError) as refusal:
         ex.take(victim, [(resting, ONE // 100)])
     assert "can pay 0 of token" in field_errors(refusal.value)["[0].orderHash"]
     assert not Trade.objects.exists()

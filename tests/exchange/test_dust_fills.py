@@ -4,9 +4,9 @@ market allows it. Here a settlement costs 0.01 TST (TST's trade gas fee, as in t
 Ether has no gas fee; fees are 0.1% maker, 0.2% taker."""
 
 import pytest
-from rest_framework.exceptions import ValidationError
 
 from exchange.models import Trade
+from exchange.services.errors import FieldError
 from tests.trading import execute, fill, fill_payload, place
 
 pytestmark = pytest.mark.django_db
@@ -75,7 +75,7 @@ def test_a_market_with_no_settlement_price_refuses_every_fill_unless_allowed(
         maker, give_token=market.base, give_amount=2 * ETH, take_token=market.quote,
         take_amount=4000 * TST,
     )  # fmt: skip
-    with pytest.raises(ValidationError, match="too small to pay for its settlement"):
+    with pytest.raises(FieldError, match="too small to pay for its settlement"):
         execute(network, [fill(taker, bid, 1000 * TST)])
 
     market.allow_unpaid_settlement = True  # the operator's choice: it pays the gas

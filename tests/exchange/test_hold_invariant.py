@@ -7,8 +7,8 @@ import random
 import pytest
 from django.db.models import Q
 
-from exchange.api.errors import ApiError, FieldError
 from exchange.models import Balance, Order, OrderStatus
+from exchange.services.errors import DomainError, FieldError
 from exchange.services.orders import order_cancel, order_remaining_give, orders_expire
 from tests.exchange.test_order_place import place
 from tests.signing import address_of, new_signer, signed_cancel, signed_order
@@ -54,7 +54,7 @@ def test_holds_equal_open_orders_remaining_give_through_random_operations(
                 take_token=take,
                 take_amount=rng.randint(1, 10**6),
             )
-            with contextlib.suppress(FieldError, ApiError):  # over the available balance
+            with contextlib.suppress(FieldError, DomainError):  # over the available balance
                 place(network, payload)
         elif action < 0.8:
             order = Order.objects.filter(status=OrderStatus.OPEN).order_by("?").first()

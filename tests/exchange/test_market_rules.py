@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
 
 from exchange.models import CloseReason, MarketRules, Order, OrderStatus
+from exchange.services.errors import FieldError
 from tests.factories import FEES_EFFECTIVE_SINCE
 from tests.reliability.invariants import (
     assert_balances_are_their_ledger,
@@ -44,10 +44,9 @@ def ask(maker, market, tst: int, eth: int) -> Order:
 
 
 def refusal(call) -> tuple[str, int, str]:
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(FieldError) as caught:
         call()
-    [(field, [detail])] = caught.value.detail.items()
-    return field, int(detail.code), str(detail)
+    return caught.value.field, int(caught.value.code), caught.value.reason
 
 
 # --- price tick --------------------------------------------------------------------

@@ -1,7 +1,7 @@
 import pytest
 
-from exchange.api.errors import FieldError, NotFound
 from exchange.models import Balance, LedgerEntry, LedgerKind, Order, OrderStatus
+from exchange.services.errors import FieldError, NotFound
 from exchange.services.orders import order_cancel, order_place
 from tests.signing import address_of, signed_cancel, signed_order
 

@@ -2,9 +2,9 @@ from decimal import Decimal
 
 import pytest
 
-from exchange.api.errors import FieldError, OrderSubmissionDisabled
 from exchange.models import Balance, LedgerEntry, LedgerKind, Order, OrderSide, OrderStatus
 from exchange.models.orders import remaining_give
+from exchange.services.errors import FieldError, OrderSubmissionDisabled
 from exchange.services.orders import order_place, order_price, order_remaining_give
 from tests.signing import address_of, new_signer, signed_order
 
@@ -120,7 +120,7 @@ def test_it_refuses_a_signature_over_another_contracts_hash(network, market, tra
     )
     with pytest.raises(FieldError) as refusal:
         place(network, payload)
-    assert "orderHash" in refusal.value.detail
+    assert refusal.value.field == "orderHash"
 
 
 @pytest.mark.parametrize(

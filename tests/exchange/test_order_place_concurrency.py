@@ -6,8 +6,8 @@ import pytest
 from django.db import connection
 from django.db.models import Sum
 
-from exchange.api.errors import FieldError
 from exchange.models import Balance, LedgerEntry, LedgerKind, Order
+from exchange.services.errors import FieldError
 from exchange.services.orders import order_cancel, orders_expire
 from tests.exchange.test_order_place import place
 from tests.signing import address_of, new_signer, signed_cancel, signed_order

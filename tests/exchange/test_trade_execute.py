@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 
-from exchange.api.errors import ApiError, FieldError, NotFound, OrderSubmissionDisabled
+from exchange.api.errors import domain_error_response
 from exchange.models import (
     LedgerEntry,
     LedgerKind,
@@ -12,6 +12,7 @@ from exchange.models import (
     SettlementStatus,
     Trade,
 )
+from exchange.services.errors import FieldError, Invalid, NotFound, OrderSubmissionDisabled
 from tests.factories import MarketFactory, TokenFactory
 from tests.signing import FUNDS, address_of, new_signer
 from tests.trading import balance, execute, fill, place, snapshot, token_sums
@@ -44,8 +45,7 @@ def refused(error_type, network, fills, **kwargs):
 
 
 def detail(error: FieldError) -> tuple[str, int]:
-    [(field, [item])] = error.detail.items()
-    return field, int(item.code)
+    return error.field, int(error.code)
 
 
 def test_a_taker_fills_part_of_a_bid_with_exact_amounts_and_fees(
@@ -206,7 +206,7 @@ def test_it_refuses_more_than_the_takers_available_balance(network, market, fund
         FieldError, network, [fill(taker, bid, 600 * ETH), fill(taker, bid, 400 * ETH + 1)]
     )
     assert detail(error) == ("[1].amount", 1004)
-    assert "1000000000000000000001" in str(error.detail)
+    assert "1000000000000000000001" in error.reason
 
 
 def test_it_refuses_a_taker_filling_its_own_order(network, market, maker, bid):
@@ -284,7 +284,7 @@ def test_it_refuses_a_fill_whose_gas_fee_is_over_a_tenth_of_what_it_buys(
     market.base.save()
     error = refused(FieldError, network, [fill(taker, bid, 9_998_000)])  # buys 4999
     assert detail(error) == ("[0].amount", 1004)
-    assert "gas fee" in str(error.detail)
+    assert "gas fee" in error.reason
     [trade] = execute(network, [fill(taker, bid, 10_000_000)])  # buys 5000
     assert (trade.give_amount, trade.gas_fee) == (5000, 500)
 
@@ -301,7 +301,7 @@ def test_it_refuses_a_fill_too_big_for_uint256_arithmetic(network, market, fund,
     )
     error = refused(FieldError, network, [fill(taker, ask, 2)])
     assert detail(error) == ("[0].amount", 1004)
-    assert "2^256" in str(error.detail)
+    assert "2^256" in error.reason
 
 
 def test_an_unknown_order_is_not_found(network, market, maker, taker, bid):
@@ -319,17 +319,17 @@ def test_it_refuses_fills_in_a_market_that_is_not_trading(
     market.status = status
     market.save()
     error = refused(OrderSubmissionDisabled, network, [fill(taker, bid, ETH)])
-    assert error.code == 102
+    assert domain_error_response(error).data["code"] == 102
 
 
 def test_it_refuses_fills_when_the_network_disabled_submission(network, market, maker, taker, bid):
     network.order_submission_enabled = False
     network.save()
     error = refused(OrderSubmissionDisabled, network, [fill(taker, bid, ETH)])
-    assert error.code == 102
+    assert domain_error_response(error).data["code"] == 102
 
 
 def test_it_refuses_an_empty_request(network):
-    with pytest.raises(ApiError):
+    with pytest.raises(Invalid):
         execute(network, [])
     assert not Trade.objects.exists()

@@ -7,8 +7,8 @@ import random
 import pytest
 from django.conf import settings
 
-from exchange.api.errors import ApiError, FieldError
 from exchange.models import Balance, Order, OrderStatus, Trade
+from exchange.services.errors import DomainError, FieldError
 from exchange.services.orders import order_cancel
 from tests.exchange.test_hold_invariant import assert_holds_match_open_orders
 from tests.signing import address_of, new_signer, signed_cancel
@@ -35,7 +35,7 @@ def test_random_trading_keeps_holds_and_sums_exact(network, market, fees, fund, 
         action = rng.random()
         if action < 0.4:
             give, take = rng.sample(tokens, 2)
-            with contextlib.suppress(FieldError, ApiError):
+            with contextlib.suppress(FieldError, DomainError):
                 place(
                     signer,
                     give_token=give,
@@ -51,7 +51,7 @@ def test_random_trading_keeps_holds_and_sums_exact(network, market, fees, fund, 
             try:
                 done = execute(network, fills)
                 assert Trade.objects.count() == before + len(done) == before + len(fills)
-            except (FieldError, ApiError):
+            except (FieldError, DomainError):
                 assert Trade.objects.count() == before
         else:
             order = Order.objects.filter(status=OrderStatus.OPEN).order_by("?").first()

@@ -1,8 +1,8 @@
 import pytest
 
-from exchange.api.errors import FieldCode, FieldError
 from exchange.models import Balance, LedgerEntry, LedgerKind, Transfer, TransferStatus
 from exchange.protocol.hashing import withdraw_hash
+from exchange.services.errors import FieldCode, FieldError
 from exchange.services.withdrawals import (
     withdrawal_complete,
     withdrawal_fail,
@@ -39,8 +39,7 @@ def balance_of(account, token) -> Balance:
 
 
 def field_error(error: FieldError) -> tuple[str, int, str]:
-    ((field, [detail]),) = error.detail.items()
-    return field, int(detail.code), str(detail)
+    return error.field, int(error.code), error.reason
 
 
 def test_it_holds_the_amount_of_a_pending_withdrawal(network, token, fund):

@@ -29,10 +29,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from exchange.api.errors import ApiError, FieldError
 from exchange.clock import now_ms
 from exchange.models import Order, OrderStatus, Transfer, TransferKind, TransferStatus
 from exchange.services.deposits import deposit_credit
+from exchange.services.errors import DomainError, FieldError
 from exchange.services.orders import order_cancel, orders_expire
 from exchange.services.withdrawals import withdrawal_complete, withdrawal_fail
 from tests.factories import FeeScheduleFactory, MarketFactory, NetworkFactory, TokenFactory
@@ -49,7 +49,7 @@ from tests.trading import execute, fill, place
 
 pytestmark = pytest.mark.django_db
 
-REFUSED = (FieldError, ApiError)  # every refusal the services raise (NotFound is one)
+REFUSED = (FieldError, DomainError)  # every refusal the services raise (NotFound is one)
 SHORT_EXPIRY_MS = 60_000  # orders the expire rule can sweep
 WITHDRAWAL_FEE = 3
 
