@@ -3,7 +3,7 @@
 import pytest
 from django.db.models import F, Sum
 
-from exchange.benchmarks.seed import seed
+from benchmarks.seed import seed
 from exchange.models import Balance, Candle, LedgerEntry, Market, Order, Trade
 from exchange.protocol.hashing import order_hash
 from exchange.protocol.signatures import recover_signer

@@ -24,7 +24,7 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 
-from exchange.benchmarks.keys import Account, accounts
+from benchmarks.keys import Account, accounts
 from exchange.models import FeeSchedule, Market, Network, Order, Token
 from exchange.models.market_data import CANDLE_PERIODS
 from exchange.protocol.hashing import order_hash
