@@ -1,5 +1,6 @@
 """The operator admin of the reference data: networks, tokens, markets, fee schedules."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 
@@ -12,7 +13,8 @@ from exchange.models import (
     Network,
     Token,
 )
-from exchange.services.maintenance import maintenance_end
+from exchange.services.maintenance import ALREADY_OPEN, maintenance_end, maintenance_start
+from exchange.services.operations import market_status_set
 from exchange.services.trade_settlement import settlement_resume
 
 
@@ -124,8 +126,11 @@ class MarketAdmin(admin.ModelAdmin):
         return ("network", "base", "quote", "created_at") if obj else ("created_at",)
 
     def _set_status(self, request, queryset, status):
-        count = queryset.update(status=status)
-        self.message_user(request, f"{count} market(s) set to {status.label}.")
+        operator = request.user.get_username()
+        markets = list(queryset)
+        for market in markets:
+            market_status_set(market=market, status=status, operator=operator)
+        self.message_user(request, f"{len(markets)} market(s) set to {status.label}.")
 
     @admin.action(description="Set trading")
     def set_trading(self, request, queryset):
@@ -140,30 +145,33 @@ class MarketAdmin(admin.ModelAdmin):
         self._set_status(request, queryset, MarketStatus.HALTED)
 
 
-@admin.register(FeeSchedule)
-class FeeScheduleAdmin(admin.ModelAdmin):
-    list_display = ("network", "maker_fee", "taker_fee", "effective_at", "in_force")
-    list_filter = ("network",)
+class FromATimeOnAdmin(admin.ModelAdmin):
+    """Rows with history that apply from `effective_at` on, one in force at a time per
+    `scope` (FeeSchedule per network, MarketRules per market): a change is a new row from a
+    time on, and a row that has taken effect is history, read-only and kept."""
+
+    scope: str  # the field whose rows replace each other
+    changeable: tuple[str, ...]  # the fields that freeze when the row takes effect
+    recorded: tuple[str, ...]  # the fields written by the system, always read-only
+    taking_effect: str  # "The schedule takes" / "The rules take"
     date_hierarchy = "effective_at"
-    list_select_related = ("network",)
 
     @admin.display(boolean=True, description="in force")
-    def in_force(self, obj: FeeSchedule) -> bool:
-        current = FeeSchedule.objects.in_force(obj.network)
+    def in_force(self, obj) -> bool:
+        current = type(obj).objects.in_force(getattr(obj, self.scope))
         return current is not None and current.pk == obj.pk
 
     def get_readonly_fields(self, request, obj=None):
-        # Trades were charged under a schedule that took effect: it is history now.
         if obj and obj.has_taken_effect:
-            return ("network", "maker_fee", "taker_fee", "effective_at", "created_at")
-        return ("created_at",)
+            return (*self.changeable, *self.recorded)
+        return self.recorded
 
     def has_delete_permission(self, request, obj=None):
         return obj is None or not obj.has_taken_effect
 
     def get_actions(self, request):
         # The bulk delete asks has_delete_permission without an object: it would
-        # delete schedules that have taken effect. Delete one at a time instead.
+        # delete rows that have taken effect. Delete one at a time instead.
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
         return actions
@@ -172,56 +180,58 @@ class FeeScheduleAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if obj.effective_at > timezone.now():
             messages.info(
-                request, f"The schedule takes effect at {obj.effective_at:%Y-%m-%d %H:%M} UTC."
+                request, f"{self.taking_effect} effect at {obj.effective_at:%Y-%m-%d %H:%M} UTC."
             )
 
 
-@admin.register(MarketRules)
-class MarketRulesAdmin(admin.ModelAdmin):
-    """Rules with history: a change is a new row from a time on (never an edit of rules
-    in force); orders already open are not touched (docs/markets.md)."""
+@admin.register(FeeSchedule)
+class FeeScheduleAdmin(FromATimeOnAdmin):
+    """Trades were charged under a schedule that took effect: it is history now."""
 
-    list_display = (
+    changeable = ("network", "maker_fee", "taker_fee", "effective_at")
+    list_display = (*changeable, "in_force")
+    list_filter = ("network",)
+    list_select_related = ("network",)
+    scope = "network"
+    recorded = ("created_at",)
+    taking_effect = "The schedule takes"
+
+
+@admin.register(MarketRules)
+class MarketRulesAdmin(FromATimeOnAdmin):
+    """Orders already open when the rules change are not touched (docs/markets.md)."""
+
+    changeable = (
         "market",
         "price_tick",
         "amount_step",
         "min_total",
         "max_open_orders",
         "effective_at",
-        "in_force",
-        "created_by",
     )
+    list_display = (*changeable, "in_force", "created_by")
     list_filter = ("market__network", "market")
-    date_hierarchy = "effective_at"
     list_select_related = ("market__base", "market__quote")
-
-    @admin.display(boolean=True, description="in force")
-    def in_force(self, obj: MarketRules) -> bool:
-        current = MarketRules.objects.in_force(obj.market)
-        return current is not None and current.pk == obj.pk
-
-    def get_readonly_fields(self, request, obj=None):
-        fields = ("market", "price_tick", "amount_step", "min_total", "max_open_orders")
-        if obj and obj.has_taken_effect:
-            return (*fields, "effective_at", "created_by", "created_at")
-        return ("created_by", "created_at")
-
-    def has_delete_permission(self, request, obj=None):
-        return obj is None or not obj.has_taken_effect
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
+    scope = "market"
+    recorded = ("created_by", "created_at")
+    taking_effect = "The rules take"
 
     def save_model(self, request, obj, form, change):
         if not change:
             obj.created_by = request.user.get_username()
         super().save_model(request, obj, form, change)
-        if obj.effective_at > timezone.now():
-            messages.info(
-                request, f"The rules take effect at {obj.effective_at:%Y-%m-%d %H:%M} UTC."
-            )
+
+
+class MaintenanceForm(forms.ModelForm):
+    class Meta:
+        model = Maintenance
+        fields = ("reason",)
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk is None and Maintenance.objects.filter(ended_at__isnull=True).exists():
+            raise forms.ValidationError(ALREADY_OPEN)
+        return cleaned
 
 
 @admin.register(Maintenance)
@@ -230,6 +240,7 @@ class MaintenanceAdmin(admin.ModelAdmin):
     (every write endpoint answers code 102 with that reason), the action 'End
     maintenance' turns it off. Every period stays listed with who and when."""
 
+    form = MaintenanceForm
     list_display = ("started_at", "reason", "started_by", "ended_at", "ended_by", "state")
     actions = ["end_maintenance"]
 
@@ -246,10 +257,10 @@ class MaintenanceAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.started_by = request.user.get_username()
-            obj.started_at = timezone.now()
-        super().save_model(request, obj, form, change)
+        if change:
+            return  # every field of a period is read-only once it is open
+        started = maintenance_start(reason=obj.reason, by=request.user.get_username())
+        obj.pk, obj.started_by, obj.started_at = started.pk, started.started_by, started.started_at
 
     @admin.action(description="End maintenance (writes accepted again)")
     def end_maintenance(self, request, queryset):

@@ -1,6 +1,6 @@
 """Reference data operators control: networks, tokens, markets and fee schedules."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -164,13 +164,46 @@ class Market(models.Model):
             raise ValidationError(errors)
 
 
-class FeeScheduleQuerySet(models.QuerySet):
-    def in_force(self, network: Network, at=None) -> "FeeSchedule | None":
+class InForceQuerySet(models.QuerySet):
+    """Rows that apply from `effective_at` on: the latest one started is in force, one per
+    `scope` (a network's fee schedule, a market's rules)."""
+
+    scope: str
+
+    def in_force(self, owner: models.Model, at=None):
         at = at or timezone.now()
-        return self.filter(network=network, effective_at__lte=at).order_by("-effective_at").first()
+        rows = self.filter(**{self.scope: owner}, effective_at__lte=at)
+        return rows.order_by("-effective_at").first()
 
 
-class FeeSchedule(models.Model):
+class FromATimeOn:
+    """What the rows of an InForceQuerySet share: whether one has taken effect, and the
+    rule that none starts in the past (the time since then belongs to the row that was in
+    force). A start that has just passed (a form's default "now", submitted a little
+    later) means now."""
+
+    effective_at: datetime
+    PAST_START: str  # the refusal of a start in the past, for the form
+
+    @property
+    def has_taken_effect(self) -> bool:
+        return self.effective_at <= timezone.now()
+
+    def _start_check(self) -> None:
+        now = timezone.now()
+        if self.effective_at >= now:
+            return
+        if now - self.effective_at <= FEE_SCHEDULE_FORM_GRACE:
+            self.effective_at = now
+            return
+        raise ValidationError({"effective_at": self.PAST_START})
+
+
+class FeeScheduleQuerySet(InForceQuerySet):
+    scope = "network"
+
+
+class FeeSchedule(FromATimeOn, models.Model):
     network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="fee_schedules")
     maker_fee = models.DecimalField(
         max_digits=10,
@@ -190,6 +223,10 @@ class FeeSchedule(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = FeeScheduleQuerySet.as_manager()
+    PAST_START = (
+        "A fee schedule cannot start in the past: trades since then were charged under the "
+        "schedule in force. Choose now or a later time."
+    )
 
     class Meta:
         ordering = ["network_id", "-effective_at"]
@@ -202,28 +239,9 @@ class FeeSchedule(models.Model):
     def __str__(self) -> str:
         return f"maker {self.maker_fee} / taker {self.taker_fee} from {self.effective_at:%Y-%m-%d %H:%M}"
 
-    @property
-    def has_taken_effect(self) -> bool:
-        return self.effective_at <= timezone.now()
-
     def clean(self) -> None:
-        # A schedule never starts in the past: the time since then belongs to the
-        # schedule that was in force. A start that has just passed (the form's
-        # default "now", submitted a little later) means now.
-        if self.effective_at is None or not self._start_is_being_set():
-            return
-        now = timezone.now()
-        if self.effective_at >= now:
-            return
-        if now - self.effective_at <= FEE_SCHEDULE_FORM_GRACE:
-            self.effective_at = now
-            return
-        raise ValidationError(
-            {
-                "effective_at": "A fee schedule cannot start in the past: trades since then "
-                "were charged under the schedule in force. Choose now or a later time."
-            }
-        )
+        if self.effective_at is not None and self._start_is_being_set():
+            self._start_check()
 
     def _start_is_being_set(self) -> bool:
         if self._state.adding or self.pk is None:
@@ -232,13 +250,11 @@ class FeeSchedule(models.Model):
         return stored.first() != self.effective_at
 
 
-class MarketRulesQuerySet(models.QuerySet):
-    def in_force(self, market: Market, at=None) -> "MarketRules | None":
-        at = at or timezone.now()
-        return self.filter(market=market, effective_at__lte=at).order_by("-effective_at").first()
+class MarketRulesQuerySet(InForceQuerySet):
+    scope = "market"
 
 
-class MarketRules(models.Model):
+class MarketRules(FromATimeOn, models.Model):
     """A market's trading rules from `effective_at` on (the latest started one is in
     force, like FeeSchedule). Rules apply to new orders and fills; orders already open
     stay on the book as placed (docs/markets.md)."""
@@ -270,6 +286,7 @@ class MarketRules(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = MarketRulesQuerySet.as_manager()
+    PAST_START = "Rules cannot start in the past. Choose now or a later time."
 
     class Meta:
         verbose_name = "market rules"
@@ -284,24 +301,11 @@ class MarketRules(models.Model):
     def __str__(self) -> str:
         return f"{self.market_id} rules from {self.effective_at:%Y-%m-%d %H:%M}"
 
-    @property
-    def has_taken_effect(self) -> bool:
-        return self.effective_at <= timezone.now()
-
     def clean(self) -> None:
-        # As FeeSchedule: never in the past (orders placed since were checked under the
-        # rules in force); a start that has just passed means now.
-        if self.effective_at is None or not (self._state.adding or self.pk is None):
-            return
-        now = timezone.now()
-        if self.effective_at >= now:
-            return
-        if now - self.effective_at <= FEE_SCHEDULE_FORM_GRACE:
-            self.effective_at = now
-            return
-        raise ValidationError(
-            {"effective_at": "Rules cannot start in the past. Choose now or a later time."}
-        )
+        # Checked when the rules are added (orders placed since were checked under the
+        # rules in force); rules that exist are edited only before they take effect.
+        if self.effective_at is not None and (self._state.adding or self.pk is None):
+            self._start_check()
 
 
 class Maintenance(models.Model):

@@ -3,22 +3,21 @@ every write endpoint with code 102 and a reason naming the maintenance and the
 operator's reason; reads are served.
 
 The open period is read once per MAINTENANCE_CACHE_SECONDS (one second) per process:
-a save in this process (the admin's) clears it at once, one saved elsewhere is seen
-within that second. Writes already past the check when the switch is thrown finish
+maintenance_start and maintenance_end (the admin's add form and action call them) clear
+it at once, a change made in another process is seen within that second. Writes already past the check when the switch is thrown finish
 (the switch is for planned work, not for stopping money in flight: that is the
 network's order-submission kill switch and the settlement halt)."""
 
 import time
 
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
 from django.utils import timezone
 
 from exchange.models import Maintenance
 from exchange.services.errors import OrderSubmissionDisabled
 
 MAINTENANCE_CACHE_SECONDS = 1.0
+ALREADY_OPEN = "A maintenance period is already open: end it first."
 
 _kept: tuple[float, Maintenance | None] | None = None
 
@@ -57,8 +56,11 @@ def maintenance_start(*, reason: str, by: str = "") -> Maintenance:
     """Opens a period; refused (ValueError) while one is open."""
     with transaction.atomic():
         if Maintenance.objects.select_for_update().filter(ended_at__isnull=True).exists():
-            raise ValueError("A maintenance period is already open: end it first.")
-        return Maintenance.objects.create(reason=reason, started_by=by)
+            raise ValueError(ALREADY_OPEN)
+        period = Maintenance.objects.create(reason=reason, started_by=by)
+        transaction.on_commit(maintenance_forget)
+    maintenance_forget()
+    return period
 
 
 def maintenance_end(*, by: str = "") -> int:
@@ -68,9 +70,3 @@ def maintenance_end(*, by: str = "") -> int:
     )
     maintenance_forget()
     return count
-
-
-@receiver(post_save, sender=Maintenance)
-@receiver(post_delete, sender=Maintenance)
-def _maintenance_changed(**_kwargs) -> None:
-    maintenance_forget()

@@ -309,7 +309,7 @@ def test_an_unknown_order_is_not_found(network, market, maker, taker, bid):
     unknown = fill(taker, bid, ETH)
     bid.refresh_from_db()
     error = refused(NotFound, network, [fill(taker, bid, ETH), unknown])
-    assert error.status_code == 404 and "[1].orderHash" in error.reason
+    assert domain_error_response(error).status_code == 404 and "[1].orderHash" in error.reason
 
 
 @pytest.mark.parametrize("status", [MarketStatus.HALTED, MarketStatus.CANCEL_ONLY])

@@ -1,6 +1,11 @@
 """Reference data endpoints: tokens, the contract address, fees."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -8,6 +13,8 @@ from exchange.api.base import ExchangeView
 from exchange.api.errors import NotFound
 from exchange.api.pagination import page_request, paginated_response
 from exchange.api.schema import NETWORK_ID, PAGE_PARAMETERS, page_envelope
+from exchange.models import Network
+from exchange.paging import PageRequest
 from exchange.selectors.reference import fee_info_get, market_list, token_list
 
 
@@ -57,34 +64,51 @@ class MarketSerializer(serializers.Serializer):
     takerFee = serializers.CharField()
 
 
-class MarketListView(ExchangeView):
-    @extend_schema(
-        operation_id="get_markets",
-        summary="The network's markets with their status, rules and fees (paginated)",
-        description="GET /markets: every market of listed tokens, oldest first (docs/markets.md).",
-        tags=["reference"],
-        parameters=[NETWORK_ID, *PAGE_PARAMETERS],
-        responses={200: page_envelope("MarketPage", MarketSerializer)},
-    )
+class NetworkPageView(ExchangeView):
+    """GET: one page of the request's network's reference rows, as `rows` reads them."""
+
+    def rows(self, *, network: Network, page: PageRequest) -> tuple[int, list]:
+        raise NotImplementedError
+
     def get(self, request):
         page = page_request(self.params())
-        total, markets = market_list(network=self.network(), page=page)
-        return paginated_response(request, page, total, markets)
+        total, records = self.rows(network=self.network(), page=page)
+        return paginated_response(request, page, total, records)
 
 
-class TokenListView(ExchangeView):
-    @extend_schema(
-        operation_id="get_tokens",
-        summary="The network's listed tokens (paginated)",
-        description="GET /tokens: every listed token of the network, oldest first.",
-        tags=["reference"],
-        parameters=[NETWORK_ID, *PAGE_PARAMETERS],
-        responses={200: page_envelope("TokenPage", TokenSerializer)},
+def _page_schema(name: str, item: type[serializers.Serializer], **text: str):
+    """The schema of a NetworkPageView's GET: get_<name>s, a page of `item`."""
+    return extend_schema_view(
+        get=extend_schema(
+            operation_id=f"get_{name}s",
+            tags=["reference"],
+            parameters=[NETWORK_ID, *PAGE_PARAMETERS],
+            responses={200: page_envelope(f"{name.title()}Page", item)},
+            **text,
+        )
     )
-    def get(self, request):
-        page = page_request(self.params())
-        total, tokens = token_list(network=self.network(), page=page)
-        return paginated_response(request, page, total, tokens)
+
+
+@_page_schema(
+    "market",
+    MarketSerializer,
+    summary="The network's markets with their status, rules and fees (paginated)",
+    description="GET /markets: every market of listed tokens, oldest first (docs/markets.md).",
+)
+class MarketListView(NetworkPageView):
+    def rows(self, **query):
+        return market_list(**query)
+
+
+@_page_schema(
+    "token",
+    TokenSerializer,
+    summary="The network's listed tokens (paginated)",
+    description="GET /tokens: every listed token of the network, oldest first.",
+)
+class TokenListView(NetworkPageView):
+    def rows(self, **query):
+        return token_list(**query)
 
 
 class ContractAddressView(ExchangeView):
