@@ -186,7 +186,7 @@ def broadcast(
     except TransactionRejected as error:
         _send_rejected(outbox, row_id, signed, str(error))
         return "unknown"
-    _mark_broadcast(outbox, row_id, signed.hash)
+    _mark_broadcast(outbox, id=row_id, transaction_hash=signed.hash)
     logger.info("event=%s_sent %s=%s tx=%s", outbox.event, outbox.key, row_id, signed.hash)
     return "sent"
 
@@ -219,17 +219,16 @@ def broadcast_batch(
     sent = [
         row_id for (row_id, _), outcome in zip(claimed, outcomes, strict=True) if outcome == "sent"
     ]
-    outbox.model.objects.filter(id__in=sent, **outbox.in_flight).update(
-        broadcast_at=timezone.now(), **{outbox.error_field: ""}
-    )
+    _mark_broadcast(outbox, id__in=sent, **outbox.in_flight)
     logger.info(
         "event=%ss_sent %ss=%s first=%s", outbox.event, outbox.key, len(sent), claimed[0][0]
     )
     return outcomes
 
 
-def _mark_broadcast(outbox: OperatorOutbox, row_id: int, transaction_hash: str) -> None:
-    outbox.model.objects.filter(id=row_id, transaction_hash=transaction_hash).update(
+def _mark_broadcast(outbox: OperatorOutbox, **rows: Any) -> None:
+    """The node has the rows' transactions: their send is no longer unknown."""
+    outbox.model.objects.filter(**rows).update(
         broadcast_at=timezone.now(), **{outbox.error_field: ""}
     )
 
@@ -280,7 +279,7 @@ def resolve_unmined(outbox: OperatorOutbox, *, row: Any, client: ExchangeClient)
     sent (invariants 3 and 4). "waiting", "resent", or the outbox's own outcome."""
     if transaction_known(client, row.transaction_hash):
         if row.broadcast_at is None:
-            _mark_broadcast(outbox, row.id, row.transaction_hash)
+            _mark_broadcast(outbox, id=row.id, transaction_hash=row.transaction_hash)
         return "waiting"
     operator = operator_address(client)
     if client.nonce(operator, pending=False) <= row.operator_nonce:
