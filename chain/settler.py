@@ -118,6 +118,19 @@ def _note(trade_id: int, note: str) -> None:
     logger.warning("event=settlement_note trade=%s note=%s", trade_id, note)
 
 
+def _settled_elsewhere(trade_id: int, what_became_of_ours: str) -> str:
+    """SETTLED: the contract shows the tradeHash settled by a transaction not ours."""
+    trade_settlement_complete(
+        trade_id=trade_id,
+        transaction_hash="",
+        block_number=None,
+        gas_used=None,
+        note=f"{what_became_of_ours} the contract shows this tradeHash settled by another "
+        "transaction",
+    )
+    return "settled"
+
+
 def _record(result: SettleResult, trade_id: int, outcome: str) -> None:
     if outcome != "taken":
         getattr(result, outcome).append(trade_id)
@@ -149,15 +162,7 @@ class TradeOutbox(OperatorOutbox):
         return client.traded(row.hash)
 
     def done_elsewhere(self, row: Trade) -> str:
-        trade_settlement_complete(
-            trade_id=row.id,
-            transaction_hash="",
-            block_number=None,
-            gas_used=None,
-            note=f"{row.transaction_hash} was never mined; the contract shows this "
-            "tradeHash settled by another transaction",
-        )
-        return "settled"
+        return _settled_elsewhere(row.id, f"{row.transaction_hash} was never mined;")
 
     def refused(self, row: Trade, reason: str, client: ExchangeClient) -> str:
         return _refused(trade_id=row.id, reason=reason, client=client)
@@ -484,15 +489,7 @@ def _confirm_one(
     if not receipt.succeeded:
         _record_receipt(trade, receipt)
         if client.traded(trade.hash):
-            trade_settlement_complete(
-                trade_id=trade.id,
-                transaction_hash="",
-                block_number=None,
-                gas_used=None,
-                note=f"{receipt.transaction_hash} reverted, but the contract shows this "
-                "tradeHash settled by another transaction",
-            )
-            return "settled"
+            return _settled_elsewhere(trade.id, f"{receipt.transaction_hash} reverted, but")
         trade_settlement_fail(trade_id=trade.id, reason=f"reverted in {receipt.transaction_hash}")
         return "failed"
     if not outbox.receipt_confirmed(
