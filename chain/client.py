@@ -730,6 +730,14 @@ def _node() -> Iterator[None]:
         raise ChainError(f"the node answered HTTP {status}") from None
 
 
+def node_head(rpc_url: str, *, timeout: float) -> int:
+    """The node's latest block number, through the one node client (web3's provider, no
+    retries, `timeout` for the connection and each read). For health checks and the
+    dashboard: ChainUnavailable when the node does not answer, ChainError when it answers
+    with nonsense."""
+    return ExchangeClient(rpc_url=rpc_url, timeout=timeout).head()
+
+
 def operator_private_key() -> str | None:
     """OPERATOR_PRIVATE_KEY, or the contents of the file OPERATOR_PRIVATE_KEY_FILE."""
     from django.conf import settings

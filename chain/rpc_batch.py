@@ -4,8 +4,10 @@ for the trade settler, which checks, sends and confirms its trades a batch at a 
 
 Every read names one block, so a whole reconciliation sees one state of the chain. A node
 that does not answer batches (some providers refuse them) is read one call at a time.
-Batches go through web3's provider (ExchangeClient.rpc_batch_answers): one transport,
-one timeout (CHAIN_RPC_TIMEOUT), no retries.
+Batches go through web3's provider (ExchangeClient.rpc_batch_answers, the provider's
+make_batch_request): one transport, one timeout (CHAIN_RPC_TIMEOUT), no retries. web3's
+w3.batch_requests() sends the same request, but raises on the first item the node
+answers with an error; here each item keeps its own answer (ItemError).
 """
 
 from collections.abc import Sequence

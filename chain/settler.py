@@ -1,17 +1,11 @@
 """The trade settler: carries each booked trade (the outbox: Trade rows UNSETTLED) to the
 contract's trade(order, fill), one network at a time, in id order, a batch at a time.
 
-Never settling twice rests on the same three things as the withdrawal workers:
-- The signed trade() transactions, their operator nonces and hashes are committed (SENT)
-  BEFORE they are broadcast. After a crash, a timeout or a 5xx the settler holds the exact
-  transactions it may have sent.
-- An unknown outcome is looked up, never assumed: a receipt for the stored hash; else
-  the node's pool; else whether the operator nonce is still free (then the very same
-  transaction is sent again: one hash is mined at most once); only when that nonce was
-  consumed by another transaction and the contract's `traded(tradeHash)` is still false
-  is a new transaction signed.
-- The contract settles each tradeHash once (`traded` map): whenever it says a trade is
-  traded, the trade is SETTLED here and never sent again.
+Never settling twice rests on the operator-transaction outbox (chain/outbox.py: store
+the signed transaction before sending it, look an unknown outcome up, re-sign only when
+the stored one can never be mined) and on the contract, which settles each tradeHash once
+(`traded` map): whenever it says a trade is traded, the trade is SETTLED here and never
+sent again.
 
 Throughput: pipelined batches. Signing each trade only once the one before it is mined
 (so gas could be estimated against a state that includes it) settled one trade per block,
@@ -45,23 +39,18 @@ import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
 
-from chain import rpc_batch
+from chain import outbox, rpc_batch
 from chain.client import (
     ChainError,
     ChainUnavailable,
-    ContractReverted,
     ExchangeClient,
     Receipt,
     SignedTransaction,
-    TransactionRejected,
     parse_receipt,
 )
-from chain.nonces import operator_nonce_take, operator_nonces_take
+from chain.outbox import OperatorOutbox, operator_address
 from chain.rpc_batch import ItemError
-from chain.rpc_extras import block_hash, transaction_known
 from chain.watcher import required_confirmations
 from exchange.models import Network, SettlementStatus, Trade
 from exchange.services.trade_settlement import (
@@ -97,12 +86,6 @@ class SettleResult:
     halted: bool = False
 
 
-def _operator(client: ExchangeClient) -> str:
-    if not client.operator_address:
-        raise ChainError("no operator key: set OPERATOR_PRIVATE_KEY or OPERATOR_PRIVATE_KEY_FILE")
-    return client.operator_address
-
-
 def trade_fields(trade: Trade) -> dict:
     """The keyword arguments of ExchangeClient.prepare_trade for a trade: the maker's
     signed order and the taker's signed fill, with the fees the ledger charged (maker fee
@@ -130,32 +113,75 @@ def trade_fields(trade: Trade) -> dict:
     }
 
 
-def _signed(trade: Trade) -> SignedTransaction:
-    return SignedTransaction(
-        hash=trade.transaction_hash,
-        raw=bytes.fromhex(trade.raw_transaction.removeprefix("0x")),
-        nonce=trade.operator_nonce,
-        sender="",
-    )
-
-
 def _note(trade_id: int, note: str) -> None:
     Trade.objects.filter(id=trade_id).update(settlement_error=note[:2000])
     logger.warning("event=settlement_note trade=%s note=%s", trade_id, note)
 
 
-def _locked_trade(trade_id: int, **conditions) -> Trade | None:
-    return (
-        Trade.objects.select_for_update(of=("self",))
-        .select_related("order__give_token", "order__take_token", "network")
-        .filter(id=trade_id, **conditions)
-        .first()
+def _settled_elsewhere(trade_id: int, what_became_of_ours: str) -> str:
+    """SETTLED: the contract shows the tradeHash settled by a transaction not ours."""
+    trade_settlement_complete(
+        trade_id=trade_id,
+        transaction_hash="",
+        block_number=None,
+        gas_used=None,
+        note=f"{what_became_of_ours} the contract shows this tradeHash settled by another "
+        "transaction",
     )
+    return "settled"
 
 
 def _record(result: SettleResult, trade_id: int, outcome: str) -> None:
     if outcome != "taken":
         getattr(result, outcome).append(trade_id)
+
+
+class TradeOutbox(OperatorOutbox):
+    """Trades through the operator-transaction outbox: UNSETTLED -> SENT."""
+
+    model = Trade
+    event = "trade"
+    key = "trade"
+    error_field = "settlement_error"
+    error_length = 2000
+    queued = {"settlement_status": SettlementStatus.UNSETTLED}
+    in_flight = {"settlement_status": SettlementStatus.SENT}
+
+    def calldata(self, row: Trade, client: ExchangeClient) -> bytes:
+        return client.trade_data(**trade_fields(row))
+
+    def store_claimed(self, claimed: list[tuple[int, SignedTransaction]]) -> None:
+        trades_settlement_claim(
+            [
+                Claim(trade_id, signed.nonce, "0x" + signed.raw.hex(), signed.hash)
+                for trade_id, signed in claimed
+            ]
+        )
+
+    def done_on_chain(self, row: Trade, client: ExchangeClient) -> bool:
+        return client.traded(row.hash)
+
+    def done_elsewhere(self, row: Trade) -> str:
+        return _settled_elsewhere(row.id, f"{row.transaction_hash} was never mined;")
+
+    def refused(self, row: Trade, reason: str, client: ExchangeClient) -> str:
+        return _refused(trade_id=row.id, reason=reason, client=client)
+
+    def may_resign(self, row: Trade) -> bool:
+        if not Network.objects.filter(pk=row.network_id, settlement_halted=True).exists():
+            return True
+        _note(
+            row.id,
+            "waiting: its nonce was used by another transaction; not re-signed "
+            "while settlement is halted",
+        )
+        return False
+
+    def resign_fields(self) -> dict:
+        return {"gas_used": None, "block_number": None}
+
+
+TRADES = TradeOutbox()
 
 
 # ---- the run ----
@@ -250,7 +276,7 @@ def trades_settle(
     claimed = trades_claim(network=trades[0].network, batch=batch, client=client)
     if not claimed:
         return [(trades[0].id, "taken")]
-    sends = trades_broadcast(claimed=claimed, client=client)
+    sends = outbox.broadcast_batch(TRADES, claimed=claimed, client=client)
     # Behind a transaction the node did not take, the others wait for its nonce.
     in_order = next((i for i, outcome in enumerate(sends) if outcome != "sent"), len(sends))
     receipts = _await_receipts(
@@ -280,7 +306,7 @@ def trades_simulate(*, client: ExchangeClient, calldata: list[bytes]) -> tuple[i
     """How many of the trades, from the first, the contract accepts when each is run
     alone against the latest block (eth_call with the operator as sender and the fixed
     gas limit), and the refusal that stopped the count ("" if none did)."""
-    operator, exchange = _operator(client), client.exchange_address
+    operator, exchange = operator_address(client), client.exchange_address
     calls = [
         (
             "eth_call",
@@ -312,83 +338,18 @@ def _is_refusal(error: ItemError) -> bool:
     return "revert" in message or "out of gas" in message or error.data is not None
 
 
-def trade_claim(*, trade_id: int, client: ExchangeClient) -> SignedTransaction | str:
-    """One trade: UNSETTLED -> SENT with the signed transaction stored; nothing is
-    broadcast yet. A trade the contract refuses (simulated) is failed here."""
-    trade = _queue_trade(trade_id)
-    if trade is None:
-        return "taken"
-    data = client.trade_data(**trade_fields(trade))
-    sendable, refusal = trades_simulate(client=client, calldata=[data])
-    if sendable == 0:
-        return _refused(trade_id=trade_id, reason=refusal, client=client)
-    claimed = trades_claim(network=trade.network, batch=[(trade_id, data)], client=client)
-    return claimed[0][1] if claimed else "taken"
-
-
-def _queue_trade(trade_id: int) -> Trade | None:
-    return (
-        Trade.objects.filter(id=trade_id, settlement_status=SettlementStatus.UNSETTLED)
-        .select_related("order__give_token", "order__take_token", "network")
-        .first()
-    )
-
-
 def trades_claim(
     *, network: Network, batch: list[tuple[int, bytes]], client: ExchangeClient
 ) -> list[tuple[int, SignedTransaction]]:
-    """UNSETTLED -> SENT for the batch's trades ((id, calldata), in id order), in one
-    database transaction: consecutive operator nonces, each transaction signed with
-    TRADE_GAS_LIMIT and stored. Nothing is broadcast. Stops before the first trade that
-    is no longer UNSETTLED; returns (trade id, signed transaction) in nonce order."""
-    operator = _operator(client)
-    node_nonce = client.nonce(operator)
-    # Node calls before the transaction: under the operator nonce lock, database only.
+    """UNSETTLED -> SENT for the batch's trades ((id, calldata), in id order): the outbox's
+    claim, every transaction signed with the fixed TRADE_GAS_LIMIT. Nothing is broadcast."""
     terms = client.transaction_terms(
-        to=client.exchange_address, data=b"", sender=operator, gas=TRADE_GAS_LIMIT
+        to=client.exchange_address,
+        data=b"",
+        sender=operator_address(client),
+        gas=TRADE_GAS_LIMIT,
     )
-    with transaction.atomic():
-        unsettled = set(
-            Trade.objects.select_for_update(of=("self",))
-            .filter(
-                id__in=[trade_id for trade_id, _ in batch],
-                settlement_status=SettlementStatus.UNSETTLED,
-            )
-            .values_list("id", flat=True)
-        )
-        claimable = []
-        for trade_id, data in batch:
-            if trade_id not in unsettled:
-                break
-            claimable.append((trade_id, data))
-        if not claimable:
-            return []
-        first_nonce = operator_nonces_take(
-            network=network, address=operator, node_nonce=node_nonce, count=len(claimable)
-        )
-        claimed = [
-            (
-                trade_id,
-                client.sign_offline(
-                    to=client.exchange_address, data=data, nonce=first_nonce + index, terms=terms
-                ),
-            )
-            for index, (trade_id, data) in enumerate(claimable)
-        ]
-        trades_settlement_claim(
-            [
-                Claim(trade_id, signed.nonce, "0x" + signed.raw.hex(), signed.hash)
-                for trade_id, signed in claimed
-            ]
-        )
-    logger.info(
-        "event=trades_signed trades=%s first=%s operator_nonces=%s-%s",
-        len(claimed),
-        claimed[0][0],
-        claimed[0][1].nonce,
-        claimed[-1][1].nonce,
-    )
-    return claimed
+    return outbox.claim(TRADES, network=network, batch=batch, terms=terms, client=client)
 
 
 def _refused(*, trade_id: int, reason: str, client: ExchangeClient) -> str:
@@ -406,70 +367,6 @@ def _refused(*, trade_id: int, reason: str, client: ExchangeClient) -> str:
         return "settled"
     trade_settlement_fail(trade_id=trade_id, reason=f"refused by the contract: {reason}")
     return "failed"
-
-
-def trades_broadcast(
-    *, claimed: list[tuple[int, SignedTransaction]], client: ExchangeClient
-) -> list[str]:
-    """Sends the claimed transactions in nonce order in one JSON-RPC batch: "sent" or
-    "unknown" for each (the node did not answer, or refused it: the next run finds out)."""
-    calls = [("eth_sendRawTransaction", ["0x" + signed.raw.hex()]) for _, signed in claimed]
-    try:
-        answers = rpc_batch.batch_outcomes(client, calls)
-    except ChainUnavailable as error:
-        logger.warning(
-            "event=trades_send_unknown trades=%s first=%s error=%s",
-            len(claimed),
-            claimed[0][0],
-            error,
-        )
-        return ["unknown"] * len(claimed)
-    outcomes = []
-    for (trade_id, signed), answer in zip(claimed, answers, strict=True):
-        if isinstance(answer, ItemError):
-            _send_rejected(trade_id, signed, answer.message)
-            outcomes.append("unknown")
-        else:
-            outcomes.append("sent")
-    sent = [
-        trade_id
-        for (trade_id, _), outcome in zip(claimed, outcomes, strict=True)
-        if outcome == "sent"
-    ]
-    Trade.objects.filter(id__in=sent, settlement_status=SettlementStatus.SENT).update(
-        broadcast_at=timezone.now(), settlement_error=""
-    )
-    logger.info("event=trades_sent trades=%s first=%s", len(sent), claimed[0][0])
-    return outcomes
-
-
-def trade_broadcast(*, trade_id: int, signed: SignedTransaction, client: ExchangeClient) -> str:
-    try:
-        client.send_raw(signed)
-    except ChainUnavailable as error:
-        logger.warning(
-            "event=trade_send_unknown trade=%s tx=%s error=%s", trade_id, signed.hash, error
-        )
-        return "unknown"
-    except TransactionRejected as error:
-        _send_rejected(trade_id, signed, str(error))
-        return "unknown"
-    Trade.objects.filter(id=trade_id, transaction_hash=signed.hash).update(
-        broadcast_at=timezone.now(), settlement_error=""
-    )
-    logger.info("event=trade_sent trade=%s tx=%s", trade_id, signed.hash)
-    return "sent"
-
-
-def _send_rejected(trade_id: int, signed: SignedTransaction, error: str) -> None:
-    # "already known" and the like: the next run finds out what the node has. The
-    # reason stays visible in the admin (an operator account out of gas money, say).
-    Trade.objects.filter(id=trade_id, transaction_hash=signed.hash).update(
-        settlement_error=f"send rejected: {error}"[:2000]
-    )
-    logger.warning(
-        "event=trade_send_rejected trade=%s tx=%s error=%s", trade_id, signed.hash, error
-    )
 
 
 def _await_receipts(
@@ -522,7 +419,9 @@ def trades_confirm(
         for trade in trades
         if (receipt := receipts.get(trade.transaction_hash)) is not None
         and receipt.succeeded
-        and _confirmed(client, receipt, head, confirmations, canonical)
+        and outbox.receipt_confirmed(
+            client, receipt, head=head, confirmations=confirmations, canonical=canonical
+        )
     }
     trades_settlement_complete(
         [
@@ -586,22 +485,16 @@ def _confirm_one(
 ) -> str:
     """settled, mined (waiting for confirmations), failed, waiting or resent."""
     if receipt is None:
-        return _resolve_unmined(trade=trade, client=client)
+        return outbox.resolve_unmined(TRADES, row=trade, client=client)
     if not receipt.succeeded:
         _record_receipt(trade, receipt)
         if client.traded(trade.hash):
-            trade_settlement_complete(
-                trade_id=trade.id,
-                transaction_hash="",
-                block_number=None,
-                gas_used=None,
-                note=f"{receipt.transaction_hash} reverted, but the contract shows this "
-                "tradeHash settled by another transaction",
-            )
-            return "settled"
+            return _settled_elsewhere(trade.id, f"{receipt.transaction_hash} reverted, but")
         trade_settlement_fail(trade_id=trade.id, reason=f"reverted in {receipt.transaction_hash}")
         return "failed"
-    if not _confirmed(client, receipt, head, confirmations, canonical):
+    if not outbox.receipt_confirmed(
+        client, receipt, head=head, confirmations=confirmations, canonical=canonical
+    ):
         _record_receipt(trade, receipt)
         return "mined"
     trade_settlement_complete(
@@ -613,103 +506,8 @@ def _confirm_one(
     return "settled"
 
 
-def _confirmed(
-    client: ExchangeClient,
-    receipt: Receipt,
-    head: int,
-    confirmations: int,
-    canonical: dict[int, str],
-) -> bool:
-    """Whether the receipt's block is `confirmations` deep and still on the node's chain."""
-    if head < receipt.block_number:
-        head = client.head()
-    if head - receipt.block_number + 1 < confirmations:
-        return False
-    number = receipt.block_number
-    on_chain = canonical[number] if number in canonical else block_hash(client, number)
-    return on_chain == receipt.block_hash
-
-
 def _record_receipt(trade: Trade, receipt: Receipt) -> None:
     if trade.gas_used is None:
         Trade.objects.filter(id=trade.id, transaction_hash=receipt.transaction_hash).update(
             gas_used=receipt.gas_used, block_number=receipt.block_number
         )
-
-
-def _resolve_unmined(*, trade: Trade, client: ExchangeClient) -> str:
-    """No receipt for the stored transaction: find out why before anything is sent."""
-    if transaction_known(client, trade.transaction_hash):
-        if trade.broadcast_at is None:
-            Trade.objects.filter(id=trade.id, transaction_hash=trade.transaction_hash).update(
-                broadcast_at=timezone.now(), settlement_error=""
-            )
-        return "waiting"
-    operator = _operator(client)
-    if client.nonce(operator, pending=False) <= trade.operator_nonce:
-        # Our nonce is still free: send the very same transaction (it can be mined once).
-        logger.info("event=trade_resend trade=%s tx=%s", trade.id, trade.transaction_hash)
-        trade_broadcast(trade_id=trade.id, signed=_signed(trade), client=client)
-        return "resent"
-    # Another transaction took our nonce, so ours can never be mined. Check once more
-    # that it was not mined meanwhile, and ask the contract whether the trade is settled.
-    if client.receipt(trade.transaction_hash) is not None:
-        return "waiting"
-    if client.traded(trade.hash):
-        trade_settlement_complete(
-            trade_id=trade.id,
-            transaction_hash="",
-            block_number=None,
-            gas_used=None,
-            note=f"{trade.transaction_hash} was never mined; the contract shows this "
-            "tradeHash settled by another transaction",
-        )
-        return "settled"
-    if Network.objects.filter(pk=trade.network_id, settlement_halted=True).exists():
-        _note(
-            trade.id,
-            "waiting: its nonce was used by another transaction; not re-signed "
-            "while settlement is halted",
-        )
-        return "waiting"
-    return _resign(trade=trade, client=client, operator=operator)
-
-
-def _resign(*, trade: Trade, client: ExchangeClient, operator: str) -> str:
-    # Node calls (gas estimate: a refusal shows here) before the operator nonce lock.
-    data = client.trade_data(**trade_fields(trade))
-    try:
-        terms = client.transaction_terms(to=client.exchange_address, data=data, sender=operator)
-    except ContractReverted as error:
-        return _refused(trade_id=trade.id, reason=error.reason, client=client)
-    node_nonce = client.nonce(operator)
-    with transaction.atomic():
-        locked = _locked_trade(
-            trade.id,
-            settlement_status=SettlementStatus.SENT,
-            transaction_hash=trade.transaction_hash,
-        )
-        if locked is None:
-            return "waiting"
-        tx_nonce = operator_nonce_take(
-            network=locked.network, address=operator, node_nonce=node_nonce
-        )
-        signed = client.sign_offline(
-            to=client.exchange_address, data=data, nonce=tx_nonce, terms=terms
-        )
-        Trade.objects.filter(id=locked.id).update(
-            operator_nonce=signed.nonce,
-            raw_transaction="0x" + signed.raw.hex(),
-            transaction_hash=signed.hash,
-            broadcast_at=None,
-            gas_used=None,
-            block_number=None,
-        )
-    logger.warning(
-        "event=trade_resigned trade=%s old_tx=%s tx=%s",
-        trade.id,
-        trade.transaction_hash,
-        signed.hash,
-    )
-    trade_broadcast(trade_id=trade.id, signed=signed, client=client)
-    return "resent"

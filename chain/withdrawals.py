@@ -1,38 +1,29 @@
 """The withdrawal workers: dispatch sends PENDING withdrawals to the contract, confirm
 settles PROCESSING ones once their outcome is known on chain.
 
-Never paying twice rests on three things:
-- The signed adminWithdraw transaction, its operator nonce and hash are committed
-  (PROCESSING) BEFORE it is broadcast. After a crash, a timeout or a 5xx the worker
-  holds the exact transaction it may have sent.
-- An unknown outcome is looked up, never assumed: a receipt for the stored hash; else
-  the node's pool; else whether the operator nonce is still free (then the very same
-  transaction is sent again: the same hash can be mined at most once); only when that
-  nonce was consumed by another transaction, so ours can never be mined, and the
-  contract's `withdrawn(hash)` is still false, is a new transaction signed.
-- The contract pays each withdrawHash once (`withdrawn` map): the last line.
-A reverted transaction fails the withdrawal (hold released) only if the contract says
-the hash was not paid.
+Never paying twice rests on the operator-transaction outbox (chain/outbox.py: store the
+signed adminWithdraw transaction before sending it, look an unknown outcome up, re-sign
+only when the stored one can never be mined) and on the contract, which pays each
+withdrawHash once (`withdrawn` map). A reverted transaction fails the withdrawal (hold
+released) only if the contract says the hash was not paid.
 """
 
 import logging
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from chain import outbox
 from chain.client import (
     ChainError,
     ChainUnavailable,
     ContractReverted,
     ExchangeClient,
     SignedTransaction,
-    TransactionRejected,
 )
-from chain.nonces import operator_nonce_take
-from chain.rpc_extras import block_hash, transaction_known
+from chain.outbox import OperatorOutbox, operator_address
 from chain.watcher import required_confirmations
 from exchange.models import (
     Network,
@@ -64,21 +55,6 @@ class ConfirmResult:
     failed: list[int] = field(default_factory=list)
     waiting: list[int] = field(default_factory=list)
     resent: list[int] = field(default_factory=list)
-
-
-def _operator(client: ExchangeClient) -> str:
-    if not client.operator_address:
-        raise ChainError("no operator key: set OPERATOR_PRIVATE_KEY or OPERATOR_PRIVATE_KEY_FILE")
-    return client.operator_address
-
-
-def _signed(withdrawal: Transfer) -> SignedTransaction:
-    return SignedTransaction(
-        hash=withdrawal.transaction_hash,
-        raw=bytes.fromhex(withdrawal.raw_transaction.removeprefix("0x")),
-        nonce=withdrawal.operator_nonce,
-        sender="",
-    )
 
 
 # ---- dispatch ----
@@ -138,52 +114,31 @@ def withdrawal_dispatch(*, withdrawal_id: int, client: ExchangeClient) -> str:
 
 
 def withdrawal_claim(*, withdrawal_id: int, client: ExchangeClient) -> SignedTransaction | str:
-    """PENDING -> PROCESSING with the signed transaction stored; nothing is sent yet.
-    Every node call (gas estimate, fees, nonce) comes before the transaction: while the
-    operator nonce row is locked, only the database and the local signer run, so a slow
-    node never holds the lock the settler needs too."""
-    operator = _operator(client)
+    """PENDING -> PROCESSING with the signed transaction stored (the outbox's claim);
+    nothing is sent yet. The gas estimate simulates the call: a refusal shows here."""
     withdrawal = _pending(withdrawal_id)
     if withdrawal is None:
         return "taken"
-    data = client.admin_withdraw_data(**_withdraw_fields(withdrawal))
+    data = WITHDRAWALS.calldata(withdrawal, client)
     try:
-        terms = client.transaction_terms(to=client.exchange_address, data=data, sender=operator)
+        terms = client.transaction_terms(
+            to=client.exchange_address, data=data, sender=operator_address(client)
+        )
     except ContractReverted as error:
         return _refused(withdrawal_id=withdrawal_id, reason=error.reason, client=client)
-    node_nonce = client.nonce(operator)
-    with transaction.atomic():
-        if not _pending(withdrawal_id, lock=True):
-            return "taken"
-        tx_nonce = operator_nonce_take(
-            network=withdrawal.network, address=operator, node_nonce=node_nonce
-        )
-        signed = client.sign_offline(
-            to=client.exchange_address, data=data, nonce=tx_nonce, terms=terms
-        )
-        Transfer.objects.filter(id=withdrawal_id, status=TransferStatus.PENDING).update(
-            status=TransferStatus.PROCESSING,
-            operator_nonce=signed.nonce,
-            raw_transaction="0x" + signed.raw.hex(),
-            transaction_hash=signed.hash,
-            broadcast_at=None,
-            error="",
-            updated_at=timezone.now(),
-        )
-        transfers_changed([withdrawal_id])
-    logger.info(
-        "event=withdrawal_signed transfer=%s tx=%s operator_nonce=%s",
-        withdrawal_id,
-        signed.hash,
-        signed.nonce,
+    claimed = outbox.claim(
+        WITHDRAWALS,
+        network=withdrawal.network,
+        batch=[(withdrawal_id, data)],
+        terms=terms,
+        client=client,
     )
-    return signed
+    return claimed[0][1] if claimed else "taken"
 
 
-def _pending(withdrawal_id: int, *, lock: bool = False) -> Transfer | None:
-    rows = Transfer.objects.select_for_update() if lock else Transfer.objects
+def _pending(withdrawal_id: int) -> Transfer | None:
     return (
-        rows.select_related("token", "network")
+        Transfer.objects.select_related("token", "network")
         .filter(id=withdrawal_id, status=TransferStatus.PENDING)
         .first()
     )
@@ -225,34 +180,8 @@ def _refused(*, withdrawal_id: int, reason: str, client: ExchangeClient) -> str:
 def withdrawal_broadcast(
     *, withdrawal_id: int, signed: SignedTransaction, client: ExchangeClient
 ) -> str:
-    try:
-        client.send_raw(signed)
-    except ChainUnavailable as error:
-        logger.warning(
-            "event=withdrawal_send_unknown transfer=%s tx=%s error=%s",
-            withdrawal_id,
-            signed.hash,
-            error,
-        )
-        return "unknown"
-    except TransactionRejected as error:
-        # "already known" and the like: the confirm step finds out what the node has. The
-        # reason stays visible in the admin (an operator account out of gas money, say).
-        Transfer.objects.filter(id=withdrawal_id, transaction_hash=signed.hash).update(
-            error=f"send rejected: {error}"[:500]
-        )
-        logger.warning(
-            "event=withdrawal_send_rejected transfer=%s tx=%s error=%s",
-            withdrawal_id,
-            signed.hash,
-            error,
-        )
-        return "unknown"
-    Transfer.objects.filter(id=withdrawal_id, transaction_hash=signed.hash).update(
-        broadcast_at=timezone.now(), error=""
-    )
-    logger.info("event=withdrawal_sent transfer=%s tx=%s", withdrawal_id, signed.hash)
-    return "sent"
+    """Sends the stored transaction: "sent" or "unknown" (the confirm step finds out)."""
+    return outbox.broadcast(WITHDRAWALS, row_id=withdrawal_id, signed=signed, client=client)
 
 
 # ---- confirm ----
@@ -288,10 +217,9 @@ def _confirm_one(
     """What became of one PROCESSING withdrawal: completed, failed, waiting or resent."""
     receipt = client.receipt(withdrawal.transaction_hash)
     if receipt is None:
-        return "resent" if _resolve_unmined(withdrawal=withdrawal, client=client) else "waiting"
-    if head - receipt.block_number + 1 < confirmations or (
-        block_hash(client, receipt.block_number) != receipt.block_hash
-    ):
+        resolved = outbox.resolve_unmined(WITHDRAWALS, row=withdrawal, client=client)
+        return "resent" if resolved == "resent" else "waiting"
+    if not outbox.receipt_confirmed(client, receipt, head=head, confirmations=confirmations):
         return "waiting"
     if receipt.succeeded:
         done = withdrawal_complete(
@@ -313,76 +241,51 @@ def _confirm_one(
     return "failed" if failed else None
 
 
-def _resolve_unmined(*, withdrawal: Transfer, client: ExchangeClient) -> bool:
-    """No receipt for the stored transaction: find out why; returns whether it sent."""
-    if transaction_known(client, withdrawal.transaction_hash):
-        if withdrawal.broadcast_at is None:
-            Transfer.objects.filter(id=withdrawal.id).update(broadcast_at=timezone.now(), error="")
-        return False
-    operator = _operator(client)
-    if client.nonce(operator, pending=False) <= withdrawal.operator_nonce:
-        # Our nonce is still free: send the very same transaction (it can be mined once).
-        logger.info(
-            "event=withdrawal_resend transfer=%s tx=%s", withdrawal.id, withdrawal.transaction_hash
-        )
-        withdrawal_broadcast(withdrawal_id=withdrawal.id, signed=_signed(withdrawal), client=client)
-        return True
-    # Another transaction took our nonce, so ours can never be mined. Check once more
-    # that it was not mined meanwhile and that the contract has not paid the hash.
-    if client.receipt(withdrawal.transaction_hash) is not None:
-        return False
-    if client.withdrawn(withdrawal.hash):
-        Transfer.objects.filter(id=withdrawal.id).update(
+class WithdrawalOutbox(OperatorOutbox):
+    """Withdrawals through the operator-transaction outbox: PENDING -> PROCESSING. Every
+    outcome of a look-up but a new send is "waiting" to the confirm run."""
+
+    model = Transfer
+    event = "withdrawal"
+    key = "transfer"
+    error_field = "error"
+    error_length = 500
+    queued = {"kind": TransferKind.WITHDRAWAL, "status": TransferStatus.PENDING}
+    in_flight = {"kind": TransferKind.WITHDRAWAL, "status": TransferStatus.PROCESSING}
+
+    def calldata(self, row: Transfer, client: ExchangeClient) -> bytes:
+        return client.admin_withdraw_data(**_withdraw_fields(row))
+
+    def store_claimed(self, claimed: list[tuple[int, SignedTransaction]]) -> None:
+        for withdrawal_id, signed in claimed:
+            Transfer.objects.filter(id=withdrawal_id, **self.queued).update(
+                status=TransferStatus.PROCESSING,
+                operator_nonce=signed.nonce,
+                raw_transaction="0x" + signed.raw.hex(),
+                transaction_hash=signed.hash,
+                broadcast_at=None,
+                error="",
+                updated_at=timezone.now(),
+            )
+        transfers_changed([withdrawal_id for withdrawal_id, _ in claimed])
+
+    def done_on_chain(self, row: Transfer, client: ExchangeClient) -> bool:
+        return client.withdrawn(row.hash)
+
+    def done_elsewhere(self, row: Transfer) -> str:
+        Transfer.objects.filter(id=row.id).update(
             error="the contract has paid this withdrawHash in another transaction"
         )
-        logger.error("event=withdrawal_paid_elsewhere transfer=%s", withdrawal.id)
-        return False
-    return _resign(withdrawal=withdrawal, client=client, operator=operator)
+        logger.error("event=withdrawal_paid_elsewhere transfer=%s", row.id)
+        return "waiting"
+
+    def refused(self, row: Transfer, reason: str, client: ExchangeClient) -> str:
+        if "already withdrawn" not in reason and "insufficient balance" not in reason:
+            withdrawal_fail(withdrawal_id=row.id, reason=f"refused by the contract: {reason}")
+        return "waiting"
+
+    def resign_fields(self) -> dict:
+        return {"updated_at": timezone.now()}
 
 
-def _resign(*, withdrawal: Transfer, client: ExchangeClient, operator: str) -> bool:
-    """Signs the withdrawal again with a new nonce; node calls first, as in the claim."""
-    data = client.admin_withdraw_data(**_withdraw_fields(withdrawal))
-    try:
-        terms = client.transaction_terms(to=client.exchange_address, data=data, sender=operator)
-    except ContractReverted as error:
-        if "already withdrawn" in error.reason or "insufficient balance" in error.reason:
-            return False
-        withdrawal_fail(
-            withdrawal_id=withdrawal.id, reason=f"refused by the contract: {error.reason}"
-        )
-        return False
-    node_nonce = client.nonce(operator)
-    with transaction.atomic():
-        locked = (
-            Transfer.objects.select_for_update()
-            .filter(
-                id=withdrawal.id,
-                status=TransferStatus.PROCESSING,
-                transaction_hash=withdrawal.transaction_hash,
-            )
-            .first()
-        )
-        if locked is None:
-            return False
-        tx_nonce = operator_nonce_take(
-            network=withdrawal.network, address=operator, node_nonce=node_nonce
-        )
-        signed = client.sign_offline(
-            to=client.exchange_address, data=data, nonce=tx_nonce, terms=terms
-        )
-        Transfer.objects.filter(id=locked.id).update(
-            operator_nonce=signed.nonce,
-            raw_transaction="0x" + signed.raw.hex(),
-            transaction_hash=signed.hash,
-            broadcast_at=None,
-            updated_at=timezone.now(),
-        )
-    logger.warning(
-        "event=withdrawal_resigned transfer=%s old_tx=%s tx=%s",
-        withdrawal.id,
-        withdrawal.transaction_hash,
-        signed.hash,
-    )
-    withdrawal_broadcast(withdrawal_id=withdrawal.id, signed=signed, client=client)
-    return True
+WITHDRAWALS = WithdrawalOutbox()

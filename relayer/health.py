@@ -4,14 +4,15 @@ A node's check is cheap under failure (docs/edge.md): its answer is kept in the 
 for HEALTH_CACHE_SECONDS, one web process at a time asks the node (the others answer with
 the last result meanwhile), and the question is bounded by HEALTH_NODE_TIMEOUT in all, so
 probes looping on /healthz during a node outage cannot occupy the web workers.
+
+The node is asked through the relayer's one node client (chain.client.node_head, web3's
+provider), given to health_get by its caller.
 """
 
 import hashlib
-import json
 import time
-import urllib.error
-import urllib.request
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
@@ -19,6 +20,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
+from chain.client import ChainError, ChainUnavailable
 from chain.models import WatcherCursor
 from exchange.models import Network
 
@@ -60,16 +62,11 @@ def _check_broker() -> dict:
     return {"ok": True}
 
 
-def node_block_number(rpc_url: str, *, timeout: float) -> int:
-    """The node's eth_blockNumber; raises on any failure."""
-    payload = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []})
-    request = urllib.request.Request(
-        rpc_url, data=payload.encode(), headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        body = json.loads(response.read())
-    return int(body["result"], 16)
-
+# A node's latest block number: (rpc_url, timeout=seconds) -> int; raises ChainError.
+NodeHead = Callable[..., int]
+# What /healthz has always called a node it cannot reach (the name of urllib's error, its
+# first transport): monitors match on it.
+UNREACHABLE = "URLError"
 
 # Node questions run here so that a whole question (connect, send, a trickled answer) is
 # bounded, not each socket operation; a question past its time finishes in the background.
@@ -84,19 +81,23 @@ def now() -> float:
     return time.time()
 
 
-def _ask_node(rpc_url: str) -> dict:
+def _ask_node(rpc_url: str, node_head: NodeHead) -> dict:
     timeout = settings.HEALTH_NODE_TIMEOUT
-    question = _node_pool.submit(node_block_number, rpc_url, timeout=timeout)
+    # The client's own timeout (each socket operation) is longer than the question's
+    # bound, so a silent node is always this bound's TimeoutError.
+    question = _node_pool.submit(node_head, rpc_url, timeout=timeout + 1)
     try:
         block = question.result(timeout=timeout)
     except FutureTimeout:
         return {"ok": False, "error": "TimeoutError"}
-    except (OSError, ValueError, KeyError, TypeError, urllib.error.URLError) as error:
+    except ChainUnavailable:
+        return {"ok": False, "error": UNREACHABLE}
+    except (ChainError, ValueError) as error:  # answered, with nonsense
         return {"ok": False, "error": type(error).__name__}
     return {"ok": True, "blockNumber": block}
 
 
-def _check_node(network: Network) -> dict:
+def _check_node(network: Network, node_head: NodeHead) -> dict:
     if not network.rpc_url:
         return {"ok": False, "error": "no RPC URL configured"}
     key = "healthz:node:" + hashlib.sha256(network.rpc_url.encode()).hexdigest()[:32]
@@ -112,7 +113,7 @@ def _check_node(network: Network) -> dict:
         asking = True
     if not asking and kept is not None:
         return kept["check"]  # another process is asking the node right now
-    check = _ask_node(network.rpc_url)
+    check = _ask_node(network.rpc_url, node_head)
     try:
         cache.set(key, {"at": now(), "check": check}, timeout=_KEEP_SECONDS)
         if asking:
@@ -134,13 +135,13 @@ def _check_watcher(cursor) -> dict:
     }
 
 
-def health_get() -> dict:
+def health_get(*, node_head: NodeHead) -> dict:
     """{"ok": bool, "checks": {name: {"ok": bool, ...}}}; never carries an RPC URL,
-    which may embed a provider's credentials."""
+    which may embed a provider's credentials. `node_head` asks a node its latest block."""
     checks = {"database": _check_database(), "cache": _check_cache(), "broker": _check_broker()}
     if checks["database"]["ok"]:
         for network in Network.objects.filter(enabled=True).order_by("id"):
-            checks[f"node:{network.id}"] = _check_node(network)
+            checks[f"node:{network.id}"] = _check_node(network, node_head)
         for cursor in WatcherCursor.objects.filter(network__enabled=True).order_by("network_id"):
             checks[f"watcher:{cursor.network_id}"] = _check_watcher(cursor)
     return {"ok": all(check["ok"] for check in checks.values()), "checks": checks}

@@ -262,8 +262,8 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-# Rate limits (exchange/api/throttling.py): counters in the shared cache through
-# django-ratelimit; the limits per cost class are RateLimitPolicy rows in the admin.
+# Rate limits (exchange/api/throttling.py): counters in the shared cache
+# (exchange/api/rate_counters.py); the limits per cost class are RateLimitPolicy rows.
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_FAIL_OPEN = True
 # Paths outside the API: never counted, never carry the headers.

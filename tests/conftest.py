@@ -1,11 +1,10 @@
 import time
-from types import SimpleNamespace
 
-import django_ratelimit.core
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from exchange.api import rate_counters
 from exchange.api.markets import markets_forget
 from exchange.api.networks import networks_forget
 from exchange.selectors.access import rate_limits_forget
@@ -100,7 +99,7 @@ def _fresh_rate_limits(monkeypatch):
     """Each test starts with no rate-limit counters and re-reads the policy rows. The
     counters' clock stands still, so no fixed window can end in the middle of a test."""
     frozen = time.time()
-    monkeypatch.setattr(django_ratelimit.core, "time", SimpleNamespace(time=lambda: frozen))
+    monkeypatch.setattr(rate_counters, "clock", lambda: int(frozen))
     cache.clear()
     rate_limits_forget()
     networks_forget()

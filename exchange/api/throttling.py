@@ -1,6 +1,7 @@
 """Rate limits, API keys and bans for every API request, in one middleware.
 
-Each request is counted, with django-ratelimit's counters in the shared cache, in
+Each request is counted, with fixed-window counters in the shared cache
+(exchange/api/rate_counters.py), in
 its endpoint's cost class (exchange/api/security.py) against its client: the IP, or
 a valid X-API-KEY's own, larger budget. An account's budget is spent only by the
 account's own signed writes: after the view, one count for each account whose
@@ -17,26 +18,17 @@ is banned (418) for an escalating period (exchange/services/bans.py).
 import ipaddress
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
-import django_ratelimit.core as ratelimit_core
 from django.conf import settings
-from django.core.cache import caches
-from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404, resolve
 from django.utils import timezone
-from django_ratelimit.core import (
-    ALL,
-    EXPIRATION_FUDGE,
-    _get_window,
-    _make_cache_key,
-    get_usage,
-)
 
+from exchange.api import rate_counters
 from exchange.api.errors import Code, error_body
 from exchange.api.parsers import json_loads_bounded
+from exchange.api.rate_counters import Counter, Usage
 from exchange.api.security import cost_class_of, security_type_of
 from exchange.models import Ban
 from exchange.selectors.access import (
@@ -133,136 +125,43 @@ def request_account(request: HttpRequest, url_kwargs: dict) -> str | None:
     return _address(body.get("account")) if isinstance(body, dict) else None
 
 
-@dataclass(frozen=True)
-class Usage:
-    limit: int
-    count: int
-    time_left: int
-
-    @property
-    def remaining(self) -> int:
-        return max(0, self.limit - self.count)
-
-    @property
-    def exceeded(self) -> bool:
-        return self.count > self.limit
-
-
-def _count(
-    request: HttpRequest, group: str, value: str, limit: int, window: int, increment: bool = True
-) -> Usage | None:
-    """One more request in `group` for `value`, with django-ratelimit's counter; without
-    `increment`, what the counter would say if this request were counted."""
+def _count(counters: list[Counter]) -> list[Usage]:
+    """One more request on each counter; nothing when the cache is down: serve rather
+    than refuse everyone (healthz reports it)."""
     try:
-        usage = get_usage(
-            request,
-            group=group,
-            key=lambda _group, _request: value,
-            rate=(limit, window),
-            increment=increment,
-        )
+        return rate_counters.count(counters)[1]
     except Exception:
-        # The cache is down: serve rather than refuse everyone (healthz reports it).
-        logger.warning("event=ratelimit_cache_error group=%s", group, exc_info=True)
-        return None
-    if usage is None:
-        return None
-    count = usage["count"] + (0 if increment else 1)
-    return Usage(limit=usage["limit"], count=count, time_left=max(0, usage["time_left"]))
-
-
-def _redis_cache() -> RedisCache | None:
-    store = caches[settings.RATELIMIT_USE_CACHE]
-    return store if isinstance(store, RedisCache) else None
-
-
-Counter = tuple[str, str, int, int]  # (group, value, limit, window)
-
-
-def _counter_keys(store: RedisCache, counters: list[Counter]) -> tuple[list[str], list[int]]:
-    """The cache keys and window ends django-ratelimit would use for these counters."""
-    keys, ends = [], []
-    for group, value, limit, window in counters:
-        end = _get_window(value, window)
-        raw = _make_cache_key(group, end, (limit, window), value, ALL)
-        keys.append(store.make_and_validate_key(raw))
-        ends.append(end)
-    return keys, ends
-
-
-def _usages(counters: list[Counter], ends: list[int], counts: list) -> list[Usage]:
-    moment = int(ratelimit_core.time.time())  # get_usage's clock (tests freeze it)
-    return [
-        Usage(limit=limit, count=int(count), time_left=max(0, end - moment))
-        for (_, _, limit, _), end, count in zip(counters, ends, counts, strict=True)
-    ]
+        logger.warning(
+            "event=ratelimit_cache_error group=%s",
+            counters[0][0],
+            exc_info=True,
+        )
+        return []
 
 
 def _ban_and_count(
-    request: HttpRequest,
-    clients: list[str],
-    counters: list[Counter],
-    moment: datetime,
-    peeks: list[Counter] = (),
+    clients: list[str], counters: list[Counter], moment: datetime, peeks: list[Counter] = ()
 ) -> tuple[ActiveBan | None, list[Usage]]:
-    """The ban in force on any of `clients`, else one more request on each counter, and
-    what each of `peeks` would say with this request counted (nothing written there).
-
-    With the Redis cache, one pipelined round trip: MGET of the cached ban states,
-    then SET NX EX + INCR per counter (django-ratelimit's keys and windows), GET per
-    peek. A banned request is not counted: its increments are taken back (one more
-    round trip, only then). Else (no Redis): ban_active, then get_usage one by one.
-    """
-    store = _redis_cache()
-    if store is None:
-        ban = ban_active(clients=clients, now=moment)
-        if ban is not None:
-            return ban, []
-        usages = [_count(request, *counter) for counter in counters]
-        usages += [_count(request, *peek, increment=False) for peek in peeks]
-        return None, [usage for usage in usages if usage is not None]
+    """The ban in force on any of `clients`, else one more request on each counter and
+    what each of `peeks` would say with it counted: the cached ban states are read and
+    the counters counted in one cache round trip (rate_counters.count). A banned request
+    is not counted: its counts are taken back (one more round trip, only then)."""
     ban_keys = ban_cache_keys(clients)
-    versioned = [store.make_and_validate_key(key) for key in ban_keys.values()]
     try:
-        keys, ends = _counter_keys(store, counters)
-        peek_keys, peek_ends = _counter_keys(store, list(peeks))
-        pipe = store._cache.get_client(keys[0], write=True).pipeline(transaction=False)
-        pipe.mget(versioned)
-        for key, (_, _, _, window) in zip(keys, counters, strict=True):
-            pipe.set(key, 0, ex=window + EXPIRATION_FUDGE, nx=True)
-            pipe.incr(key)
-        for key in peek_keys:
-            pipe.get(key)
-        replies = pipe.execute()
+        found, usages = rate_counters.count(counters, list(peeks), list(ban_keys.values()))
     except Exception:
         # The cache is down: serve rather than refuse everyone (healthz reports it).
-        logger.warning("event=ratelimit_cache_error group=pipeline", exc_info=True)
+        logger.warning("event=ratelimit_cache_error group=count", exc_info=True)
         return ban_active(clients=clients, now=moment), []
-    loads = store._cache._serializer.loads
-    cached = {
-        client: loads(raw)
-        for client, raw in zip(ban_keys, replies[0], strict=True)
-        if raw is not None
-    }
+    cached = {client: found[key] for client, key in ban_keys.items() if key in found}
     ban = ban_from_cached(clients=clients, cached=cached, now=moment)
     if ban is not None:
-        _uncount(store, keys)
+        try:
+            rate_counters.uncount(counters)
+        except Exception:
+            logger.warning("event=ratelimit_cache_error group=uncount", exc_info=True)
         return ban, []
-    counted = 2 * len(counters)
-    peeked = [int(raw or 0) + 1 for raw in replies[1 + counted :]]
-    return None, _usages(counters, ends, replies[2 : 1 + counted : 2]) + _usages(
-        list(peeks), peek_ends, peeked
-    )
-
-
-def _uncount(store: RedisCache, keys: list[str]) -> None:
-    try:
-        pipe = store._cache.get_client(keys[0], write=True).pipeline(transaction=False)
-        for key in keys:
-            pipe.decr(key)
-        pipe.execute()
-    except Exception:
-        logger.warning("event=ratelimit_cache_error group=uncount", exc_info=True)
+    return None, usages
 
 
 def _json(status: int, code: int, reason: str) -> JsonResponse:
@@ -334,7 +233,6 @@ class RateLimitMiddleware:
                 peeks.append(_counter(cost_class, f"account:{account}", limits))
 
         ban, usages = _ban_and_count(
-            request,
             sorted({ip_client, client}),
             [
                 (f"api:{cost_class}:{value.split(':')[0]}", value, limit, limits.window_seconds)
@@ -364,7 +262,7 @@ class RateLimitMiddleware:
                 verified_signers_untrack()
             if api_key is None and response.status_code < 400:
                 for signer in sorted(signers):
-                    _count(request, *_counter(cost_class, f"account:{signer}", limits))
+                    _count([_counter(cost_class, f"account:{signer}", limits)])
         if tightest is None:
             limit = min(limit for _, limit in counters)
             tightest = Usage(limit, 0, limits.window_seconds)
@@ -373,13 +271,13 @@ class RateLimitMiddleware:
     def _throttled(
         self, request: HttpRequest, client: str, moment: datetime, time_left: int
     ) -> JsonResponse:
-        strikes = _count(
-            request,
+        strike = (
             "api:strikes",
             client,
             settings.RATELIMIT_BAN_AFTER,
             settings.RATELIMIT_BAN_WINDOW,
         )
+        strikes = next(iter(_count([strike])), None)
         if strikes is not None and strikes.exceeded:
             reason = f"kept sending after 429 ({strikes.count} throttled requests)"
             ban = ban_impose(client=client, reason=reason, now=moment)

@@ -1,8 +1,8 @@
 """Deposits read from the chain: recorded when first seen, credited once confirmed.
 
-The watcher (chain/watcher.py) calls the bulk forms (deposits_record, deposits_confirm):
-a range's logs in a few statements, a batch of confirmed deposits in one transaction.
-deposit_record and deposit_confirm are the same rules for one deposit. A deposit is
+The watcher (chain/watcher.py) records a range's logs in a few statements
+(deposits_record) and credits a batch of confirmed deposits in one transaction
+(deposits_confirm); tests call the same functions with one deposit. A deposit is
 credited exactly once: the PENDING -> COMPLETE update is conditional on the status
 and on the block hash the watcher just checked against the node, and the credit is
 written only for the rows that update changed (RETURNING decides who credits).
@@ -16,47 +16,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from exchange.models import Network, Token, Transfer, TransferKind, TransferStatus
-from exchange.services.deposits import deposit_credit, deposits_credit
+from exchange.services.deposits import deposits_credit
 from exchange.streams.events import transfers_changed
 
 logger = logging.getLogger(__name__)
-
-
-def deposit_record(
-    *,
-    network: Network,
-    token: Token,
-    account: str,
-    amount: int,
-    transaction_hash: str,
-    log_index: int,
-    block_number: int,
-    block_hash: str,
-) -> Transfer:
-    """Records a Deposit log once (PENDING). The same log seen again in another block
-    (a reorg moved its transaction) updates where it is; one that had been FAILED
-    because its block left the chain is PENDING again."""
-    transaction_hash, block_hash = transaction_hash.lower(), block_hash.lower()
-    with transaction.atomic():
-        deposit, created = Transfer.objects.select_for_update().get_or_create(
-            network=network,
-            kind=TransferKind.DEPOSIT,
-            transaction_hash=transaction_hash,
-            log_index=log_index,
-            defaults={
-                "account": account.lower(),
-                "token": token,
-                "amount": amount,
-                "block_number": block_number,
-                "block_hash": block_hash,
-            },
-        )
-        if not created and deposit.block_hash != block_hash:
-            _move(deposit, deposit.status, block_number=block_number, block_hash=block_hash)
-            deposit.refresh_from_db()
-        if created:
-            transfers_changed([deposit.id])
-        return deposit
 
 
 def _move(deposit: Transfer, status: str, *, block_number: int, block_hash: str) -> None:
@@ -100,9 +63,11 @@ class SeenDeposit:
 
 
 def deposits_record(*, network: Network, deposits: Sequence[SeenDeposit]) -> None:
-    """deposit_record for many logs: one INSERT ... ON CONFLICT DO NOTHING of them all,
-    a read of the logs it did not insert (seen before), and an update only for a log
-    that a reorg moved to another block. Runs inside the caller's transaction."""
+    """Records each Deposit log once (PENDING): one INSERT ... ON CONFLICT DO NOTHING of them all,
+        a read of the logs it did not insert (seen before), and an update only for a log
+        that a reorg moved to another block (it is PENDING there again, unless credited
+    already; one FAILED because its block left the chain is PENDING again). Runs inside
+    the caller's transaction."""
     if not deposits:
         return
     by_log = {(seen.transaction_hash.lower(), seen.log_index): seen for seen in deposits}
@@ -187,7 +152,7 @@ def _insert_new(network: Network, deposits: Sequence[SeenDeposit]) -> list[tuple
 
 
 def deposits_confirm(*, network: Network, confirmed: Mapping[str, Sequence[int]]) -> list[int]:
-    """deposit_confirm for many, in one transaction: `confirmed` maps each block hash the
+    """PENDING -> COMPLETE and the credit, in one transaction: `confirmed` maps each block hash the
     caller has just found canonical (with enough confirmations) to the ids of the
     deposits it holds. One conditional PENDING -> COMPLETE update (rows locked in id
     order) returns the deposits this call may credit; their balances are then credited
@@ -244,31 +209,6 @@ def _complete_pending(pairs: list[tuple[str, Sequence[int]]]) -> list[int]:
             ],
         )
         return [row[0] for row in cursor.fetchall()]
-
-
-def deposit_confirm(*, deposit_id: int, block_hash: str) -> bool:
-    """PENDING -> COMPLETE and the credit, if the deposit is still in `block_hash`
-    (which the caller has just found canonical at the deposit's height with enough
-    confirmations). Returns whether it credited."""
-    with transaction.atomic():
-        changed = Transfer.objects.filter(
-            id=deposit_id,
-            kind=TransferKind.DEPOSIT,
-            status=TransferStatus.PENDING,
-            block_hash=block_hash.lower(),
-        ).update(status=TransferStatus.COMPLETE, updated_at=timezone.now())
-        if changed != 1:
-            return False
-        transfers_changed([deposit_id])
-        deposit = Transfer.objects.select_related("token__network").get(id=deposit_id)
-        deposit_credit(
-            token=deposit.token,
-            account=deposit.account,
-            amount=int(deposit.amount),
-            reference=f"deposit:{deposit.id}",
-        )
-    logger.info("event=deposit_credited transfer=%s amount=%s", deposit_id, deposit.amount)
-    return True
 
 
 def deposit_fail(*, deposit_id: int, block_hash: str, reason: str) -> bool:

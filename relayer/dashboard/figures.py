@@ -4,7 +4,6 @@ halt, the last reconciliation), markets with 24h activity, and access control.""
 
 import json
 import time
-import urllib.error
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -12,6 +11,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Min, Q, Sum
 
+from chain.client import ChainError, node_head
 from chain.models import ReconciliationRun, WatcherCursor
 from chain.tick_schedule import tick_states
 from exchange.models import (
@@ -29,7 +29,6 @@ from exchange.models import (
     TransferStatus,
 )
 from exchange.trading_math import to_human
-from relayer.health import node_block_number
 
 UNREACHABLE = "node unreachable"
 PROBLEM_ROWS = 20  # withdrawals listed for action per network
@@ -53,10 +52,8 @@ def chain_head_get(network: Network) -> int | str:
     if cached is not None:
         return cached
     try:
-        head: int | str = node_block_number(
-            network.rpc_url, timeout=settings.DASHBOARD_NODE_TIMEOUT
-        )
-    except (OSError, ValueError, KeyError, TypeError, urllib.error.URLError):
+        head: int | str = node_head(network.rpc_url, timeout=settings.DASHBOARD_NODE_TIMEOUT)
+    except (ChainError, ValueError):
         head = UNREACHABLE
     cache.set(_head_key(network.id), head, settings.DASHBOARD_HEAD_CACHE_SECONDS)
     return head

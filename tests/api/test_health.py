@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from relayer.health import node_block_number
+from chain.client import ChainError, node_head
 from relayer.ports import free_port
 from tests.factories import NetworkFactory
 
@@ -34,9 +34,9 @@ def node_url():
         deadline = time.monotonic() + 30
         while True:
             try:
-                node_block_number(url, timeout=1)
+                node_head(url, timeout=1)
                 break
-            except OSError:
+            except ChainError:
                 if time.monotonic() > deadline or process.poll() is not None:
                     pytest.fail("anvil did not start")
                 time.sleep(0.05)

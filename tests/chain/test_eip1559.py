@@ -2,6 +2,8 @@
 transaction and its hash) across field sizes, contract creations and data lengths that
 cross RLP's length-prefix boundaries; and anvil accepts and mines what it signs."""
 
+import random
+
 import pytest
 from eth_account import Account
 from web3 import Web3
@@ -55,6 +57,49 @@ def test_it_signs_exactly_what_eth_account_signs(
 
     assert raw == bytes(expected.raw_transaction)
     assert tx_hash == "0x" + bytes(expected.hash).hex()
+
+
+def _random_size(rng: random.Random, bits: int) -> int:
+    """An integer of a random bit length up to `bits`: small and large values alike."""
+    return rng.getrandbits(rng.randint(0, bits))
+
+
+def _random_transaction(rng: random.Random) -> dict:
+    return {
+        "chain_id": _random_size(rng, 64) or 1,
+        "nonce": _random_size(rng, 63),
+        "max_priority_fee": _random_size(rng, 128),
+        "max_fee": _random_size(rng, 128),
+        "gas": _random_size(rng, 63),
+        "to": None if rng.random() < 0.1 else "0x" + rng.randbytes(20).hex(),
+        "value": _random_size(rng, 256),
+        "data": rng.randbytes(rng.choice([0, 1, rng.randint(0, 80), rng.randint(0, 2000)])),
+    }
+
+
+def test_it_signs_exactly_what_eth_account_signs_on_random_transactions():
+    """Random keys and fields (a fixed seed, so a failure is reproducible)."""
+    rng = random.Random(1559)
+    for _ in range(400):
+        key = rng.randbytes(32)
+        fields = _random_transaction(rng)
+        transaction = {
+            "chainId": fields["chain_id"],
+            "nonce": fields["nonce"],
+            "maxPriorityFeePerGas": fields["max_priority_fee"],
+            "maxFeePerGas": fields["max_fee"],
+            "gas": fields["gas"],
+            "value": fields["value"],
+            "data": fields["data"],
+        }
+        if fields["to"]:
+            transaction["to"] = Web3.to_checksum_address(fields["to"])
+        expected = Account.from_key(key).sign_transaction(transaction)
+
+        tx_hash, raw = sign_dynamic_fee(key, **fields)
+
+        assert raw == bytes(expected.raw_transaction), fields
+        assert tx_hash == "0x" + bytes(expected.hash).hex(), fields
 
 
 def test_rlp_encodes_the_specifications_examples():

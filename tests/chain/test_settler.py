@@ -4,8 +4,9 @@ on chain in id order; a refusal quarantines one trade; unknown outcomes never se
 import pytest
 
 from chain.client import ChainUnavailable
+from chain.outbox import broadcast
 from chain.reconciliation import reconcile_network
-from chain.settler import trade_broadcast, trade_claim, trade_fields
+from chain.settler import TRADES, trade_fields, trades_claim
 from exchange.models import Balance, Network, SettlementStatus, Trade
 from exchange.services.trade_settlement import (
     settlement_halt,
@@ -29,6 +30,18 @@ def contract_balance(ex, account, token) -> int:
 
 def ledger_total(account, token) -> int:
     return int(Balance.objects.get(account=account.address, token=token).total)
+
+
+def claimed(ex, trade) -> object:
+    """The trade claimed (signed and stored, SENT) by the settler's own claim, not sent."""
+    trade = Trade.objects.select_related("order__give_token", "order__take_token").get(id=trade.id)
+    data = ex.client.trade_data(**trade_fields(trade))
+    [(_, signed)] = trades_claim(network=ex.network, batch=[(trade.id, data)], client=ex.client)
+    return signed
+
+
+def trade_broadcast(*, trade_id, signed, client) -> str:
+    return broadcast(TRADES, row_id=trade_id, signed=signed, client=client)
 
 
 def halted(network) -> bool:
@@ -144,7 +157,7 @@ def test_a_reverted_settlement_transaction_quarantines_the_trade(chain_exchange)
     ex = chain_exchange
     order = ex.ask(ex.makers[0], give_tst=100 * ONE, take_eth=ONE)
     trade = ex.take(ex.taker, [(order, ONE // 2)])[0]
-    signed = trade_claim(trade_id=trade.id, client=ex.client)  # estimated: fine so far
+    signed = claimed(ex, trade)  # estimated: fine so far
     # Before it is mined, the maker takes its funds out through the escape hatch.
     ex.deployment.node.mine(25)
     ex.client.transact(
@@ -173,7 +186,7 @@ def test_an_unknown_send_is_resolved_by_sending_the_same_transaction_once(chain_
     order = ex.ask(ex.makers[0], give_tst=100 * ONE, take_eth=ONE)
     trade = ex.take(ex.taker, [(order, ONE // 2)])[0]
     nonce_before = ex.operator_nonce()
-    signed = trade_claim(trade_id=trade.id, client=ex.client)
+    signed = claimed(ex, trade)
     # The node does not answer the send: it may or may not have the transaction.
     assert trade_broadcast(trade_id=trade.id, signed=signed, client=dead_client(ex.deployment)) == (
         "unknown"
@@ -231,7 +244,7 @@ def test_a_trade_the_contract_settled_elsewhere_is_settled_and_never_sent_again(
     ex = chain_exchange
     order = ex.ask(ex.makers[0], give_tst=100 * ONE, take_eth=ONE)
     trade = ex.take(ex.taker, [(order, ONE // 2)])[0]
-    signed = trade_claim(trade_id=trade.id, client=ex.client)  # stored, never broadcast
+    signed = claimed(ex, trade)  # stored, never broadcast
     # Meanwhile an operator by hand used the nonce for something else, then settled the
     # trade in another transaction: the stored one can never be mined.
     operator = ex.deployment.operator.address
@@ -284,7 +297,7 @@ def test_a_stored_transaction_whose_nonce_was_taken_is_signed_again_once(chain_e
     ex = chain_exchange
     order = ex.ask(ex.makers[0], give_tst=100 * ONE, take_eth=ONE)
     trade = ex.take(ex.taker, [(order, ONE // 2)])[0]
-    signed = trade_claim(trade_id=trade.id, client=ex.client)  # stored, never broadcast
+    signed = claimed(ex, trade)  # stored, never broadcast
     operator = ex.deployment.operator.address
     ex.client.transact("Exchange", ex.deployment.exchange, "setAdmin", operator, True)
 

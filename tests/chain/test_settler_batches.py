@@ -170,11 +170,11 @@ def test_a_crash_between_claim_and_broadcast_resends_the_very_same_transactions(
     ids = [t.id for t in booked]
     nonce_before = ex.operator_nonce()
 
-    def killed(**_kwargs):
+    def killed(*_args, **_kwargs):
         raise SystemExit("the worker died after the claim committed")
 
     with monkeypatch.context() as patched:
-        patched.setattr(settler, "trades_broadcast", killed)
+        patched.setattr(settler.outbox, "broadcast_batch", killed)
         with pytest.raises(SystemExit):
             ex.settle()
     stored = trades_of(ids)

@@ -1,7 +1,15 @@
+"""Recording and crediting deposits through the watcher's own entry points
+(deposits_record, deposits_confirm), one deposit at a time."""
+
 import pytest
 
-from exchange.models import Balance, LedgerEntry, LedgerKind, Transfer, TransferStatus
-from exchange.services.deposit_records import deposit_confirm, deposit_fail, deposit_record
+from exchange.models import Balance, LedgerEntry, LedgerKind, Transfer, TransferKind, TransferStatus
+from exchange.services.deposit_records import (
+    SeenDeposit,
+    deposit_fail,
+    deposits_confirm,
+    deposits_record,
+)
 from tests.factories import DepositFactory
 
 pytestmark = pytest.mark.django_db
@@ -12,8 +20,8 @@ BLOCK_A, BLOCK_B = "0x" + "a1" * 32, "0x" + "b2" * 32
 
 
 def record(network, token, *, block_hash=BLOCK_A, block_number=10, amount=500) -> Transfer:
-    return deposit_record(
-        network=network,
+    """The watcher's deposits_record of one Deposit log; the deposit as stored."""
+    seen = SeenDeposit(
         token=token,
         account=ACCOUNT.upper().replace("0X", "0x"),
         amount=amount,
@@ -22,6 +30,18 @@ def record(network, token, *, block_hash=BLOCK_A, block_number=10, amount=500) -
         block_number=block_number,
         block_hash=block_hash,
     )
+    deposits_record(network=network, deposits=[seen])
+    return Transfer.objects.get(
+        network=network, kind=TransferKind.DEPOSIT, transaction_hash=TX, log_index=3
+    )
+
+
+def deposit_confirm(*, deposit_id: int, block_hash: str) -> bool:
+    """The watcher's deposits_confirm of one deposit found in `block_hash`: credited?"""
+    network = Transfer.objects.get(id=deposit_id).network
+    credited = deposits_confirm(network=network, confirmed={block_hash: [deposit_id]})
+    assert credited in ([], [deposit_id])
+    return credited == [deposit_id]
 
 
 def test_it_records_a_deposit_log_once_as_pending(network, token):

@@ -1,0 +1,160 @@
+"""Fixed-window request counters for the rate limits (exchange/api/throttling.py), in the
+shared cache, through public APIs only.
+
+A counter (group, value, limit, window) counts the requests of one client in one window
+of `window` seconds. Windows are aligned to the epoch and shifted per value (crc32), so
+the clients' windows do not all end at once: django-ratelimit's arithmetic, which these
+counters replaced without changing what a client sees.
+
+With the Redis cache, every counter of a request is counted (SET NX EX, then INCR), every
+peek and every cache entry the request needs besides (its ban states) read, in ONE round
+trip: a small Lua script of ours, run by redis-py's public register_script on a client of
+the cache's own Redis; the entries are decoded with RedisSerializer, RedisCache's own. Otherwise (the database cache of a
+run without Redis) through Django's public cache API, one call at a time. Keys are the
+cache's own (make_and_validate_key: its prefix and version), so cache.clear() clears them.
+"""
+
+import time
+import zlib
+from dataclasses import dataclass
+from functools import cache as memoize
+
+import redis
+from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache, RedisSerializer
+
+# A counter outlives its window by this much, so a late INCR never recreates it unexpired.
+EXPIRY_MARGIN_SECONDS = 5
+
+Counter = tuple[str, str, int, int]  # (group, value, limit, window seconds)
+
+# KEYS: cache entries to read, the counters, the peeks. ARGV[1]: how many reads; ARGV[2]:
+# how many counters; then each counter's TTL. Returns each read's raw value (nil if none),
+# each counter's count after this request, each peek's count (0 if none).
+_COUNT_SCRIPT = """
+local reads, counted = tonumber(ARGV[1]), tonumber(ARGV[2])
+local answers = {}
+for i = 1, reads do
+  answers[i] = redis.call('GET', KEYS[i])
+end
+for i = reads + 1, reads + counted do
+  redis.call('SET', KEYS[i], 0, 'EX', ARGV[i - reads + 2], 'NX')
+  answers[i] = redis.call('INCR', KEYS[i])
+end
+for i = reads + counted + 1, #KEYS do
+  answers[i] = tonumber(redis.call('GET', KEYS[i]) or '0')
+end
+return answers
+"""
+_UNCOUNT_SCRIPT = """
+for i = 1, #KEYS do
+  redis.call('DECR', KEYS[i])
+end
+return #KEYS
+"""
+# How RedisCache stores values (its default serializer): read entries are decoded with it.
+_serializer = RedisSerializer()
+
+
+@dataclass(frozen=True)
+class Usage:
+    limit: int
+    count: int
+    time_left: int
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.count)
+
+    @property
+    def exceeded(self) -> bool:
+        return self.count > self.limit
+
+
+def clock() -> int:
+    """The counters' clock (tests freeze it)."""
+    return int(time.time())
+
+
+def window_end(value: str, window: int, now: int) -> int:
+    """When the current window of `value` ends."""
+    if window == 1:
+        return now
+    end = now - (now % window) + (zlib.crc32(value.encode()) % window)
+    return end + window if end < now else end
+
+
+def count(
+    counters: list[Counter], peeks: list[Counter] = (), reads: list[str] = ()
+) -> tuple[dict, list[Usage]]:
+    """One more request on each counter, and what each peek would say with this request
+    counted (nothing written there), in that order; with the cache entries `reads` (cache
+    keys: the ban states the request needs too) read in the same round trip, as
+    {key: value} for those present. Raises if the cache is down."""
+    now = clock()
+    store = caches[settings.RATELIMIT_USE_CACHE]
+    everything = [*counters, *peeks]
+    ends = [window_end(value, window, now) for _, value, _, window in everything]
+    keys = [_key(store, counter, end) for counter, end in zip(everything, ends, strict=True)]
+    ttls = [window + EXPIRY_MARGIN_SECONDS for _, _, _, window in counters]
+    if isinstance(store, RedisCache):
+        read_keys = [store.make_and_validate_key(key) for key in reads]
+        answers = _scripts(_location())[0](
+            keys=[*read_keys, *keys], args=[len(read_keys), len(counters), *ttls]
+        )
+        found = {
+            key: _serializer.loads(raw)
+            for key, raw in zip(reads, answers[: len(reads)], strict=True)
+            if raw is not None
+        }
+        counts = answers[len(reads) :]
+    else:
+        found = store.get_many(list(reads))
+        counts = [_count_one(store, key, ttl) for key, ttl in zip(keys, ttls, strict=False)]
+        counts += [store.get(key, 0) for key in keys[len(counters) :]]
+    peeked = [0] * len(counters) + [1] * len(peeks)
+    return found, [
+        Usage(limit=limit, count=int(n) + peek, time_left=max(0, end - now))
+        for (_, _, limit, _), end, n, peek in zip(everything, ends, counts, peeked, strict=True)
+    ]
+
+
+def uncount(counters: list[Counter]) -> None:
+    """Takes back the request count() just counted on `counters` (in the same window)."""
+    now = clock()
+    store = caches[settings.RATELIMIT_USE_CACHE]
+    keys = [_key(store, counter, window_end(counter[1], counter[3], now)) for counter in counters]
+    if isinstance(store, RedisCache):
+        _scripts(_location())[1](keys=keys)
+    else:
+        for key in keys:
+            store.decr(key)
+
+
+def _key(store, counter: Counter, end: int) -> str:
+    group, value, limit, window = counter
+    return store.make_and_validate_key(f"ratelimit:{group}:{limit}/{window}s:{value}:{end}")
+
+
+def _count_one(store, key: str, ttl: int) -> int:
+    store.add(key, 0, ttl)
+    try:
+        return store.incr(key)
+    except ValueError:  # expired between the two calls
+        store.add(key, 1, ttl)
+        return 1
+
+
+def _location() -> str:
+    """The first server of the cache's LOCATION (the one RedisCache writes to)."""
+    location = settings.CACHES[settings.RATELIMIT_USE_CACHE]["LOCATION"]
+    servers = location.split(",") if isinstance(location, str) else list(location)
+    return servers[0].strip()
+
+
+@memoize
+def _scripts(url: str):
+    """(count, uncount) on a client of the cache's Redis (redis-py's own pool)."""
+    client = redis.Redis.from_url(url)
+    return client.register_script(_COUNT_SCRIPT), client.register_script(_UNCOUNT_SCRIPT)
