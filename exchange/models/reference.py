@@ -1,6 +1,6 @@
 """Reference data operators control: networks, tokens, markets and fee schedules."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -164,8 +164,8 @@ class Market(models.Model):
             raise ValidationError(errors)
 
 
-class FeeScheduleQuerySet(models.QuerySet):
-    def in_force(self, network: Network, at=None) -> "FeeSchedule | None":
+class FeeScheduleQuerySet(models.QuerySet["FeeSchedule"]):
+    def in_force(self, network: Network, at: datetime | None = None) -> "FeeSchedule | None":
         at = at or timezone.now()
         return self.filter(network=network, effective_at__lte=at).order_by("-effective_at").first()
 
@@ -232,8 +232,8 @@ class FeeSchedule(models.Model):
         return stored.first() != self.effective_at
 
 
-class MarketRulesQuerySet(models.QuerySet):
-    def in_force(self, market: Market, at=None) -> "MarketRules | None":
+class MarketRulesQuerySet(models.QuerySet["MarketRules"]):
+    def in_force(self, market: Market, at: datetime | None = None) -> "MarketRules | None":
         at = at or timezone.now()
         return self.filter(market=market, effective_at__lte=at).order_by("-effective_at").first()
 
