@@ -8,8 +8,10 @@ is dropped at once and again after commit, so no replica serves a stale one.
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.core.cache import cache
@@ -32,8 +34,9 @@ def _ban_cache_key(client: str) -> str:
     return f"access:ban:{client}"
 
 
-def _cache(method: str, *args, default=None):
-    """A cache call that degrades to the database when the cache is down."""
+def _cache(method: str, *args: object, default: object = None) -> Any:
+    """A cache call that degrades to the database when the cache is down (the cache's
+    own methods answer Any: whatever was stored)."""
     try:
         return getattr(cache, method)(*args)
     except Exception:
@@ -41,7 +44,7 @@ def _cache(method: str, *args, default=None):
         return default
 
 
-def access_forget(*, clients: list[str] = (), key_hashes: list[str] = ()) -> None:
+def access_forget(*, clients: Sequence[str] = (), key_hashes: Sequence[str] = ()) -> None:
     keys = [_ban_cache_key(client) for client in clients]
     keys += [_api_key_cache_key(key_hash) for key_hash in key_hashes]
     _cache("delete_many", keys)
@@ -52,7 +55,7 @@ def access_forget(*, clients: list[str] = (), key_hashes: list[str] = ()) -> Non
 def api_key_find(*, raw_key: str) -> ApiKey | None:
     """The active key with this raw value, or None for an unknown or revoked one."""
     key_hash = api_key_hash(raw_key)
-    api_key = _cache("get", _api_key_cache_key(key_hash))
+    api_key: ApiKey | None = _cache("get", _api_key_cache_key(key_hash))
     if api_key is None:
         api_key = ApiKey.objects.filter(key_hash=key_hash, revoked_at__isnull=True).first()
         if api_key is not None:
@@ -80,7 +83,13 @@ def ban_active(*, clients: list[str], now: datetime) -> ActiveBan | None:
     return ban_from_cached(clients=clients, cached=found, now=now)
 
 
-def ban_from_cached(*, clients: list[str], cached: dict, now: datetime) -> ActiveBan | None:
+# A client's cached ban: (until, reason); (None, "") when it has none.
+BanState = tuple[datetime | None, str]
+
+
+def ban_from_cached(
+    *, clients: list[str], cached: dict[str, BanState], now: datetime
+) -> ActiveBan | None:
     """ban_active given the cached states already read (client -> state): the clients
     missing from the cache are read from the database and cached."""
     states = dict(cached)
@@ -115,7 +124,12 @@ class Limits:
     api_key_limit: int
 
 
-_policy_memo: dict = {"at": float("-inf"), "limits": {}}
+class _PolicyMemo(TypedDict):
+    at: float
+    limits: dict[str, Limits]
+
+
+_policy_memo: _PolicyMemo = {"at": float("-inf"), "limits": {}}
 
 
 def rate_limits_get(*, cost_class: CostClass) -> Limits:

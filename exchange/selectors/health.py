@@ -14,6 +14,7 @@ import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from typing import TypedDict
 
 from django.conf import settings
 from django.core.cache import cache
@@ -21,9 +22,10 @@ from django.db import connection
 
 from chain.models import WatcherCursor
 from exchange.models import Network
+from exchange.records import Record
 
 
-def _check_database() -> dict:
+def _check_database() -> Record:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -33,7 +35,7 @@ def _check_database() -> dict:
     return {"ok": True}
 
 
-def _check_cache() -> dict:
+def _check_cache() -> Record:
     probe = f"healthz:{uuid.uuid4().hex}"
     try:
         cache.set(probe, "1", 10)
@@ -44,7 +46,7 @@ def _check_cache() -> dict:
     return {"ok": ok} if ok else {"ok": False, "error": "value not read back"}
 
 
-def _check_broker() -> dict:
+def _check_broker() -> Record:
     url = settings.CELERY_BROKER_URL
     if url.startswith("memory://"):
         return {"ok": False, "error": "no broker: REDIS_URL is not set"}
@@ -84,7 +86,7 @@ def now() -> float:
     return time.time()
 
 
-def _ask_node(rpc_url: str) -> dict:
+def _ask_node(rpc_url: str) -> Record:
     timeout = settings.HEALTH_NODE_TIMEOUT
     question = _node_pool.submit(node_block_number, rpc_url, timeout=timeout)
     try:
@@ -96,10 +98,16 @@ def _ask_node(rpc_url: str) -> dict:
     return {"ok": True, "blockNumber": block}
 
 
-def _check_node(network: Network) -> dict:
+class _KeptCheck(TypedDict):
+    at: float  # now() when the node answered
+    check: Record
+
+
+def _check_node(network: Network) -> Record:
     if not network.rpc_url:
         return {"ok": False, "error": "no RPC URL configured"}
     key = "healthz:node:" + hashlib.sha256(network.rpc_url.encode()).hexdigest()[:32]
+    kept: _KeptCheck | None
     try:
         kept = cache.get(key)
     except Exception:
@@ -122,7 +130,7 @@ def _check_node(network: Network) -> dict:
     return check
 
 
-def _check_watcher(cursor) -> dict:
+def _check_watcher(cursor: WatcherCursor) -> Record:
     """The deposit watcher of a network: stuck on a node error (chain/watcher_backoff.py)?"""
     if not cursor.failures:
         return {"ok": True, "scannedBlock": cursor.block_number}
@@ -134,10 +142,14 @@ def _check_watcher(cursor) -> dict:
     }
 
 
-def health_get() -> dict:
+def health_get() -> Record:
     """{"ok": bool, "checks": {name: {"ok": bool, ...}}}; never carries an RPC URL,
     which may embed a provider's credentials."""
-    checks = {"database": _check_database(), "cache": _check_cache(), "broker": _check_broker()}
+    checks: dict[str, Record] = {
+        "database": _check_database(),
+        "cache": _check_cache(),
+        "broker": _check_broker(),
+    }
     if checks["database"]["ok"]:
         for network in Network.objects.filter(enabled=True).order_by("id"):
             checks[f"node:{network.id}"] = _check_node(network)
