@@ -73,5 +73,5 @@ def maintenance_end(*, by: str = "") -> int:
 
 @receiver(post_save, sender=Maintenance)
 @receiver(post_delete, sender=Maintenance)
-def _maintenance_changed(**_kwargs) -> None:
+def _maintenance_changed(**_kwargs: object) -> None:
     maintenance_forget()
