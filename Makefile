@@ -68,9 +68,12 @@ bench: install
 docs: install
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
+# mypy: the whole project, strict on chain/, exchange/services/, exchange/selectors/
+# (pyproject.toml [tool.mypy]); its cache in .mypy_cache makes a rerun take seconds.
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: install
 	$(VENV)/bin/ruff check --fix .

@@ -167,7 +167,7 @@ def orderbook_counts(market: Market) -> dict[str, int]:
 
 def orderbook_read(
     *, market: Market, page: PageRequest, counts: dict[str, int] | None = None
-) -> tuple[Record, int | None]:
+) -> tuple[dict[str, Record], int | None]:
     """{"bids": envelope, "asks": envelope}: bids by price descending, asks ascending,
     each then by expiry ascending (and arrival); page/per_page apply to both sides.
     With it, the earliest expiry (Unix ms) of an order shown, or None. `counts` (from
@@ -175,7 +175,7 @@ def orderbook_read(
     now = now_ms()
     if counts is None:
         counts = orderbook_counts(market)
-    book: Record = {}
+    book: dict[str, Record] = {}
     expiries: list[int] = []
     for key, side in (("bids", OrderSide.BID), ("asks", OrderSide.ASK)):
         give, take = (
@@ -190,6 +190,6 @@ def orderbook_read(
     return book, min(expiries, default=None)
 
 
-def orderbook_get(*, market: Market, page: PageRequest) -> Record:
+def orderbook_get(*, market: Market, page: PageRequest) -> dict[str, Record]:
     """The order book's page (see orderbook_read)."""
     return orderbook_read(market=market, page=page)[0]

@@ -6,7 +6,7 @@ from exchange.records import Record
 from exchange.services.market_rules import rules_annotate, rules_of
 
 # The API's market status names (issue #16); TRADING is served as ACTIVE.
-MARKET_STATUS_NAMES = {
+MARKET_STATUS_NAMES: dict[str, str] = {
     MarketStatus.TRADING: "ACTIVE",
     MarketStatus.CANCEL_ONLY: "CANCEL_ONLY",
     MarketStatus.HALTED: "HALTED",
