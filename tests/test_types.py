@@ -14,17 +14,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-UNTYPED_AND_WRONG = '''
+UNTYPED_AND_WRONG = """
 def untyped(value):
     return value
 
 
 def wrong() -> int:
     return "one"
-'''
+"""
 
 # The django-stubs plugin knows a model's fields: Network.id is an int.
-MODEL_FIELD = '''
+MODEL_FIELD = """
 from exchange.models import Network
 
 
@@ -34,7 +34,7 @@ def network_key(network: Network) -> int:
 
 def network_name(network: Network) -> str:
     return network.id
-'''
+"""
 
 
 @pytest.fixture(scope="module")

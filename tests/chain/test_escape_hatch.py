@@ -4,8 +4,10 @@ The watcher debits it, cancels its orders; while it can escape, nothing it does 
 past what the contract still holds; a trade it escaped from is quarantined, the others
 settle, and the operator's reversal leaves a clean reconciliation."""
 
+from typing import cast
+
 import pytest
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ErrorDetail, ValidationError
 
 from chain.escape_hatch import escape_exposure_refresh
 from chain.reconciliation import reconcile_network
@@ -50,7 +52,8 @@ def clean(ex) -> list:
 
 
 def field_errors(refusal: ValidationError) -> dict:
-    return {field: str(details[0]) for field, details in refusal.detail.items()}
+    errors = cast("dict[str, list[ErrorDetail]]", refusal.detail)
+    return {field: str(details[0]) for field, details in errors.items()}
 
 
 def test_a_direct_withdrawal_is_debited_once_confirmed_and_cancels_the_accounts_orders(

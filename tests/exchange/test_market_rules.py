@@ -4,6 +4,7 @@ may not leave a remainder under the minimum; an order already under it is closed
 a fill, its hold released. ETH_TST: BASE ETH, QUOTE TST, prices in ETH per TST."""
 
 from datetime import timedelta
+from typing import Any, cast
 
 import pytest
 from django.utils import timezone
@@ -46,7 +47,7 @@ def ask(maker, market, tst: int, eth: int) -> Order:
 def refusal(call) -> tuple[str, int, str]:
     with pytest.raises(ValidationError) as caught:
         call()
-    [(field, [detail])] = caught.value.detail.items()
+    [(field, [detail])] = cast("dict[str, list[Any]]", caught.value.detail).items()
     return field, int(detail.code), str(detail)
 
 

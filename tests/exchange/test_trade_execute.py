@@ -1,4 +1,5 @@
 from decimal import Decimal
+from typing import Any, cast
 
 import pytest
 from django.conf import settings
@@ -44,7 +45,7 @@ def refused(error_type, network, fills, **kwargs):
 
 
 def detail(error: FieldError) -> tuple[str, int]:
-    [(field, [item])] = error.detail.items()
+    [(field, [item])] = cast("dict[str, list[Any]]", error.detail).items()
     return field, int(item.code)
 
 

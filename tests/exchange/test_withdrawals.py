@@ -1,3 +1,5 @@
+from typing import Any, cast
+
 import pytest
 
 from chain.hashing import withdraw_hash
@@ -39,7 +41,7 @@ def balance_of(account, token) -> Balance:
 
 
 def field_error(error: FieldError) -> tuple[str, int, str]:
-    ((field, [detail]),) = error.detail.items()
+    ((field, [detail]),) = cast("dict[str, list[Any]]", error.detail).items()
     return field, int(detail.code), str(detail)
 
 
