@@ -68,11 +68,14 @@ bench: install
 docs: install
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
-# ruff, and the layer contracts of pyproject.toml [tool.importlinter] (docs/architecture.md).
+# ruff, the layer contracts of pyproject.toml [tool.importlinter] (docs/architecture.md) and
+# mypy: the whole project, strict on chain/, exchange/services/, exchange/selectors/
+# (pyproject.toml [tool.mypy]); its cache in .mypy_cache makes a rerun take seconds.
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache
+	SECRET_KEY="$${SECRET_KEY:-mypy-imports-the-settings}" $(VENV)/bin/mypy
 
 format: install
 	$(VENV)/bin/ruff check --fix .

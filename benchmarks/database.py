@@ -1,6 +1,7 @@
 """The dedicated benchmark database: its URL, and creating it if it is missing."""
 
 import os
+from typing import Any
 
 import dj_database_url
 import psycopg
@@ -20,7 +21,7 @@ def database_name(url: str) -> str:
 def ensure_database(url: str) -> None:
     """Creates the database named in `url` (on the same server) unless it exists."""
     config = dj_database_url.parse(url)
-    params = {
+    params: dict[str, Any] = {
         "host": config["HOST"] or "127.0.0.1",
         "port": config["PORT"] or 5432,
         "user": config["USER"] or "postgres",

@@ -106,7 +106,7 @@ def judge(scenario: Scenario, figures: dict, baseline: dict | None) -> dict:
     result["targets"] = [
         {
             "target": target.describe(),
-            "met": target.met(figures, baseline)
+            "met": target.met(figures, baseline or {})
             if baseline or target.kind == "min_throughput"
             else None,
         }
@@ -254,14 +254,16 @@ def run_workers(*, scale: float, selected, database_url: str, work_dir: Path, lo
 
 
 def _run_worker(worker: WorkerScenario, chain: WorkerRun, log) -> dict:
-    result = {"name": worker.name, "description": worker.description}
+    result: dict[str, object] = {"name": worker.name, "description": worker.description}
     try:
         figures = worker.run(chain)
     except Exception as error:  # reported, and the other scenarios still run
         log(f"  {worker.name}: FAILED {error!r}")
         figures = f"failed: {error!r}"
     if isinstance(figures, str):
-        targets = [{"target": t.describe(), "met": None} for t in worker.targets]
+        targets: list[dict[str, object]] = [
+            {"target": t.describe(), "met": None} for t in worker.targets
+        ]
         log(f"  {worker.name}: {figures}")
         return {**result, "status": figures, "targets": targets, "met": None}
     targets = [{"target": t.describe(), "met": t.met(figures, {})} for t in worker.targets]

@@ -28,7 +28,7 @@ class Server:
         self.env = env
         self.log_path = log_path
         self.port = free_port()
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -62,10 +62,15 @@ class Server:
                 self.process.wait()
         self._log.close()
 
+    def _started(self) -> subprocess.Popen[bytes]:
+        if self.process is None:
+            raise RuntimeError(f"{self.name} server is not started")
+        return self.process
+
     def _wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if self._started().poll() is not None:
                 raise RuntimeError(f"{self.name} server exited; see {self.log_path}")
             try:
                 urllib.request.urlopen(self.url + "/", timeout=2).close()
@@ -81,7 +86,7 @@ class Server:
 
     def workers(self) -> list[int]:
         """The pids of the master's children (gunicorn's workers)."""
-        master = self.process.pid
+        master = self._started().pid
         children = []
         for entry in os.listdir("/proc"):
             if not entry.isdigit():

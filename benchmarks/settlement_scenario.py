@@ -132,7 +132,7 @@ def _book(network, *, makers, takers, eth, token, count: int) -> list[int]:
     trade_ids: list[int] = []
     while len(trade_ids) < count:
         taker = takers[len(trade_ids) // FILLS_PER_REQUEST % len(takers)]
-        fills = []
+        fills: list[TradeRequest] = []
         for _ in range(min(FILLS_PER_REQUEST, count - len(trade_ids) - len(fills))):
             order = orders[(len(trade_ids) + len(fills)) % len(orders)]
             nonce += 1
@@ -195,6 +195,7 @@ def _settle(network: Network, client: ExchangeClient, trade_ids: list[int]) -> d
     latencies = sorted(
         (settled_at.timestamp() - started_wall) * 1000
         for settled_at in booked.values_list("settled_at", flat=True)
+        if settled_at is not None  # all are: the loop above ran until every one settled
     )
     return {
         "throughput": round(len(trade_ids) / seconds, 1),

@@ -148,9 +148,12 @@ def watch_until(network: Network, done: Callable[[], bool]) -> tuple[float, int]
 
 def _start_cursor_at_head(network: Network, client: ExchangeClient) -> int:
     head = client.head()
+    block = client.block(head)
+    if block is None:
+        raise RuntimeError(f"the node has no block {head}, its own head")
     WatcherCursor.objects.update_or_create(
         network=network,
-        defaults={"start_block": head, "block_number": head, "block_hash": client.block(head).hash},
+        defaults={"start_block": head, "block_number": head, "block_hash": block.hash},
     )
     return head
 
@@ -245,7 +248,8 @@ def blocks_scanned(run: WorkerRun) -> dict:
         run.log(f"  blocks_scanned: mined {head - start} of {wanted} blocks in {mined_in:.1f} s")
 
         def at_head() -> bool:
-            return WatcherCursor.objects.get(network=network).block_number >= head
+            scanned = WatcherCursor.objects.get(network=network).block_number
+            return scanned is not None and scanned >= head
 
         seconds, runs = watch_until(network, at_head)
     finally:

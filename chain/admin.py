@@ -3,6 +3,7 @@ an earlier block), the block hashes it keeps, deposits in unknown tokens, operat
 and, on the exchange's network list, each network's last reconciliation."""
 
 from django.contrib import admin
+from django.http import HttpRequest
 
 from chain.models import (
     ChainBlock,
@@ -37,49 +38,51 @@ class ChainNetworkAdmin(NetworkAdmin):
 
 
 @admin.register(WatcherCursor)
-class WatcherCursorAdmin(admin.ModelAdmin):
+class WatcherCursorAdmin(admin.ModelAdmin[WatcherCursor]):
     list_display = ("network", "start_block", "block_number", "block_hash", "updated_at")
     readonly_fields = ("block_hash", "updated_at")
 
 
 @admin.register(ChainBlock)
-class ChainBlockAdmin(admin.ModelAdmin):
+class ChainBlockAdmin(admin.ModelAdmin[ChainBlock]):
     list_display = ("network", "number", "hash", "created_at")
     list_filter = ("network",)
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: ChainBlock | None = None) -> bool:
         return False
 
 
 @admin.register(UnknownTokenDeposit)
-class UnknownTokenDepositAdmin(admin.ModelAdmin):
+class UnknownTokenDepositAdmin(admin.ModelAdmin[UnknownTokenDeposit]):
     list_display = ("network", "token_address", "account", "amount", "block_number", "created_at")
     list_filter = ("network",)
     search_fields = ("token_address", "account", "transaction_hash")
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(
+        self, request: HttpRequest, obj: UnknownTokenDeposit | None = None
+    ) -> bool:
         return False
 
 
 @admin.register(OperatorNonce)
-class OperatorNonceAdmin(admin.ModelAdmin):
+class OperatorNonceAdmin(admin.ModelAdmin[OperatorNonce]):
     list_display = ("network", "address", "next_nonce", "updated_at")
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: OperatorNonce | None = None) -> bool:
         return False
 
 
 @admin.register(ReconciliationRun)
-class ReconciliationRunAdmin(admin.ModelAdmin):
+class ReconciliationRunAdmin(admin.ModelAdmin[ReconciliationRun]):
     """The ledger compared with the contract (beat's `reconcile`, or `manage.py reconcile`):
     read-only. `differences` lists each mismatch as JSON; see the README."""
 
@@ -108,11 +111,15 @@ class ReconciliationRunAdmin(admin.ModelAdmin):
     def difference_count(self, obj: ReconciliationRun) -> int:
         return len(obj.difference_list)
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(
+        self, request: HttpRequest, obj: ReconciliationRun | None = None
+    ) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(
+        self, request: HttpRequest, obj: ReconciliationRun | None = None
+    ) -> bool:
         return False

@@ -12,6 +12,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from eth_account import Account
 
@@ -44,9 +45,10 @@ class AnvilNode:
     rpc_url: str
     chain_id: int
     accounts: list[DevAccount]
-    process: subprocess.Popen = field(repr=False)
+    process: subprocess.Popen[bytes] = field(repr=False)
 
-    def rpc(self, method: str, params: list | None = None, *, timeout: float = 10):
+    def rpc(self, method: str, params: list[object] | None = None, *, timeout: float = 10) -> Any:
+        """The node's JSON-RPC result, as JSON decodes it."""
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []})
         request = urllib.request.Request(
             self.rpc_url, body.encode(), {"Content-Type": "application/json"}
@@ -61,7 +63,7 @@ class AnvilNode:
         self.rpc("anvil_mine", [hex(blocks)], timeout=timeout)
 
     def snapshot(self) -> str:
-        return self.rpc("evm_snapshot")
+        return str(self.rpc("evm_snapshot"))
 
     def revert(self, snapshot_id: str) -> None:
         if not self.rpc("evm_revert", [snapshot_id]):

@@ -18,14 +18,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_account import Account
+from eth_account.signers.local import LocalAccount
 from eth_hash.auto import keccak
+from eth_typing import ChecksumAddress, HexStr
 from web3 import Web3
+from web3.contract import Contract
 from web3.exceptions import (
     ContractLogicError,
     ProviderConnectionError,
@@ -33,10 +36,14 @@ from web3.exceptions import (
     TransactionNotFound,
     Web3RPCError,
 )
+from web3.types import RPCEndpoint, TxParams, Wei
 
 from chain.eip1559 import sign_dynamic_fee
 from exchange.protocol.signatures import split_signature
 from exchange.protocol.typed_data import ETH_SIGN, signature_type_code
+
+if TYPE_CHECKING:
+    from exchange.models import Network
 
 BUILD_DIR = Path(__file__).resolve().parent / "contracts" / "build"
 ETHER = "0x" + "00" * 20
@@ -148,17 +155,18 @@ class TokenInfo:
 @cache
 def artifact(name: str) -> dict[str, Any]:
     """The compiled contract chain/contracts/build/<name>.json: abi, bytecode."""
-    return json.loads((BUILD_DIR / f"{name}.json").read_text())
+    compiled: dict[str, Any] = json.loads((BUILD_DIR / f"{name}.json").read_text())
+    return compiled
 
 
-def _hex(value: bytes | str) -> str:
+def _hex(value: bytes | str) -> HexStr:
     if isinstance(value, str):
-        return value.lower() if value.startswith("0x") else "0x" + value.lower()
-    return "0x" + bytes(value).hex()
+        return HexStr(value.lower() if value.startswith("0x") else "0x" + value.lower())
+    return HexStr("0x" + bytes(value).hex())
 
 
 @lru_cache(maxsize=4096)  # the same makers, takers and tokens, trade after trade
-def _checksum(address: str) -> str:
+def _checksum(address: str) -> ChecksumAddress:
     return Web3.to_checksum_address(address)
 
 
@@ -191,7 +199,7 @@ class ExchangeClient:
         exchange_address: str | None = None,
         operator_key: str | None = None,
         timeout: float = 10.0,
-    ):
+    ) -> None:
         if not rpc_url:
             raise ChainError("the network has no RPC URL")
         self.rpc_url = rpc_url
@@ -200,14 +208,16 @@ class ExchangeClient:
         # No retries inside web3 (its default is 5 attempts with backoff: a hung node cost
         # ~52 s a call): one HTTP request per call, so every call ends within `timeout`
         # (connect, and each read). The next tick is the retry.
-        self._w3 = Web3(
-            Web3.HTTPProvider(
-                rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
-            )
+        self._provider = Web3.HTTPProvider(
+            rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
         )
-        self._operator = Account.from_key(operator_key) if operator_key else None
+        self._w3 = Web3(self._provider)
+        # eth-account's from_key is a combomethod, which its types leave as Any.
+        self._operator: LocalAccount | None = (
+            Account.from_key(operator_key) if operator_key else None
+        )
         self._chain_id: int | None = None
-        self._contracts: dict[tuple[str, str | None], Any] = {}
+        self._contracts: dict[tuple[str, str | None], Contract | type[Contract]] = {}
 
     def __repr__(self) -> str:  # never the key
         return f"ExchangeClient({self.rpc_url!r}, exchange={self.exchange_address!r})"
@@ -248,7 +258,9 @@ class ExchangeClient:
 
     def wait_for_receipt(self, tx_hash: str, timeout: float = 30.0) -> Receipt:
         with _node():
-            self._w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05)
+            self._w3.eth.wait_for_transaction_receipt(
+                _hex(tx_hash), timeout=timeout, poll_latency=0.05
+            )
         receipt = self.receipt(tx_hash)
         assert receipt is not None
         return receipt
@@ -258,17 +270,21 @@ class ExchangeClient:
         block = "pending" if pending else "latest"
         return int(self.rpc("eth_getTransactionCount", [_checksum(address), block]), 16)
 
-    def rpc_answer(self, method: str, params: list) -> dict[str, Any]:
+    def rpc_answer(self, method: str, params: Sequence[object]) -> dict[str, Any]:
         """One raw JSON-RPC call's answer: {"result": ...} or {"error": ...}."""
         with _node():
-            return dict(self._w3.provider.make_request(method, params))
+            return dict(self._provider.make_request(RPCEndpoint(method), params))
 
-    def rpc_batch_answers(self, calls: Sequence[tuple[str, list]]) -> list[dict] | None:
+    def rpc_batch_answers(
+        self, calls: Sequence[tuple[str, Sequence[object]]]
+    ) -> list[dict[str, Any]] | None:
         """One JSON-RPC batch (a list of requests in one HTTP POST) through web3's provider:
         the answers in request order, or None if the node does not answer batches."""
         try:
             with _node():
-                answers = self._w3.provider.make_batch_request(list(calls))
+                answers = self._provider.make_batch_request(
+                    [(RPCEndpoint(method), params) for method, params in calls]
+                )
         except ChainUnavailable:
             raise
         except ChainError:  # HTTP 4xx: batches refused
@@ -280,7 +296,7 @@ class ExchangeClient:
     def ether_balance(self, address: str) -> int:
         return int(self.rpc("eth_getBalance", [_checksum(address), "latest"]), 16)
 
-    def rpc(self, method: str, params: list) -> Any:
+    def rpc(self, method: str, params: Sequence[object]) -> Any:
         """One raw JSON-RPC call; a JSON-RPC error is a ChainError."""
         response = self.rpc_answer(method, params)
         if "error" in response:
@@ -290,21 +306,21 @@ class ExchangeClient:
     # ---- the exchange contract: reads ----
 
     def balance_of(self, token: str, user: str) -> int:
-        return self._call(
-            "Exchange", self._exchange(), "balanceOf", _checksum(token), _checksum(user)
+        return int(
+            self._call("Exchange", self._exchange(), "balanceOf", _checksum(token), _checksum(user))
         )
 
     def withdrawn(self, withdraw_hash: str) -> bool:
-        return self._call("Exchange", self._exchange(), "withdrawn", _hex(withdraw_hash))
+        return bool(self._call("Exchange", self._exchange(), "withdrawn", _hex(withdraw_hash)))
 
     def traded(self, trade_hash: str) -> bool:
-        return self._call("Exchange", self._exchange(), "traded", _hex(trade_hash))
+        return bool(self._call("Exchange", self._exchange(), "traded", _hex(trade_hash)))
 
     def order_fills(self, order_hash: str) -> int:
-        return self._call("Exchange", self._exchange(), "orderFills", _hex(order_hash))
+        return int(self._call("Exchange", self._exchange(), "orderFills", _hex(order_hash)))
 
     def is_admin(self, address: str) -> bool:
-        return self._call("Exchange", self._exchange(), "admins", _checksum(address))
+        return bool(self._call("Exchange", self._exchange(), "admins", _checksum(address)))
 
     def deposit_logs(self, from_block: int, to_block: int) -> list[DepositLog]:
         """The exchange's Deposit events in [from_block, to_block], oldest first.
@@ -455,10 +471,10 @@ class ExchangeClient:
         """What signing needs from the node (gas, fee caps, chain id), asked before any
         lock is taken. Estimating gas simulates the call: a refusal is ContractReverted."""
         if gas is None:
-            transaction: dict[str, Any] = {
+            transaction: TxParams = {
                 "from": _checksum(sender or self._signer(None).address),
                 "data": data,
-                "value": value,
+                "value": Wei(value),
             }
             if to:
                 transaction["to"] = _checksum(to)
@@ -492,8 +508,10 @@ class ExchangeClient:
         )
         return SignedTransaction(hash=tx_hash, raw=raw, nonce=nonce, sender=account.address.lower())
 
-    def _signer(self, private_key: str | None):
-        account = Account.from_key(private_key) if private_key else self._operator
+    def _signer(self, private_key: str | None) -> LocalAccount:
+        account: LocalAccount | None = (
+            Account.from_key(private_key) if private_key else self._operator
+        )
         if account is None:
             raise ChainError(
                 "no operator key: set OPERATOR_PRIVATE_KEY or OPERATOR_PRIVATE_KEY_FILE"
@@ -576,7 +594,7 @@ class ExchangeClient:
             raise ChainError("the network has no exchange contract address")
         return self.exchange_address
 
-    def _contract(self, contract: str, address: str | None = None):
+    def _contract(self, contract: str, address: str | None = None) -> Contract | type[Contract]:
         key = (contract, address.lower() if address else None)
         if key not in self._contracts:
             abi = artifact(contract)["abi"]
@@ -610,7 +628,8 @@ class ExchangeClient:
         if len(raw) == 32:  # early tokens (MKR) return bytes32
             return raw.rstrip(b"\0").decode("utf-8", "replace")
         try:
-            return abi_decode(["string"], raw)[0]
+            text: str = abi_decode(["string"], raw)[0]
+            return text
         except Exception:  # eth_abi's DecodingError family, or bad UTF-8
             raise ChainError(f"{address.lower()}: call {selector} returned no string") from None
 
@@ -669,7 +688,7 @@ def trade_arguments(
     gas_fee: int,
     maker_signature_type: str = ETH_SIGN,
     taker_signature_type: str = ETH_SIGN,
-) -> tuple[tuple, tuple]:
+) -> tuple[tuple[object, ...], tuple[object, ...]]:
     """The (order, fill) tuples of the contract's trade(Order, Fill) for one signed fill.
 
     `amount` is in the order's take-token units; the fees are base units: maker_fee in the
@@ -749,7 +768,7 @@ def operator_private_key() -> str | None:
     return None
 
 
-def exchange_client(network) -> ExchangeClient:
+def exchange_client(network: Network) -> ExchangeClient:
     """The client for a Network row: its node, its exchange contract, the operator key."""
     from django.conf import settings
 

@@ -52,7 +52,7 @@ def exchange_deploy(
         )
     deployer = client.deploy("ExchangeDeployer")
     init_code = client.creation_code("Exchange", fee_account or operator, inactivity_blocks)
-    address = client.call(
+    address: str = client.call(
         "ExchangeDeployer", deployer, "addressOf", keccak(init_code), salt, operator
     ).lower()
     taken = Network.objects.exclude(pk=network.pk).filter(exchange_address=address).first()

@@ -23,6 +23,9 @@ from eth_hash.auto import keccak
 
 TYPE = b"\x02"
 
+# What RLP encodes: an integer, a byte string, or a list of those, nested.
+RlpItem = int | bytes | list["RlpItem"]
+
 
 def _length_prefix(length: int, offset: int) -> bytes:
     if length < 56:
@@ -31,7 +34,7 @@ def _length_prefix(length: int, offset: int) -> bytes:
     return bytes([offset + 55 + len(encoded)]) + encoded
 
 
-def rlp(item: int | bytes | list) -> bytes:
+def rlp(item: RlpItem) -> bytes:
     """Recursive length prefix: integers big-endian without leading zeros (0 is empty)."""
     if isinstance(item, list):
         body = b"".join(rlp(element) for element in item)
@@ -61,7 +64,7 @@ def sign_dynamic_fee(
     data: bytes,
 ) -> tuple[str, bytes]:
     """(0x-hash, raw bytes) of the signed transaction, with an empty access list."""
-    fields = [
+    fields: list[RlpItem] = [
         chain_id,
         nonce,
         max_priority_fee,

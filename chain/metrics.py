@@ -6,17 +6,19 @@ django-prometheus's /metrics view is wrapped (relayer/urls.py) so these are serv
 both of its modes, with or without PROMETHEUS_MULTIPROC_DIR.
 """
 
+from collections.abc import Iterator
+
 from django.http import HttpRequest, HttpResponse
 from django_prometheus.exports import ExportToDjangoView
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from chain.models import WatcherCursor
 
 
 class WatcherCollector(Collector):
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         scanned = GaugeMetricFamily(
             "relayer_deposit_watcher_scanned_block",
             "The last block whose Deposit logs the watcher has read.",
@@ -47,7 +49,7 @@ _registry.register(WatcherCollector())
 
 def metrics_export(request: HttpRequest) -> HttpResponse:
     """django-prometheus's page, then the chain workers' gauges."""
-    response = ExportToDjangoView(request)
+    response: HttpResponse = ExportToDjangoView(request)
     response.content = response.content + generate_latest(_registry)
     return response
 

@@ -142,5 +142,7 @@ class ReconciliationRun(models.Model):
         return f"network {self.network_id} at {self.started_at:%Y-%m-%d %H:%M:%S}: {state}"
 
     @property
-    def difference_list(self) -> list[dict]:
-        return json.loads(self.differences or "[]")
+    def difference_list(self) -> list[dict[str, str]]:
+        """chain.reconciliation.Difference as dicts: every field a string."""
+        differences: list[dict[str, str]] = json.loads(self.differences or "[]")
+        return differences

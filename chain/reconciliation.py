@@ -39,9 +39,9 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from chain import rpc_batch
-from chain.client import ChainError, ExchangeClient
+from chain.client import ChainError, DepositLog, ExchangeClient
 from chain.models import ReconciliationRun, WatcherCursor
-from chain.withdraw_events import direct_only, withdraw_logs
+from chain.withdraw_events import WithdrawLog, direct_only, withdraw_logs
 from exchange.models import (
     Balance,
     LedgerEntry,
@@ -166,8 +166,8 @@ def _snapshot(network: Network) -> _Snapshot:
     return _Snapshot(tokens, balances, ledger, trades, withdrawals, deposits, direct, scan_from)
 
 
-def _unscanned_deposits(client: ExchangeClient, start: int, end: int) -> list:
-    logs = []
+def _unscanned_deposits(client: ExchangeClient, start: int, end: int) -> list[DepositLog]:
+    logs: list[DepositLog] = []
     step = settings.WATCHER_MAX_BLOCK_RANGE
     for first in range(start, end + 1, step):
         logs.extend(
@@ -178,8 +178,8 @@ def _unscanned_deposits(client: ExchangeClient, start: int, end: int) -> list:
 
 def _unscanned_direct_withdrawals(
     network: Network, client: ExchangeClient, start: int, end: int
-) -> list:
-    logs = []
+) -> list[WithdrawLog]:
+    logs: list[WithdrawLog] = []
     step = settings.WATCHER_MAX_BLOCK_RANGE
     for first in range(start, end + 1, step):
         found = [
@@ -189,6 +189,14 @@ def _unscanned_direct_withdrawals(
         ]
         logs.extend(direct_only(network, client, found))
     return logs
+
+
+def _signed_hash(withdrawal: Transfer) -> str:
+    """A withdrawal's withdrawHash; every withdrawal request stores one, a row without
+    it fails the run with its id instead of a batch that cannot be encoded."""
+    if not withdrawal.hash:
+        raise ChainError(f"withdrawal {withdrawal.id} has no withdrawHash")
+    return withdrawal.hash
 
 
 def reconcile_network(*, network: Network, client: ExchangeClient) -> Report:
@@ -209,7 +217,7 @@ def reconcile_network(*, network: Network, client: ExchangeClient) -> Report:
         expected[key] += total
     in_flight_trades = [t for t in snap.trades if t.settlement_status != SettlementStatus.FAILED]
     calls = [rpc_batch.traded(exchange, t.hash, block) for t in in_flight_trades]
-    calls += [rpc_batch.withdrawn(exchange, w.hash, block) for w in snap.withdrawals]
+    calls += [rpc_batch.withdrawn(exchange, _signed_hash(w), block) for w in snap.withdrawals]
     calls.append(rpc_batch.fee_account(exchange, block))
     answers = rpc_batch.batch(client, calls)
     traded = [rpc_batch.as_bool(a) for a in answers[: len(in_flight_trades)]]
@@ -250,10 +258,10 @@ def reconcile_network(*, network: Network, client: ExchangeClient) -> Report:
             token = token_by_address.get(log.token)
             if token is not None:
                 expected[(log.user, token.id)] += log.amount
-        for log in _unscanned_direct_withdrawals(network, client, snap.scan_from, block):
-            token = token_by_address.get(log.token)
+        for direct_log in _unscanned_direct_withdrawals(network, client, snap.scan_from, block):
+            token = token_by_address.get(direct_log.token)
             if token is not None:
-                expected[(log.user, token.id)] -= log.amount
+                expected[(direct_log.user, token.id)] -= direct_log.amount
     for token_id in snap.tokens:
         expected[(fee_account, token_id)] += 0  # always read the fee account's balances
         expected[(contract_fee_account, token_id)] += 0
@@ -274,7 +282,9 @@ def reconcile_network(*, network: Network, client: ExchangeClient) -> Report:
     holdings = dict(zip(holdings_tokens, answers[len(keys) :], strict=True))
     report.balances_checked = len(keys)
 
-    def difference(check, account, token_id, want, have, detail=""):
+    def difference(
+        check: str, account: str, token_id: int | None, want: object, have: object, detail: str = ""
+    ) -> None:
         token = snap.tokens[token_id] if token_id is not None else None
         report.differences.append(
             Difference(

@@ -27,6 +27,9 @@ def selector(signature: str) -> bytes:
     return keccak(signature.encode())[:4]
 
 
+# One JSON-RPC call: (method, params).
+Call = tuple[str, Sequence[object]]
+
 BALANCE_OF = selector("balanceOf(address,address)")  # the exchange's internal balance
 TRADED = selector("traded(bytes32)")
 WITHDRAWN = selector("withdrawn(bytes32)")
@@ -34,27 +37,27 @@ FEE_ACCOUNT = selector("feeAccount()")
 ERC20_BALANCE_OF = selector("balanceOf(address)")
 
 
-def call(to: str, data: bytes, block: int) -> tuple[str, list]:
+def call(to: str, data: bytes, block: int) -> Call:
     return "eth_call", [{"to": to, "data": "0x" + data.hex()}, hex(block)]
 
 
-def exchange_balance(exchange: str, token: str, user: str, block: int) -> tuple[str, list]:
+def exchange_balance(exchange: str, token: str, user: str, block: int) -> Call:
     return call(exchange, BALANCE_OF + abi_encode(["address", "address"], [token, user]), block)
 
 
-def traded(exchange: str, trade_hash: str, block: int) -> tuple[str, list]:
+def traded(exchange: str, trade_hash: str, block: int) -> Call:
     return call(exchange, TRADED + bytes.fromhex(trade_hash.removeprefix("0x")), block)
 
 
-def withdrawn(exchange: str, withdraw_hash: str, block: int) -> tuple[str, list]:
+def withdrawn(exchange: str, withdraw_hash: str, block: int) -> Call:
     return call(exchange, WITHDRAWN + bytes.fromhex(withdraw_hash.removeprefix("0x")), block)
 
 
-def fee_account(exchange: str, block: int) -> tuple[str, list]:
+def fee_account(exchange: str, block: int) -> Call:
     return call(exchange, FEE_ACCOUNT, block)
 
 
-def token_holdings(token: str, holder: str, block: int) -> tuple[str, list]:
+def token_holdings(token: str, holder: str, block: int) -> Call:
     """What `holder` owns of an ERC-20, or of Ether for the zero address."""
     if int(token, 16) == 0:
         return "eth_getBalance", [holder, hex(block)]
@@ -70,7 +73,8 @@ def as_bool(result: str) -> bool:
 
 
 def as_address(result: str) -> str:
-    return abi_decode(["address"], bytes.fromhex(result[2:]))[0].lower()
+    address: str = abi_decode(["address"], bytes.fromhex(result[2:]))[0]
+    return address.lower()
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,7 @@ class ItemError:
     data: Any = None
 
 
-def batch(client: ExchangeClient, calls: Sequence[tuple[str, list]]) -> list[Any]:
+def batch(client: ExchangeClient, calls: Sequence[Call]) -> list[Any]:
     """The results of `calls` ((method, params) pairs), in order. Any error is a ChainError
     (ChainUnavailable when the node does not answer)."""
     results = batch_outcomes(client, calls)
@@ -92,7 +96,7 @@ def batch(client: ExchangeClient, calls: Sequence[tuple[str, list]]) -> list[Any
     return results
 
 
-def batch_outcomes(client: ExchangeClient, calls: Sequence[tuple[str, list]]) -> list[Any]:
+def batch_outcomes(client: ExchangeClient, calls: Sequence[Call]) -> list[Any]:
     """Like batch, but an item the node answered with an error is an ItemError in its
     place instead of failing the whole batch. ChainUnavailable when the node does not
     answer: for sends, the outcome of every item is then unknown."""
@@ -102,12 +106,12 @@ def batch_outcomes(client: ExchangeClient, calls: Sequence[tuple[str, list]]) ->
     return results
 
 
-def _batch_chunk(client: ExchangeClient, calls: Sequence[tuple[str, list]]) -> list[Any]:
+def _batch_chunk(client: ExchangeClient, calls: Sequence[Call]) -> list[Any]:
     answers = client.rpc_batch_answers(calls)
     if answers is None:
         # No batch support: one call at a time.
         return [_one(client, method, params) for method, params in calls]
-    results = []
+    results: list[Any] = []
     for index, ((method, _params), answer) in enumerate(zip(calls, answers, strict=True)):
         if "result" not in answer and "error" not in answer:
             raise ChainError(f"{method} (batch item {index}): no answer")
@@ -116,7 +120,7 @@ def _batch_chunk(client: ExchangeClient, calls: Sequence[tuple[str, list]]) -> l
     return results
 
 
-def _one(client: ExchangeClient, method: str, params: list) -> Any:
+def _one(client: ExchangeClient, method: str, params: Sequence[object]) -> Any:
     answer = client.rpc_answer(method, params)
     error = answer.get("error")
     return _item_error(method, error) if error else answer.get("result")

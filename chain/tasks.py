@@ -4,12 +4,14 @@ to each network with an RPC URL and an exchange contract; the next tick is the r
 after a node error, so a down node costs a log line per tick and nothing else."""
 
 import logging
+from typing import Protocol, TypedDict, TypeVar
 
-from celery import shared_task
+from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db.models import QuerySet
 
-from chain.client import ChainUnavailable, exchange_client
+from chain.client import ChainUnavailable, ExchangeClient, exchange_client
 from chain.escape_hatch import escape_exposure_refresh
 from chain.locks import network_lock
 from chain.reconciliation import reconciliation_run
@@ -24,8 +26,21 @@ logger = logging.getLogger(__name__)
 # worker dies holding it (PostgreSQL's advisory lock needs no TTL: chain/locks.py).
 LOCK_TTL_SECONDS = 300
 
+_Result = TypeVar("_Result", covariant=True)
 
-def time_limits(soft: int) -> dict[str, int]:
+
+class TimeLimits(TypedDict):
+    soft_time_limit: int
+    time_limit: int
+
+
+class NetworkRun(Protocol[_Result]):
+    """One bounded pass over a network: watcher, dispatcher, settler, reconciler."""
+
+    def __call__(self, *, network: Network, client: ExchangeClient) -> _Result: ...
+
+
+def time_limits(soft: int) -> TimeLimits:
     """Celery's soft and hard time limits for a bounded run of at most about `soft`
     seconds on a slow but answering node (a silent one fails each call within
     CHAIN_RPC_TIMEOUT). Never above settings.CELERY_TASK_SOFT_TIME_LIMIT, the default of
@@ -37,7 +52,7 @@ def time_limits(soft: int) -> dict[str, int]:
 FAN_OUT_LIMITS = time_limits(10)  # one query, one message per network
 
 
-def _chain_networks():
+def _chain_networks() -> QuerySet[Network]:
     return Network.objects.filter(enabled=True).exclude(rpc_url="").exclude(exchange_address="")
 
 
@@ -45,12 +60,12 @@ def _network(network_id: int) -> Network | None:
     return _chain_networks().filter(pk=network_id).first()
 
 
-def _fan_out(task) -> None:
+def _fan_out(task: Task[[int], None]) -> None:
     for network_id in _chain_networks().values_list("id", flat=True):
         task.delay(network_id)
 
 
-def _locked_run(lock: str, job: str, network_id: int, run):
+def _locked_run(lock: str, job: str, network_id: int, run: NetworkRun[_Result]) -> _Result | None:
     """Runs `run(network=, client=)` under the network's `lock`; None when the network
     is gone, another runner holds the lock, or the node is unreachable (logged)."""
     network = _network(network_id)

@@ -16,8 +16,9 @@ Each network tick records when it was sent and when it started, read by /metrics
 
 import logging
 import time
+from typing import TypedDict
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.core.cache import cache
 
@@ -31,7 +32,7 @@ WAITING_TTL_SECONDS = 60
 # The last run of a lane is kept this long for /metrics and the dashboard.
 STATE_TTL_SECONDS = 24 * 3600
 
-LANES: dict[str, tuple] = {
+LANES: dict[str, tuple[Task[[int], None], ...]] = {
     "deposits": (tasks.deposits_watch,),
     "operator": (tasks.withdrawals_dispatch, tasks.withdrawals_confirm, tasks.trades_settle),
 }
@@ -74,11 +75,20 @@ def tick_send(*, now: float | None = None) -> list[tuple[int, str]]:
     return sent
 
 
-def tick_states() -> list[dict]:
+class TickState(TypedDict):
+    network: int
+    lane: str
+    delay: float
+    started: float
+    ended: float | None
+    age: float
+
+
+def tick_states() -> list[TickState]:
     """Per (network, lane): the last network tick's delay (sent to started, seconds),
     when it started and ended (epoch seconds), and its age now."""
     now = time.time()
-    rows = []
+    rows: list[TickState] = []
     for network_id in tasks._chain_networks().values_list("id", flat=True).order_by("id"):
         for lane in LANES:
             state = cache.get(_state_key(network_id, lane))
@@ -110,12 +120,12 @@ def network_tick(network_id: int, lane: str, sent_at: float) -> None:
     cache.set(_state_key(network_id, lane), state, STATE_TTL_SECONDS)
     for job in LANES.get(lane, ()):
         job.run(network_id)  # in this process, under the job's own lock
-    state["ended"] = time.time()
+    ended = state["ended"] = time.time()
     cache.set(_state_key(network_id, lane), state, STATE_TTL_SECONDS)
     logger.debug(
         "event=network_tick network=%s lane=%s delay=%.3f took=%.3f",
         network_id,
         lane,
         state["delay"],
-        state["ended"] - started,
+        ended - started,
     )

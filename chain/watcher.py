@@ -155,6 +155,7 @@ def _rewind_on_reorg(
         status__in=[TransferStatus.PENDING, TransferStatus.COMPLETE],
     ).values_list("id", "kind", "status", "block_number", "block_hash")
     for transfer_id, kind, status, number, stored_hash in above:
+        assert number is not None  # selected by block_number: never NULL
         if block_hash(client, number) != stored_hash:
             if status == TransferStatus.PENDING:
                 gone.append((transfer_id, kind, stored_hash))
@@ -189,6 +190,9 @@ def _scan_range(
 ) -> bool:
     """Reads one range and moves the cursor past it; False if the chain changed meanwhile."""
     end_hash = block_hash(client, end)
+    if end_hash is None:  # the node's chain got shorter since its head was read
+        logger.info("event=chain_moved_during_scan network=%s range=%s-%s", network.id, start, end)
+        return False
     logs = [log for log in client.deposit_logs(start, end) if not log.removed]
     withdrawals = [log for log in withdraw_logs(client, start, end) if not log.removed]
     # The logs belong to the chain that links the cursor's block to end_hash only if
@@ -221,7 +225,8 @@ def _scan_range(
         _record_unknown(network=network, logs=[log for log in logs if log.token not in tokens])
         _record_direct(network=network, logs=direct, tokens=tokens)
         result.recorded += len(logs) + len(direct)
-        blocks = {log.block_number: log.block_hash for log in [*logs, *direct]}
+        seen: list[DepositLog | WithdrawLog] = [*logs, *direct]
+        blocks = {log.block_number: log.block_hash for log in seen}
         blocks[end] = end_hash
         ChainBlock.objects.bulk_create(
             [ChainBlock(network=network, number=n, hash=h) for n, h in blocks.items()],
@@ -238,7 +243,7 @@ def _scan_range(
     return True
 
 
-def _record_direct(*, network: Network, logs: list[WithdrawLog], tokens: dict) -> None:
+def _record_direct(*, network: Network, logs: list[WithdrawLog], tokens: dict[str, Token]) -> None:
     direct_withdrawals_record(
         network=network,
         withdrawals=[
@@ -327,6 +332,7 @@ def _confirm_pending(*, network: Network, client: ExchangeClient, result: WatchR
     canonical: dict[int, str | None] = {}
     confirmed: list[tuple[int, str]] = []
     for deposit_id, number, stored_hash in pending.values_list("id", "block_number", "block_hash"):
+        assert number is not None  # selected by block_number: never NULL
         if number not in canonical:
             canonical[number] = block_hash(client, number)
         if canonical[number] == stored_hash:
@@ -353,6 +359,7 @@ def _confirm_direct_withdrawals(
         block_number__lte=deepest_confirmed,
     ).order_by("id")
     for transfer_id, number, stored_hash in pending.values_list("id", "block_number", "block_hash"):
+        assert number is not None  # selected by block_number: never NULL
         if block_hash(client, number) == stored_hash:
             if direct_withdrawal_confirm(transfer_id=transfer_id, block_hash=stored_hash):
                 result.debited.append(transfer_id)
@@ -382,7 +389,8 @@ def _recheck_credited(*, network: Network, client: ExchangeClient, result: Watch
     )
     if not recent:
         return
-    numbers = sorted({number for _, number, _ in recent})
+    # Selected by block_number: never NULL (the filter narrows the type, not the rows).
+    numbers = sorted({number for _, number, _ in recent if number is not None})
     blocks = rpc_batch.batch(
         client, [("eth_getBlockByNumber", [hex(number), False]) for number in numbers]
     )
@@ -391,6 +399,7 @@ def _recheck_credited(*, network: Network, client: ExchangeClient, result: Watch
         for number, block in zip(numbers, blocks, strict=True)
     }
     for deposit_id, number, stored_hash in recent:
+        assert number is not None  # selected by block_number: never NULL
         if canonical[number] != stored_hash and deposit_left_chain(deposit_id=deposit_id):
             result.left_chain.append(deposit_id)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_hash.auto import keccak
@@ -81,7 +82,9 @@ def _admin_withdraw() -> tuple[bytes, list[str], list[str]]:
     raise ChainError("the Exchange ABI has no adminWithdraw")
 
 
-def _relayer_withdrawal(network: Network, exchange: str, transaction: dict | None) -> bool:
+def _relayer_withdrawal(
+    network: Network, exchange: str | None, transaction: dict[str, Any] | None
+) -> bool:
     """Whether the transaction is an adminWithdraw of one of the network's withdrawals."""
     if not transaction or (transaction.get("to") or "").lower() != exchange:
         return False

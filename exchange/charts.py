@@ -16,6 +16,8 @@ from django.utils.safestring import SafeString, mark_safe
 WIDTH, HEIGHT = 560, 150
 LEFT, RIGHT, TOP, BOTTOM = 44, 44, 10, 22
 Series = tuple[str, Sequence[float | int | Decimal], str]  # name, values, colour
+# A line may have gaps (None: no value that hour).
+LineSeries = tuple[str, Sequence[float | int | Decimal | None], str]
 
 
 def _f(value: float) -> str:
@@ -80,7 +82,7 @@ def bar_chart(
     *,
     labels: Sequence[str],
     title: str,
-    line: Series | None = None,
+    line: LineSeries | None = None,
 ) -> SafeString:
     """Bars of each series side by side per label; `line` drawn over them on its own
     scale (its maximum on the right axis), gaps where its value is None."""
@@ -108,32 +110,35 @@ def bar_chart(
             )
     legend = [(name, colour) for name, _, colour in series]
     if line is not None:
-        name, values, colour = line
-        known = [float(v) for v in values if v is not None]
+        line_name, line_values, line_colour = line
+        known = [float(v) for v in line_values if v is not None]
         if known:
             high, low = max(known), min(known)
             span = (high - low) or high or 1
-            points, runs = [], []
-            for index, value in enumerate(values):
-                if value is None:
+            points: list[str] = []
+            runs: list[list[str]] = []
+            for index, point in enumerate(line_values):
+                if point is None:
                     if points:
                         runs.append(points)
                     points = []
                     continue
                 x = LEFT + slot * (index + 0.5)
-                y = TOP + plot_height * (1 - (float(value) - low) / span * 0.9 - 0.05)
+                y = TOP + plot_height * (1 - (float(point) - low) / span * 0.9 - 0.05)
                 points.append(f"{_f(x)},{_f(y)}")
             if points:
                 runs.append(points)
             for run in runs:
                 inner.append(
-                    f'<polyline points="{" ".join(run)}" fill="none" stroke="{escape(colour)}" '
+                    f'<polyline points="{" ".join(run)}" fill="none" stroke="{escape(line_colour)}" '
                     'stroke-width="2"/>'
                 )
                 if len(run) == 1:
-                    x, y = run[0].split(",")
-                    inner.append(f'<circle cx="{x}" cy="{y}" r="3" fill="{escape(colour)}"/>')
-        legend.append((name, colour))
+                    cx, cy = run[0].split(",")
+                    inner.append(
+                        f'<circle cx="{cx}" cy="{cy}" r="3" fill="{escape(line_colour)}"/>'
+                    )
+        legend.append((line_name, line_colour))
     if not any(float(v) for _, values, _ in series for v in values) and not (
         line and any(v is not None for v in line[1])
     ):

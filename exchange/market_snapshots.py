@@ -140,8 +140,12 @@ def snapshot(
         logger.warning("event=market_snapshot_cache_error op=read", exc_info=True)
         return read()[0]
     now = _now_ms()
-    valid = stored is not None and stored[0] == version and now < stored[2]
-    if valid and (now < stored[1] or not _refresh_claimed(snapshot_key, stored)):
+    if (
+        stored is not None
+        and stored[0] == version
+        and now < stored[2]
+        and (now < stored[1] or not _refresh_claimed(snapshot_key, stored))
+    ):
         return stored[3]
     value, valid_until = read()
     ends = now + settings.MARKET_DATA_CACHE_SECONDS * 1000

@@ -1,7 +1,19 @@
 from dataclasses import dataclass
+from typing import Protocol, Self, TypeVar
+
+from exchange.records import Record
 
 # SQL's OFFSET and LIMIT are 64-bit: a page beyond them is past the end of any table.
 _MAX_ROW = 2**63 - 1
+
+
+class Sliceable(Protocol):
+    """A query set or a list: what a page is cut from."""
+
+    def __getitem__(self, key: slice, /) -> Self: ...
+
+
+_Rows = TypeVar("_Rows", bound=Sliceable)
 
 
 @dataclass(frozen=True)
@@ -15,11 +27,11 @@ class PageRequest:
     def offset(self) -> int:
         return (self.page - 1) * self.per_page
 
-    def slice(self, rows):
+    def slice(self, rows: _Rows) -> _Rows:
         end = self.offset + self.per_page
         if end > _MAX_ROW:
             return rows[:0]
         return rows[self.offset : end]
 
-    def envelope(self, total: int, records: list) -> dict:
+    def envelope(self, total: int, records: list[Record]) -> Record:
         return {"total": total, "page": self.page, "per_page": self.per_page, "records": records}

@@ -57,7 +57,9 @@ def taker_gross(*, amount: int, give_amount: int, take_amount: int) -> int:
     return int(amount) * int(give_amount) // int(take_amount)
 
 
-def remaining_give(*, give_amount: int, take_amount: int, filled: int) -> int:
+def remaining_give(
+    *, give_amount: int | Decimal, take_amount: int | Decimal, filled: int | Decimal
+) -> int:
     """The part of give_amount not yet given away: the hold an open order keeps.
 
     Rounding the cumulative fill (not each trade) makes it exactly 0 once

@@ -17,6 +17,10 @@ from exchange.streams.gate import StreamGate  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": django_application,
-        "websocket": StreamGate(URLRouter([path("ws", StreamConsumer.as_asgi())])),
+        # Channels routes ASGI apps with Django's path(); django-stubs types path() for
+        # views only, and types-channels' URLRouter wants its own pattern type.
+        "websocket": StreamGate(
+            URLRouter([path("ws", StreamConsumer.as_asgi())])  # type: ignore[arg-type,list-item]
+        ),
     }
 )

@@ -30,6 +30,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,7 +81,7 @@ class DemoConfig:
     var_dir: Path
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> DemoConfig:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> DemoConfig:
         environ = os.environ if environ is None else environ
         return cls(
             http_port=_port(environ, "DEMO_HTTP_PORT", 8000),
@@ -169,7 +170,7 @@ CRASH_LOOP_SECONDS = 60.0
 class Child:
     name: str
     argv: list[str]
-    process: subprocess.Popen | None
+    process: subprocess.Popen[bytes]
     log_path: Path
     started_at: float = 0.0  # time.time() of the current process's start
     restarts: int = 0
@@ -222,16 +223,21 @@ class Supervisor:
         return self.config.var_dir / "supervisor.json"
 
     def start(self, name: str, argv: list[str]) -> Child:
-        child = Child(name, argv, None, self.config.log_dir / f"{name}.log")
-        self._spawn(child)
+        log_path = self.config.log_dir / f"{name}.log"
+        child = Child(name, argv, self._popen(argv, log_path), log_path, started_at=time.time())
         self.children.append(child)
         self.write_state()
         return child
 
     def _spawn(self, child: Child) -> None:
-        with open(child.log_path, "ab") as log:
-            child.process = subprocess.Popen(
-                child.argv,
+        child.process = self._popen(child.argv, child.log_path)
+        child.started_at = time.time()
+        child.restart_at = None
+
+    def _popen(self, argv: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+        with open(log_path, "ab") as log:
+            return subprocess.Popen(
+                argv,
                 cwd=ROOT,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
@@ -240,8 +246,6 @@ class Supervisor:
                 start_new_session=True,
                 preexec_fn=_die_with_parent,
             )
-        child.started_at = time.time()
-        child.restart_at = None
 
     def check(self) -> None:
         now = time.monotonic()

@@ -26,9 +26,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
@@ -66,7 +68,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 def locate(
-    api: str | None = None, rpc: str | None = None, environ: dict[str, str] | None = None
+    api: str | None = None, rpc: str | None = None, environ: Mapping[str, str] | None = None
 ) -> Target:
     """The demo to talk to: `--api`/`--rpc` if given, else VAR_DIR/demo.json of a running
     `make run`. Refuses rather than guess a port another program may be listening on."""
@@ -109,7 +111,8 @@ class DemoClient:
 
     # ---- plumbing ----
 
-    def call(self, method: str, path: str, body: dict | list | None = None) -> dict | list:
+    def call(self, method: str, path: str, body: dict | list | None = None) -> Any:
+        """The API's answer as JSON decodes it (an object or a list, by endpoint)."""
         separator = "&" if "?" in path else "?"
         url = f"{self.config.api_url}{path}{separator}networkId={CHAIN_ID}"
         data = None if body is None else json.dumps(body).encode()
@@ -410,7 +413,11 @@ def whole(units: int, decimals: int) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    accounts = {"type": int, "choices": range(len(DEV_ACCOUNTS)), "metavar": "ACCOUNT"}
+    accounts: dict[str, Any] = {
+        "type": int,
+        "choices": range(len(DEV_ACCOUNTS)),
+        "metavar": "ACCOUNT",
+    }
     root = argparse.ArgumentParser(
         prog="python -m relayer.demo_client",
         description="Use the `make run` demo as anvil's dev accounts 0-4 (public test keys).",

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from typing import TypedDict
 
 from django.conf import settings
 from django.core.cache import cache
@@ -23,9 +24,10 @@ from django.db import connection
 from chain.client import ChainError, ChainUnavailable
 from chain.models import WatcherCursor
 from exchange.models import Network
+from exchange.records import Record
 
 
-def _check_database() -> dict:
+def _check_database() -> Record:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -35,7 +37,7 @@ def _check_database() -> dict:
     return {"ok": True}
 
 
-def _check_cache() -> dict:
+def _check_cache() -> Record:
     probe = f"healthz:{uuid.uuid4().hex}"
     try:
         cache.set(probe, "1", 10)
@@ -46,7 +48,7 @@ def _check_cache() -> dict:
     return {"ok": ok} if ok else {"ok": False, "error": "value not read back"}
 
 
-def _check_broker() -> dict:
+def _check_broker() -> Record:
     url = settings.CELERY_BROKER_URL
     if url.startswith("memory://"):
         return {"ok": False, "error": "no broker: REDIS_URL is not set"}
@@ -81,7 +83,7 @@ def now() -> float:
     return time.time()
 
 
-def _ask_node(rpc_url: str, node_head: NodeHead) -> dict:
+def _ask_node(rpc_url: str, node_head: NodeHead) -> Record:
     timeout = settings.HEALTH_NODE_TIMEOUT
     # The client's own timeout (each socket operation) is longer than the question's
     # bound, so a silent node is always this bound's TimeoutError.
@@ -97,10 +99,16 @@ def _ask_node(rpc_url: str, node_head: NodeHead) -> dict:
     return {"ok": True, "blockNumber": block}
 
 
-def _check_node(network: Network, node_head: NodeHead) -> dict:
+class _KeptCheck(TypedDict):
+    at: float  # now() when the node answered
+    check: Record
+
+
+def _check_node(network: Network, node_head: NodeHead) -> Record:
     if not network.rpc_url:
         return {"ok": False, "error": "no RPC URL configured"}
     key = "healthz:node:" + hashlib.sha256(network.rpc_url.encode()).hexdigest()[:32]
+    kept: _KeptCheck | None
     try:
         kept = cache.get(key)
     except Exception:
@@ -123,7 +131,7 @@ def _check_node(network: Network, node_head: NodeHead) -> dict:
     return check
 
 
-def _check_watcher(cursor) -> dict:
+def _check_watcher(cursor: WatcherCursor) -> Record:
     """The deposit watcher of a network: stuck on a node error (chain/watcher_backoff.py)?"""
     if not cursor.failures:
         return {"ok": True, "scannedBlock": cursor.block_number}
@@ -135,10 +143,14 @@ def _check_watcher(cursor) -> dict:
     }
 
 
-def health_get(*, node_head: NodeHead) -> dict:
+def health_get(*, node_head: NodeHead) -> Record:
     """{"ok": bool, "checks": {name: {"ok": bool, ...}}}; never carries an RPC URL,
     which may embed a provider's credentials. `node_head` asks a node its latest block."""
-    checks = {"database": _check_database(), "cache": _check_cache(), "broker": _check_broker()}
+    checks: dict[str, Record] = {
+        "database": _check_database(),
+        "cache": _check_cache(),
+        "broker": _check_broker(),
+    }
     if checks["database"]["ok"]:
         for network in Network.objects.filter(enabled=True).order_by("id"):
             checks[f"node:{network.id}"] = _check_node(network, node_head)

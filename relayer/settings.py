@@ -5,9 +5,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
 from relayer.env import env_bool, env_choice, env_int, env_list, env_str
+
+# Django's generic classes (ModelAdmin[Model], QuerySet[Model]) subscriptable at runtime,
+# as django-stubs types them for mypy (`make lint`).
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # The embedded mode's files (SQLite database, Celery's filesystem queue, beat's schedule,

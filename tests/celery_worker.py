@@ -64,7 +64,8 @@ def worker_process(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    worker.log = lambda: log_path.read_text(errors="replace")
+    # The test's handle on the worker's log, carried by its process.
+    worker.log = lambda: log_path.read_text(errors="replace")  # type: ignore[attr-defined]
     try:
         yield worker
     finally:

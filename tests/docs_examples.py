@@ -51,7 +51,7 @@ def examples() -> dict[str, Example]:
         for match in EXAMPLE.finditer(page.read_text()):
             name = match["name"]
             assert name not in found, (
-                f"example {name} is in {found.get(name, page).page} and {page}"
+                f"example {name} is in {found[name].page if name in found else page} and {page}"
             )
             found[name] = Example(name, match["language"], match["code"], page)
     return found

@@ -142,6 +142,7 @@ class Soak:
             time.sleep(0.2)
         record = {"tx": tx, "block": block, "credited": credited_at is not None}
         if credited_at is not None:
+            assert confirmed_at is not None  # set to credited_at at the latest
             record["after_confirmation"] = round(credited_at - confirmed_at, 2)
         with self.lock:
             self.deposits.append(record)

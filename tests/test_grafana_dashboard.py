@@ -30,7 +30,7 @@ def _served(client) -> set[str]:
     client.get("/healthz")  # a request, so django-prometheus's labelled series exist
     response = client.get("/metrics")
     assert response.status_code == 200
-    names = set()
+    names: set[str] = set()
     for family in text_string_to_metric_families(response.content.decode()):
         names.update(family.name + suffix for suffix in SUFFIXES)
         names.update(sample.name for sample in family.samples)

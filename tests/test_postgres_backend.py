@@ -16,9 +16,9 @@ def _other_connection() -> psycopg.Connection:
 
 def _last_query_of(pid: int) -> str:
     with _other_connection() as other:
-        return other.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()[
-            0
-        ]
+        row = other.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()
+        assert row is not None
+        return row[0]
 
 
 def test_a_sound_connection_passes_the_health_check_without_a_query():

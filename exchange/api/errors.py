@@ -103,7 +103,7 @@ def error_body(code: int, reason: str, validation_errors: list | None = None) ->
 def _field_code(detail: exceptions.ErrorDetail) -> int:
     if isinstance(detail.code, int):
         return detail.code
-    return int(_DRF_FIELD_CODES.get(detail.code, FieldCode.INCORRECT_FORMAT))
+    return int(_DRF_FIELD_CODES.get(detail.code or "", FieldCode.INCORRECT_FORMAT))
 
 
 def _flatten(detail, prefix: str = "") -> Iterator[dict]:
@@ -149,8 +149,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, Http404):
         return Response(error_body(404, str(exc) or "Not found"), status=404)
     if isinstance(exc, exceptions.Throttled):
-        if exc.wait:
-            headers["Retry-After"] = str(int(exc.wait))
+        wait = exc.wait  # type: ignore[attr-defined]  # set in Throttled.__init__, not in its stubs
+        if wait:
+            headers["Retry-After"] = str(int(wait))
         return Response(error_body(Code.THROTTLED, "Too many requests"), 429, headers=headers)
     if isinstance(exc, exceptions.APIException):
         if isinstance(exc, exceptions.MethodNotAllowed):

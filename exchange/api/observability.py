@@ -45,7 +45,9 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         offered = request.headers.get(REQUEST_ID_HEADER, "")
         request_id = offered if _SANE_ID.match(offered) else uuid.uuid4().hex
-        request.request_id = request_id
+        # Django's way (request.user too): an attribute the stubs' HttpRequest does not
+        # declare; RequestIdFilter reads it back for the log lines written after this returns.
+        request.request_id = request_id  # type: ignore[attr-defined]
         token = _request_id.set(request_id)
         started = time.perf_counter()
         try:

@@ -28,7 +28,8 @@ class PageParamsSerializer(serializers.Serializer):
         limit = settings.API_MAX_PER_PAGE
         if value > limit:
             raise serializers.ValidationError(
-                f"per_page must be at most {limit}", code=int(FieldCode.OUT_OF_RANGE)
+                f"per_page must be at most {limit}",
+                code=int(FieldCode.OUT_OF_RANGE),  # type: ignore[arg-type]  # DRF keeps any code; its stubs say str
             )
         return value
 
@@ -49,7 +50,7 @@ def link_header(request: Request, page: PageRequest, total: int) -> str:
     if page.page < last:
         relations["next"] = page.page + 1
     base = request.build_absolute_uri(request.path)
-    query = {key: values[-1] for key, values in request.query_params.lists()}
+    query: dict[str, str | int] = {key: values[-1] for key, values in request.query_params.lists()}
     links = []
     for rel in ("first", "prev", "next", "last"):
         if rel in relations:

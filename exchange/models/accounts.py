@@ -1,6 +1,8 @@
 """Per-account restrictions the chain workers raise: a deep-reorg freeze, an escape-hatch
 exposure. The API reads them in one query per write request (exchange/services/account_guard.py)."""
 
+from typing import ClassVar
+
 from django.db import models
 
 from exchange.models.fields import AddressField
@@ -68,15 +70,15 @@ class AccountRestriction(models.Model):
         return self.resolved_at is None
 
 
-class OperatorFreezeManager(models.Manager):
-    def get_queryset(self):
+class OperatorFreezeManager(models.Manager["OperatorFreeze"]):
+    def get_queryset(self) -> "models.QuerySet[OperatorFreeze]":
         return super().get_queryset().filter(kind=RestrictionKind.OPERATOR)
 
 
 class OperatorFreeze(AccountRestriction):
     """The operator's freezes (kind OPERATOR), for their own admin page."""
 
-    objects = OperatorFreezeManager()
+    objects: ClassVar[OperatorFreezeManager] = OperatorFreezeManager()
 
     class Meta:
         proxy = True

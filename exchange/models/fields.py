@@ -1,3 +1,6 @@
+from collections.abc import Sequence
+from typing import Any
+
 from django.db import models
 
 from exchange.protocol.typed_data import EIP712, ETH_SIGN
@@ -8,12 +11,12 @@ UINT256_MAX = 2**256 - 1
 class AmountField(models.DecimalField):
     """A base-unit integer amount up to 2^256-1, stored as NUMERIC(78, 0)."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["max_digits"] = 78
         kwargs["decimal_places"] = 0
         super().__init__(*args, **kwargs)
 
-    def deconstruct(self):
+    def deconstruct(self) -> tuple[str, str, Sequence[Any], dict[str, Any]]:
         name, path, args, kwargs = super().deconstruct()
         del kwargs["max_digits"], kwargs["decimal_places"]
         return name, path, args, kwargs
@@ -22,16 +25,16 @@ class AmountField(models.DecimalField):
 class AddressField(models.CharField):
     """A 0x-prefixed Ethereum address, always stored lower-case."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["max_length"] = 42
         super().__init__(*args, **kwargs)
 
-    def deconstruct(self):
+    def deconstruct(self) -> tuple[str, str, Sequence[Any], dict[str, Any]]:
         name, path, args, kwargs = super().deconstruct()
         del kwargs["max_length"]
         return name, path, args, kwargs
 
-    def get_prep_value(self, value):
+    def get_prep_value(self, value: Any) -> Any:
         value = super().get_prep_value(value)
         return value.lower() if isinstance(value, str) else value
 
@@ -39,11 +42,11 @@ class AddressField(models.CharField):
 class HashField(models.CharField):
     """A 0x-prefixed 32-byte hash, lower-case."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["max_length"] = 66
         super().__init__(*args, **kwargs)
 
-    def deconstruct(self):
+    def deconstruct(self) -> tuple[str, str, Sequence[Any], dict[str, Any]]:
         name, path, args, kwargs = super().deconstruct()
         del kwargs["max_length"]
         return name, path, args, kwargs

@@ -13,6 +13,9 @@ ten times slower (docs/signing-eip712.md, "Cost"); tests/chain/test_typed_data.p
 the two byte for byte.
 """
 
+from collections.abc import Mapping
+from typing import Any
+
 from eth_hash.auto import keccak
 
 from exchange.protocol.hashing import pack_address, pack_bytes32, pack_uint256, to_hex
@@ -115,7 +118,12 @@ def domain_separator(*, chain_id: int, contract: str) -> bytes:
     return separator
 
 
-def _word(kind: str, value) -> bytes:
+# A struct's fields by the API's names; each value's type is its field's kind (address,
+# bytes32, string: str; uint256: int or a decimal string), known only at run time: Any.
+Message = Mapping[str, Any]
+
+
+def _word(kind: str, value: Any) -> bytes:
     if kind == "address":
         return pack_address(value).rjust(32, b"\0")
     if kind == "bytes32":
@@ -125,13 +133,13 @@ def _word(kind: str, value) -> bytes:
     return pack_uint256(value)
 
 
-def struct_hash(name: str, message: dict) -> bytes:
+def struct_hash(name: str, message: Message) -> bytes:
     """hashStruct(message) of one of ALL_STRUCTS; `message` keyed by the API's field names."""
     fields = ALL_STRUCTS[name]
     return keccak(_TYPEHASH[name] + b"".join(_word(kind, message[field]) for field, kind in fields))
 
 
-def typed_digest(name: str, message: dict, *, chain_id: int, contract: str) -> str:
+def typed_digest(name: str, message: Message, *, chain_id: int, contract: str) -> str:
     """The 32-byte digest an EIP-712 wallet signs for `message` (0x-hex)."""
     separator = domain_separator(chain_id=chain_id, contract=contract)
     return to_hex(keccak(b"\x19\x01" + separator + struct_hash(name, message)))
@@ -206,12 +214,12 @@ def withdraw_digest(
     )
 
 
-def _document_value(kind: str, value):
+def _document_value(kind: str, value: Any) -> int | str:
     if kind == "uint256":
         return int(value)
     if kind == "string":
-        return value or ""
-    return value.lower()
+        return str(value or "")
+    return str(value).lower()
 
 
 def cancel_all_digest(
@@ -225,7 +233,7 @@ def cancel_all_digest(
     )
 
 
-def typed_data(name: str, message: dict, *, chain_id: int, contract: str) -> dict:
+def typed_data(name: str, message: Message, *, chain_id: int, contract: str) -> dict[str, Any]:
     """The full EIP-712 document (eth_signTypedData_v4, eth-account's encode_typed_data
     full_message): what a wallet is asked to sign. Amounts stay integers."""
     return {

@@ -11,6 +11,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypedDict
 
 from django.conf import settings
 from django.core.cache import cache
@@ -72,7 +73,13 @@ def ban_active(*, clients: list[str], now: datetime) -> ActiveBan | None:
     return ban_from_cached(clients=clients, cached=found, now=now)
 
 
-def ban_from_cached(*, clients: list[str], cached: dict, now: datetime) -> ActiveBan | None:
+# A client's cached ban: (until, reason); (None, "") when it has none.
+BanState = tuple[datetime | None, str]
+
+
+def ban_from_cached(
+    *, clients: list[str], cached: dict[str, BanState], now: datetime
+) -> ActiveBan | None:
     """ban_active given the cached states already read (client -> state): the clients
     missing from the cache are read from the database and cached."""
     states = dict(cached)
@@ -107,7 +114,12 @@ class Limits:
     api_key_limit: int
 
 
-_policy_memo: dict = {"at": float("-inf"), "limits": {}}
+class _PolicyMemo(TypedDict):
+    at: float
+    limits: dict[str, Limits]
+
+
+_policy_memo: _PolicyMemo = {"at": float("-inf"), "limits": {}}
 
 
 def rate_limits_get(*, cost_class: CostClass) -> Limits:

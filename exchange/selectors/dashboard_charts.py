@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Max, Q
+from django.utils.safestring import SafeString
 
 from exchange.charts import bar_chart
 from exchange.models import (
@@ -23,6 +24,7 @@ from exchange.models import (
     TransferKind,
     TransferStatus,
 )
+from exchange.selectors.dashboard import Context, MarketActivity
 from exchange.trading_math import to_human
 
 HOURS = 24
@@ -87,7 +89,7 @@ def deposit_credit_delays(
     )
 
 
-def network_charts(network: Network, *, now: datetime) -> list:
+def network_charts(network: Network, *, now: datetime) -> list[SafeString]:
     ends = _hours(now)
     labels = _labels(ends)
     since = ends[0] - timedelta(hours=1)
@@ -139,14 +141,14 @@ def network_charts(network: Network, *, now: datetime) -> list:
     ]
 
 
-def market_charts(*, now: datetime, busiest: list[Market]) -> list[tuple[Market, object]]:
+def market_charts(*, now: datetime, busiest: list[Market]) -> list[tuple[Market, SafeString]]:
     ends = _hours(now)
     labels = _labels(ends)
     since = int((ends[0] - timedelta(hours=1)).timestamp())
     charts = []
     for market in busiest[:CHARTED_MARKETS]:
-        closes: list = [None] * HOURS
-        volumes = [0] * HOURS
+        closes: list[Decimal | None] = [None] * HOURS
+        volumes: list[int | Decimal] = [0] * HOURS
         candles = Candle.objects.filter(
             market=market, period=CANDLE_PERIOD, bucket_start__gte=since
         ).order_by("bucket_start")
@@ -179,7 +181,7 @@ def market_charts(*, now: datetime, busiest: list[Market]) -> list[tuple[Market,
     return charts
 
 
-def dashboard_charts_get(*, now: datetime, markets: list[dict]) -> dict:
+def dashboard_charts_get(*, now: datetime, markets: list[MarketActivity]) -> Context:
     """`markets`: dashboard_get's rows; the busiest of the day are charted."""
     busiest = [
         row["market"]

@@ -8,12 +8,14 @@ window's first 5 minutes that a whole candle does not cover.
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import TypeVar
 
-from django.db.models import Max, Min, OuterRef, Subquery, Sum
+from django.db.models import Max, Min, Model, OuterRef, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from exchange.models import Candle, Market, Network, Order, OrderSide, OrderStatus, Trade
 from exchange.paging import PageRequest
+from exchange.records import Record
 from exchange.trading_math import decimal_str, ratio, to_human
 
 NOT_AVAILABLE = "N/A"
@@ -30,11 +32,14 @@ def _price_or_na(value: Decimal | None) -> str:
     return NOT_AVAILABLE if value is None else decimal_str(value)
 
 
-def _first(queryset, *ordering, field: str = "price") -> Subquery:
+_M = TypeVar("_M", bound=Model)
+
+
+def _first(queryset: QuerySet[_M], *ordering: str, field: str = "price") -> Subquery:
     return Subquery(queryset.order_by(*ordering).values(field)[:1])
 
 
-def _tickers(markets: list[Market], now: datetime) -> tuple[list[dict], int | None]:
+def _tickers(markets: list[Market], now: datetime) -> tuple[list[Record], int | None]:
     """The tickers of `markets` in three queries whatever their number: the markets with
     their single-value reads as correlated subqueries (each one index probe), and one
     grouped aggregate each over the raw trades at the window's edge and the candles.
@@ -119,7 +124,7 @@ def _tickers(markets: list[Market], now: datetime) -> tuple[list[dict], int | No
             )
         },
     ]
-    records = []
+    records: list[Record] = []
     for item in markets:
         last, reference, edge_first, candle_first, lowest_ask, highest_bid = singles[item.pk]
         stats = [part[item.pk] for part in parts if item.pk in part]
@@ -149,7 +154,7 @@ def _tickers(markets: list[Market], now: datetime) -> tuple[list[dict], int | No
     return records, min(expiries, default=None)
 
 
-def ticker_get(*, market: Market, now: datetime | None = None) -> dict:
+def ticker_get(*, market: Market, now: datetime | None = None) -> Record:
     """One market's ticker over the 24 hours up to `now` (see ticker_list)."""
     return _tickers([market], now or timezone.now())[0][0]
 
@@ -160,7 +165,7 @@ def ticker_read(
     page: PageRequest,
     market: Market | None = None,
     now: datetime | None = None,
-) -> tuple[tuple[int, list[dict]], int | None]:
+) -> tuple[tuple[int, list[Record]], int | None]:
     """(total, records) of ticker_list, and the earliest expiry (Unix ms) of a best
     ask or bid shown, or None."""
     markets = Market.objects.filter(network=network).select_related("base", "quote")
@@ -181,7 +186,7 @@ def ticker_list(
     page: PageRequest,
     market: Market | None = None,
     now: datetime | None = None,
-) -> tuple[int, list[dict]]:
+) -> tuple[int, list[Record]]:
     """The ticker of every market of the network (or of one), by market id.
 
     last: the latest trade's price ever; high, low and volumes: the trades of the last
@@ -192,7 +197,7 @@ def ticker_list(
     return ticker_read(network=network, page=page, market=market, now=now)[0]
 
 
-def candles_get(*, market: Market, period: int, start_s: int, end_s: int) -> list[dict]:
+def candles_get(*, market: Market, period: int, start_s: int, end_s: int) -> list[Record]:
     """The candles of `period` seconds overlapping [start_s, end_s], oldest first.
 
     Buckets without trades have no candle and are left out. Prices and volumes are
@@ -205,7 +210,7 @@ def candles_get(*, market: Market, period: int, start_s: int, end_s: int) -> lis
         bucket_start__lte=end_s,
     ).order_by("bucket_start")
     base_decimals, quote_decimals = market.base.decimals, market.quote.decimals
-    records = []
+    records: list[Record] = []
     for candle in rows.values_list(
         "bucket_start", "high", "low", "open", "close", "base_volume", "quote_volume"
     ):

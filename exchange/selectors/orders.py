@@ -5,11 +5,15 @@ order that has expired but has not been swept yet is never shown. Records are bu
 from values_list rows (a serializer per object would cost more than the query).
 """
 
-from django.db.models import Count, Q
+from collections.abc import Sequence
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
 
 from exchange.clock import now_ms
 from exchange.models import Market, Network, Order, OrderSide, OrderStatus
 from exchange.paging import PageRequest
+from exchange.records import Record
 
 _FIELDS = (
     "account",
@@ -35,7 +39,7 @@ _BOOK_FIELDS = (
 )
 
 
-def _record(row: tuple, hash_key: str) -> dict:
+def _record(row: Sequence[Any], hash_key: str) -> Record:
     account, give_token, give, take_token, take, filled, nonce, expiry, hash_, created = row
     return {
         "account": account,
@@ -51,7 +55,7 @@ def _record(row: tuple, hash_key: str) -> dict:
     }
 
 
-def order_record(order: Order, *, hash_key: str = "orderHash") -> dict:
+def order_record(order: Order, *, hash_key: str = "orderHash") -> Record:
     """One order as the API shows it (create_orders: "orderHash"; get_orders: "hash")."""
     return _record(
         (
@@ -70,7 +74,7 @@ def order_record(order: Order, *, hash_key: str = "orderHash") -> dict:
     )
 
 
-def live_orders(network: Network):
+def live_orders(network: Network) -> QuerySet[Order]:
     return Order.objects.filter(network=network, status=OrderStatus.OPEN, expiry_ms__gt=now_ms())
 
 
@@ -80,7 +84,7 @@ _LIST_EXTRA = ("status", "close_reason", "market__base__symbol", "market__quote_
 ORDER_STATUSES = ("OPEN", "FILLED", "CANCELLED", "EXPIRED", "ALL")
 
 
-def _status_filter(orders, status: str, now: int):
+def _status_filter(orders: QuerySet[Order], status: str, now: int) -> QuerySet[Order]:
     if status == "OPEN":
         return orders.filter(status=OrderStatus.OPEN, expiry_ms__gt=now)
     if status == "EXPIRED":
@@ -100,7 +104,7 @@ def order_list(
     order_hash: str | None = None,
     market: Market | None = None,
     status: str | None = None,
-) -> tuple[int, list[dict]]:
+) -> tuple[int, list[Record]]:
     """An account's orders and/or the order with a hash, oldest first (get_orders).
 
     By account the default is the live orders (as the spec); `status` picks another
@@ -122,7 +126,7 @@ def order_list(
     for row in rows:
         record = _record(row[: len(_FIELDS)], "hash")
         state, reason, base, quote = row[len(_FIELDS) :]
-        if state == OrderStatus.OPEN and int(record["expiryTimestampInMilliseconds"]) <= now:
+        if state == OrderStatus.OPEN and row[_FIELDS.index("expiry_ms")] <= now:
             state = OrderStatus.EXPIRED
         record.update(status=state, market=f"{base}_{quote}", closeReason=reason or None)
         records.append(record)
@@ -140,7 +144,7 @@ def market_by_name(*, network: Network, name: str) -> Market | None:
     )
 
 
-def orderbook_side(market: Market, side: str, expiry_after: int):
+def orderbook_side(market: Market, side: str, expiry_after: int) -> QuerySet[Order]:
     """The query of one side of the book, in book order (served by the order_book index)."""
     ordering = (
         ("-price", "expiry_ms", "id") if side == OrderSide.BID else ("price", "expiry_ms", "id")
@@ -163,7 +167,7 @@ def orderbook_counts(market: Market) -> dict[str, int]:
 
 def orderbook_read(
     *, market: Market, page: PageRequest, counts: dict[str, int] | None = None
-) -> tuple[dict, int | None]:
+) -> tuple[dict[str, Record], int | None]:
     """{"bids": envelope, "asks": envelope}: bids by price descending, asks ascending,
     each then by expiry ascending (and arrival); page/per_page apply to both sides.
     With it, the earliest expiry (Unix ms) of an order shown, or None. `counts` (from
@@ -171,7 +175,8 @@ def orderbook_read(
     now = now_ms()
     if counts is None:
         counts = orderbook_counts(market)
-    book, expiries = {}, []
+    book: dict[str, Record] = {}
+    expiries: list[int] = []
     for key, side in (("bids", OrderSide.BID), ("asks", OrderSide.ASK)):
         give, take = (
             (market.base, market.quote) if side == OrderSide.BID else (market.quote, market.base)
@@ -185,6 +190,6 @@ def orderbook_read(
     return book, min(expiries, default=None)
 
 
-def orderbook_get(*, market: Market, page: PageRequest) -> dict:
+def orderbook_get(*, market: Market, page: PageRequest) -> dict[str, Record]:
     """The order book's page (see orderbook_read)."""
     return orderbook_read(market=market, page=page)[0]

@@ -2,17 +2,18 @@ from decimal import Decimal
 
 from exchange.models import FeeSchedule, Market, MarketStatus, Network, Token
 from exchange.paging import PageRequest
+from exchange.records import Record
 from exchange.selectors.market_rules import rules_annotate, rules_of
 
 # The API's market status names (issue #16); TRADING is served as ACTIVE.
-MARKET_STATUS_NAMES = {
+MARKET_STATUS_NAMES: dict[str, str] = {
     MarketStatus.TRADING: "ACTIVE",
     MarketStatus.CANCEL_ONLY: "CANCEL_ONLY",
     MarketStatus.HALTED: "HALTED",
 }
 
 
-def token_list(*, network: Network, page: PageRequest) -> tuple[int, list[dict]]:
+def token_list(*, network: Network, page: PageRequest) -> tuple[int, list[Record]]:
     tokens = Token.objects.filter(network=network, listed=True).order_by("id")
     rows = page.slice(
         tokens.values_list(
@@ -26,7 +27,7 @@ def token_list(*, network: Network, page: PageRequest) -> tuple[int, list[dict]]
         )
     )
     # The spec's four fields, then the token's rules beside them.
-    records = [
+    records: list[Record] = [
         {
             "decimals": str(decimals),
             "address": address,
@@ -41,31 +42,31 @@ def token_list(*, network: Network, page: PageRequest) -> tuple[int, list[dict]]
     return tokens.count(), records
 
 
-def _token(token: Token) -> dict:
+def _token(token: Token) -> Record:
     return {"address": token.address, "symbol": token.symbol, "decimals": str(token.decimals)}
 
 
-def market_list(*, network: Network, page: PageRequest) -> tuple[int, list[dict]]:
+def market_list(*, network: Network, page: PageRequest) -> tuple[int, list[Record]]:
     """The network's markets of listed tokens, oldest first, each with its status, the
     rules in force and the network's fees in force (GET /markets)."""
     markets = Market.objects.filter(network=network, base__listed=True, quote__listed=True)
     rows = page.slice(rules_annotate(markets.select_related("base", "quote").order_by("id")))
     fees = fee_info_get(network=network) if rows else None
-    records = [
+    records: list[Record] = [
         {
             "name": market.name,
             "base": _token(market.base),
             "quote": _token(market.quote),
             "status": MARKET_STATUS_NAMES[market.status],
             "rules": rules_of(market).as_api(),
-            **fees,
+            **(fees or {}),
         }
         for market in rows
     ]
     return markets.count(), records
 
 
-def fee_info_get(*, network: Network) -> dict:
+def fee_info_get(*, network: Network) -> Record:
     schedule = FeeSchedule.objects.in_force(network)
     maker, taker = (
         (schedule.maker_fee, schedule.taker_fee) if schedule else (Decimal(0), Decimal(0))

@@ -1,12 +1,15 @@
 """Reads of trades: create_trades results and the get_trades history."""
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from exchange.models import Market, Network, Trade
 from exchange.paging import PageRequest
+from exchange.records import Record
 from exchange.trading_math import decimal_str
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -18,7 +21,7 @@ def from_ms(milliseconds: int) -> datetime:
     return _EPOCH + timedelta(milliseconds=milliseconds)
 
 
-def trade_result(trade: Trade) -> dict:
+def trade_result(trade: Trade) -> Record:
     """One create_trades result (PROTOCOL.md "Trades"): sizes in QUOTE and BASE base
     units, the human price BASE per QUOTE, and the taker's side."""
     market = trade.market
@@ -53,7 +56,7 @@ _FIELDS = (
 )
 
 
-def _history_record(row: tuple) -> dict:
+def _history_record(row: Sequence[Any]) -> Record:
     (id_, give_token, give, take_token, take, order_hash, uuid, buyer_fee, seller_fee, gas_fee) = (
         row[:10]
     )
@@ -86,7 +89,7 @@ def trade_list(
     start_ms: int | None = None,
     end_ms: int | None = None,
     ascending: bool = False,
-) -> tuple[int, list[dict]]:
+) -> tuple[int, list[Record]]:
     """Trades matching every filter given (account: as maker or taker), by time.
 
     The range is inclusive at both ends, to the millisecond. Each record shows the
@@ -113,7 +116,9 @@ def trade_list(
     return trades.count(), [_history_record(row) for row in rows]
 
 
-def _account_trades(trades, account: str, page: PageRequest, ordering: tuple) -> tuple[int, list]:
+def _account_trades(
+    trades: QuerySet[Trade], account: str, page: PageRequest, ordering: tuple[str, str]
+) -> tuple[int, list[Record]]:
     """maker = account OR taker = account as two index-ordered scans (trade_maker_time,
     trade_taker_time), each cut at the page's end, merged; the taker side leaves out
     the account's own makes, so no trade is counted twice."""

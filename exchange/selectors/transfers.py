@@ -2,6 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 from exchange.models import Network, Transfer
 from exchange.paging import PageRequest
+from exchange.records import Record
 
 
 def _at(milliseconds: int) -> datetime:
@@ -10,7 +11,7 @@ def _at(milliseconds: int) -> datetime:
 
 def transfer_list(
     *, network: Network, account: str, start_ms: int, end_ms: int, page: PageRequest
-) -> tuple[int, list[dict]]:
+) -> tuple[int, list[Record]]:
     """An account's deposits and withdrawals created in [start_ms, end_ms], newest first."""
     transfers = (
         Transfer.objects.filter(
@@ -22,7 +23,7 @@ def transfer_list(
         .select_related("token")
         .order_by("-created_at", "-id")
     )
-    records = [
+    records: list[Record] = [
         {
             "id": str(transfer.id),
             "type": transfer.kind,

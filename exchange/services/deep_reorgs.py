@@ -19,6 +19,7 @@ import logging
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from exchange.market_snapshots import market_data_changed
@@ -104,7 +105,7 @@ class UndoPlan:
         return text
 
 
-def _open_orders(restriction: AccountRestriction, deposit: Transfer):
+def _open_orders(restriction: AccountRestriction, deposit: Transfer) -> QuerySet[Order]:
     return Order.objects.filter(
         network_id=restriction.network_id,
         account=restriction.account,
@@ -113,8 +114,15 @@ def _open_orders(restriction: AccountRestriction, deposit: Transfer):
     ).order_by("id")
 
 
+def _frozen_deposit(restriction: AccountRestriction) -> Transfer:
+    """The deposit a deep-reorg freeze is about; a restriction without one is no such freeze."""
+    if restriction.transfer is None:
+        raise ReorgResolutionRefused(f"restriction {restriction.id} names no deposit")
+    return restriction.transfer
+
+
 def reorg_undo_plan(*, restriction: AccountRestriction) -> UndoPlan:
-    deposit = restriction.transfer
+    deposit = _frozen_deposit(restriction)
     orders = list(_open_orders(restriction, deposit))
     held_by_orders = sum(
         remaining_give(give_amount=o.give_amount, take_amount=o.take_amount, filled=o.filled)
@@ -141,7 +149,7 @@ def deposit_reorg_undo(*, restriction_id: int) -> AccountRestriction:
     """Applies the undo (module docstring) in one transaction, or refuses changing nothing."""
     with transaction.atomic():
         restriction = _open_frozen(restriction_id)
-        deposit = restriction.transfer
+        deposit = _frozen_deposit(restriction)
         network, key = deposit.token.network, (deposit.account, deposit.token_id)
         orders = list(_open_orders(restriction, deposit).select_for_update())
         balances = balances_lock(network=network, keys=[key])

@@ -70,7 +70,10 @@ def deposits_record(*, network: Network, deposits: Sequence[SeenDeposit]) -> Non
     the caller's transaction."""
     if not deposits:
         return
-    by_log = {(seen.transaction_hash.lower(), seen.log_index): seen for seen in deposits}
+    # Keyed as the stored rows read them (a deposit's log_index is never NULL).
+    by_log: dict[tuple[str, int | None], SeenDeposit] = {
+        (seen.transaction_hash.lower(), seen.log_index): seen for seen in deposits
+    }
     for key in _insert_new(network, deposits):
         del by_log[key]
     if not by_log:
@@ -187,7 +190,9 @@ def _complete_pending(pairs: list[tuple[str, Sequence[int]]]) -> list[int]:
     where = " OR ".join(
         f"(block_hash = %s AND id IN ({', '.join(['%s'] * len(ids))}))" for _, ids in pairs
     )
-    params: list = [value for block_hash, ids in pairs for value in (block_hash, *ids)]
+    params: list[str | int] = []
+    for block_hash, ids in pairs:
+        params += [block_hash, *ids]
     chosen = f"SELECT id FROM {table} WHERE kind = %s AND status = %s AND ({where})"
     if connection.features.has_select_for_update:
         # Lock in id order first: two racing watchers wait on each other, never deadlock.

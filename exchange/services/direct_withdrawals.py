@@ -37,7 +37,7 @@ from exchange.models import (
     TransferKind,
     TransferStatus,
 )
-from exchange.services.ledger import balance_change, balance_changes, balances_lock
+from exchange.services.ledger import BalanceKey, balance_change, balance_changes, balances_lock
 from exchange.trading_math import remaining_give
 
 logger = logging.getLogger(__name__)
@@ -143,11 +143,13 @@ def direct_withdrawal_confirm(*, transfer_id: int, block_hash: str) -> bool:
     return True
 
 
-def _orders_cancel(network: Network, orders: list[Order], balances: dict) -> None:
+def _orders_cancel(
+    network: Network, orders: list[Order], balances: dict[BalanceKey, Balance]
+) -> None:
     """Cancels the locked open orders, releasing their holds."""
     if not orders:
         return
-    changes = []
+    changes: list[tuple[Balance, LedgerKind, int, int, str]] = []
     for order in orders:
         release = remaining_give(
             give_amount=order.give_amount, take_amount=order.take_amount, filled=order.filled

@@ -61,7 +61,9 @@ def balances_lock(*, network: Network, keys: Iterable[BalanceKey]) -> dict[Balan
     return locked
 
 
-def _apply(balance: Balance, total_delta: int | Decimal, held_delta: int | Decimal):
+def _apply(
+    balance: Balance, total_delta: int | Decimal, held_delta: int | Decimal
+) -> tuple[int, int]:
     """Sets the balance's new total and held in memory, or refuses (InsufficientBalance)
     a change that would make either negative or hold more than the total."""
     # In int: Decimal arithmetic rounds to 28 significant digits, amounts have up to 78.

@@ -2,9 +2,11 @@
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import connection
 from django.db.models import Field, Model
+from django.db.models.options import Options
 
 _MODIFIERS = re.compile(r"\(.*?\)")
 
@@ -19,7 +21,7 @@ def rows_update(objs: Sequence[Model], fields: Sequence[str]) -> None:
     if not objs:
         return
     if connection.vendor != "postgresql":
-        type(objs[0]).objects.bulk_update(objs, fields)
+        type(objs[0])._default_manager.bulk_update(objs, fields)
         return
     with connection.cursor() as cursor:
         cursor.execute(*_update_sql(objs, fields))
@@ -34,7 +36,7 @@ def rows_update_and_insert(
     if not objs or not new or connection.vendor != "postgresql":
         rows_update(objs, fields)
         if new:
-            type(new[0]).objects.bulk_create(new)
+            type(new[0])._default_manager.bulk_create(new)
         return
     update, update_params = _update_sql(objs, fields)
     insert, insert_params = _insert_sql(new)
@@ -46,17 +48,37 @@ def rows_update_and_insert(
         obj._state.adding, obj._state.db = False, connection.alias
 
 
-def _cast_row(fields: Sequence[Field]) -> str:
+def _column(meta: Options[Model], name: str) -> Field[Any, Any]:
+    field = meta.get_field(name)
+    if not isinstance(field, Field):
+        raise ValueError(f"{name} is not a column of {meta.db_table}")
+    return field
+
+
+def _column_name(field: Field[Any, Any]) -> str:
+    if field.column is None:
+        raise ValueError(f"{field} has no column")
+    return field.column
+
+
+def _db_type(field: Field[Any, Any]) -> str:
+    db_type = field.db_type(connection)
+    if db_type is None:
+        raise ValueError(f"{field} has no column type")
+    return db_type
+
+
+def _cast_row(fields: Sequence[Field[Any, Any]]) -> str:
     """A VALUES row typed as the columns, without their modifiers: a cast to varchar(n)
     would cut a long string silently, where the column's own check refuses it."""
-    types = [_MODIFIERS.sub("", field.db_type(connection)) for field in fields]
+    types = [_MODIFIERS.sub("", _db_type(field)) for field in fields]
     return "(" + ", ".join(f"%s::{db_type}" for db_type in types) + ")"
 
 
-def _update_sql(objs: Sequence[Model], fields: Sequence[str]) -> tuple[str, list]:
+def _update_sql(objs: Sequence[Model], fields: Sequence[str]) -> tuple[str, list[Any]]:
     meta, quote = objs[0]._meta, connection.ops.quote_name
-    columns = [meta.pk] + [meta.get_field(name) for name in fields]
-    names = [quote(field.column) for field in columns]
+    columns = [meta.pk] + [_column(meta, name) for name in fields]
+    names = [quote(_column_name(field)) for field in columns]
     pk = names[0]
     sql = (
         f"UPDATE {quote(meta.db_table)} AS t SET "
@@ -72,14 +94,14 @@ def _update_sql(objs: Sequence[Model], fields: Sequence[str]) -> tuple[str, list
     return sql, params
 
 
-def _insert_sql(objs: Sequence[Model]) -> tuple[str, list]:
+def _insert_sql(objs: Sequence[Model]) -> tuple[str, list[Any]]:
     """INSERT ... VALUES ... RETURNING pk of new objects (auto_now_add applied)."""
     meta, quote = objs[0]._meta, connection.ops.quote_name
     columns = [field for field in meta.concrete_fields if field is not meta.pk]
     sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in columns)})"
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(_column_name(f)) for f in columns)})"
         f" VALUES {', '.join([_cast_row(columns)] * len(objs))}"
-        f" RETURNING {quote(meta.pk.column)}"
+        f" RETURNING {quote(_column_name(meta.pk))}"
     )
     params = [
         field.get_db_prep_save(field.pre_save(obj, True), connection)

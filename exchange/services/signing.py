@@ -56,7 +56,7 @@ def signed_message(
     hash_name: str,
     spec_hash: str,
     struct: str,
-    message: dict,
+    message: dict[str, object],
     chain_id: int,
     contract: str,
 ) -> SignedMessage:

@@ -20,9 +20,14 @@ import logging
 from django.conf import settings
 from django.db import transaction
 
-from exchange.models import LedgerKind, SettlementStatus, Trade
+from exchange.models import Balance, LedgerKind, SettlementStatus, Trade
 from exchange.services.direct_withdrawals import shortfalls_repay
-from exchange.services.ledger import InsufficientBalance, balance_changes, balances_lock
+from exchange.services.ledger import (
+    BalanceKey,
+    InsufficientBalance,
+    balance_changes,
+    balances_lock,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +36,9 @@ class ReversalRefused(Exception):
     """The trade cannot be reversed (not quarantined, or a party spent what it received)."""
 
 
-def _reverse_legs(trade: Trade, balances: dict) -> list[tuple]:
+def _reverse_legs(
+    trade: Trade, balances: dict[BalanceKey, Balance]
+) -> list[tuple[Balance, LedgerKind, int, int, str]]:
     """The trade's legs (exchange/services/trades.py _ledger_legs), each negated. The
     maker's hold is not taken again: its order keeps its filled amount."""
     give, take = trade.give_token_id, trade.take_token_id

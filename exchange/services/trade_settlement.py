@@ -12,6 +12,7 @@ it happens once however many workers try it.
 """
 
 import logging
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from django.db import connection
@@ -112,10 +113,10 @@ def trades_settlement_complete(completions: list[Completion]) -> list[int]:
 
 
 def _update_from_rows(
-    rows: list[tuple],
+    rows: Sequence[tuple[int | str, ...]],
     *,
     row_columns: dict[str, str],
-    fixed: dict,
+    fixed: dict[str, str | None],
     states: list[SettlementStatus],
 ) -> list[int]:
     """One UPDATE of many trades: each row is (trade id, *values of `row_columns`, which

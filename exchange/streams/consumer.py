@@ -35,7 +35,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from exchange.api.errors import Code, FieldCode
-from exchange.models import CANDLE_PERIODS
+from exchange.models import CANDLE_PERIODS, Market
 from exchange.streams import relay
 from exchange.streams.outbox import channel_key
 
@@ -207,9 +207,14 @@ class Hub:
         from channels.layers import get_channel_layer
 
         layer = get_channel_layer()
+        if layer is None:  # no CHANNEL_LAYERS configured: nothing to listen to
+            logger.error("event=stream_listen_without_layer")
+            return
         while True:
             try:
-                name = await layer.new_channel("streams-hub.")
+                # Both layers used here (Redis, in-memory) take a prefix; types-channels'
+                # BaseChannelLayer.new_channel does not declare it.
+                name = await layer.new_channel("streams-hub.")  # type: ignore[call-arg]
                 await layer.group_add(relay.GROUP, name)
                 joined = self.loop.time()
                 while True:
@@ -289,7 +294,7 @@ def _validation(id_, field: str, code: int, reason: str) -> str:
 # Channel parsing and the first frames -----------------------------------------------
 
 
-def _parse_channels(network, names) -> list[tuple[str, str, object]]:
+def _parse_channels(network, names) -> list[tuple[str, str, Market | None]]:
     """(channel as named in frames, kind, argument) for each name, or BadChannels."""
     from exchange.api.errors import FieldError
     from exchange.api.markets import market_from_name
@@ -298,7 +303,7 @@ def _parse_channels(network, names) -> list[tuple[str, str, object]]:
         raise BadChannels(
             "channels must be a non-empty array of strings", code=FieldCode.INCORRECT_FORMAT
         )
-    parsed = []
+    parsed: list[tuple[str, str, Market | None]] = []
     for name in names:
         kind, _sep, rest = name.partition(":")
         if kind == "account":
@@ -336,7 +341,7 @@ def _starts(network_id: int, parsed: list) -> list[tuple[str, int, str | None]]:
     from exchange.selectors.orders import orderbook_read
     from exchange.streams.snapshots import channel_sequence, channel_sequences, consistent_read
 
-    out = []
+    out: list[tuple[str, int, str | None]] = []
     plain = [channel for channel, kind, _arg in parsed if kind != "book"]
     sequences = channel_sequences([channel_key(network_id, c) for c in plain]) if plain else {}
     for channel, kind, argument in parsed:

@@ -55,7 +55,7 @@ def _queue(connection, item: Pending) -> None:
 
 
 def _resolved(pending: list[Pending]) -> list[tuple[str, str, Any]]:
-    events = []
+    events: list[tuple[str, str, Any]] = []
     for item in pending:
         if callable(item):
             events.extend(item())

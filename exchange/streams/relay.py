@@ -22,6 +22,8 @@ import asyncio
 import logging
 import queue
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 
@@ -34,7 +36,7 @@ _lock = threading.Lock()
 
 # Set by the hub of a process that serves WebSockets: a callable taking the rows,
 # safe to call from any thread.
-local_hub = None
+local_hub: Callable[[list[tuple[Any, ...]]], None] | None = None
 
 
 def publish(rows: list[tuple]) -> None:
@@ -64,6 +66,9 @@ def _run() -> None:
     from channels.layers import get_channel_layer
 
     layer = get_channel_layer()
+    if layer is None:  # no CHANNEL_LAYERS configured: nowhere to publish
+        logger.error("event=stream_relay_without_layer")
+        return
     loop = asyncio.new_event_loop()  # one loop for the thread: the layer's connections stay
     while True:
         rows = _queue.get()

@@ -4,8 +4,10 @@ halt, the last reconciliation), markets with 24h activity, and access control.""
 
 import json
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.core.cache import cache
@@ -13,7 +15,7 @@ from django.db.models import Count, Min, Q, Sum
 
 from chain.client import ChainError, node_head
 from chain.models import ReconciliationRun, WatcherCursor
-from chain.tick_schedule import tick_states
+from chain.tick_schedule import TickState, tick_states
 from exchange.models import (
     AccountRestriction,
     ApiKey,
@@ -23,6 +25,7 @@ from exchange.models import (
     Network,
     RestrictionKind,
     SettlementStatus,
+    Token,
     Trade,
     Transfer,
     TransferKind,
@@ -32,6 +35,43 @@ from exchange.trading_math import to_human
 
 UNREACHABLE = "node unreachable"
 PROBLEM_ROWS = 20  # withdrawals listed for action per network
+
+# What the dashboard's template reads: model rows and figures, not JSON.
+Context = dict[str, object]
+
+
+class MarketActivity(TypedDict):
+    market: Market
+    trades_24h: int
+    base_volume_24h: Decimal
+    quote_volume_24h: Decimal
+
+
+@dataclass(frozen=True)
+class AttentionWithdrawal:
+    """A withdrawal the operator should look at, as its dashboard row shows it."""
+
+    id: int
+    account: str
+    token: Token
+    status: str
+    created_at: datetime
+    error: str
+    human_amount: Decimal
+    retryable: bool  # FAILED or PENDING; a PROCESSING one belongs to the confirmer
+
+    @classmethod
+    def of(cls, withdrawal: Transfer) -> "AttentionWithdrawal":
+        return cls(
+            id=withdrawal.id,
+            account=withdrawal.account,
+            token=withdrawal.token,
+            status=withdrawal.status,
+            created_at=withdrawal.created_at,
+            error=withdrawal.error,
+            human_amount=_human(withdrawal.amount, withdrawal.token.decimals),
+            retryable=withdrawal.status in (TransferStatus.FAILED, TransferStatus.PENDING),
+        )
 
 
 def _human(amount: Decimal | None, decimals: int) -> Decimal:
@@ -48,7 +88,7 @@ def chain_head_get(network: Network) -> int | str:
     DASHBOARD_NODE_TIMEOUT wait per cache period, not one per page load."""
     if not network.rpc_url:
         return "no RPC URL"
-    cached = cache.get(_head_key(network.id))
+    cached: int | str | None = cache.get(_head_key(network.id))
     if cached is not None:
         return cached
     try:
@@ -59,7 +99,7 @@ def chain_head_get(network: Network) -> int | str:
     return head
 
 
-def _network_figures(network: Network, *, now: datetime) -> dict:
+def _network_figures(network: Network, *, now: datetime) -> Context:
     cursor = WatcherCursor.objects.filter(network=network).first()
     head = chain_head_get(network)
     scanned = cursor.block_number if cursor else None
@@ -78,8 +118,9 @@ def _network_figures(network: Network, *, now: datetime) -> dict:
         .annotate(n=Count("id"))
     )
     stuck_before = now - timedelta(seconds=settings.DASHBOARD_STUCK_SECONDS)
-    needing_attention = list(
-        withdrawals.filter(
+    needing_attention = [
+        AttentionWithdrawal.of(withdrawal)
+        for withdrawal in withdrawals.filter(
             Q(status=TransferStatus.FAILED)
             | Q(
                 status__in=[TransferStatus.PENDING, TransferStatus.PROCESSING],
@@ -88,10 +129,7 @@ def _network_figures(network: Network, *, now: datetime) -> dict:
         )
         .select_related("token")
         .order_by("-id")[:PROBLEM_ROWS]
-    )
-    for withdrawal in needing_attention:
-        withdrawal.human_amount = _human(withdrawal.amount, withdrawal.token.decimals)
-        withdrawal.retryable = withdrawal.status in (TransferStatus.FAILED, TransferStatus.PENDING)
+    ]
 
     unsettled = (
         Trade.objects.filter(network=network)
@@ -132,7 +170,18 @@ def _network_figures(network: Network, *, now: datetime) -> dict:
     }
 
 
-def dashboard_get(*, now: datetime) -> dict:
+class Dashboard(TypedDict):
+    networks: list[Network]
+    chain: list[Context]  # per network, _network_figures
+    markets: list[MarketActivity]
+    bans_in_force: int
+    active_api_keys: int
+    chain_ticks: list[TickState]
+    processes: dict[str, Any] | None
+    maintenance: Maintenance | None
+
+
+def dashboard_get(*, now: datetime) -> Dashboard:
     since = now - timedelta(hours=24)
     activity = {
         row["market_id"]: row
@@ -140,17 +189,17 @@ def dashboard_get(*, now: datetime) -> dict:
         .values("market_id")
         .annotate(trades=Count("id"), base=Sum("base_amount"), quote=Sum("quote_amount"))
     }
-    markets = []
+    markets: list[MarketActivity] = []
     for market in Market.objects.select_related("network", "base", "quote").order_by(
         "network_id", "id"
     ):
-        row = activity.get(market.pk, {})
+        row = activity.get(market.pk)
         markets.append(
             {
                 "market": market,
-                "trades_24h": row.get("trades", 0),
-                "base_volume_24h": _human(row.get("base"), market.base.decimals),
-                "quote_volume_24h": _human(row.get("quote"), market.quote.decimals),
+                "trades_24h": row["trades"] if row else 0,
+                "base_volume_24h": _human(row["base"] if row else None, market.base.decimals),
+                "quote_volume_24h": _human(row["quote"] if row else None, market.quote.decimals),
             }
         )
     networks = list(Network.objects.order_by("id"))
@@ -166,12 +215,12 @@ def dashboard_get(*, now: datetime) -> dict:
     }
 
 
-def supervisor_state_get() -> dict | None:
+def supervisor_state_get() -> dict[str, Any] | None:
     """`make run`'s supervisor state (VAR_DIR/supervisor.json, relayer/demo.py), or None
-    outside the demo."""
+    outside the demo. Any: the JSON another process wrote, read as it is."""
     path = settings.VAR_DIR / "supervisor.json"
     try:
-        state = json.loads(path.read_text())
+        state: dict[str, Any] = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
     for child in state.get("children", []):

@@ -75,12 +75,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         _act(request)
         return HttpResponseRedirect(reverse("operator-dashboard"))
     now = timezone.now()
+    figures = dashboard_get(now=now)
     context = {
         **admin.site.each_context(request),
         "title": "Operator dashboard",
         "statuses": MarketStatus.choices,
         "now": now,
-        **dashboard_get(now=now),
+        **figures,
     }
-    context.update(dashboard_charts_get(now=now, markets=context["markets"]))
+    context.update(dashboard_charts_get(now=now, markets=figures["markets"]))
     return TemplateResponse(request, "admin/dashboard.html", context)

@@ -184,5 +184,6 @@ def test_near_its_end_one_reader_refreshes_a_snapshot_while_the_others_are_serve
 
 def cache_keys(pattern: str) -> list[str]:
     """The Django cache's keys matching `pattern`, without its key prefix and version."""
-    client = cache._cache.get_client()
+    # Django's Redis cache keeps its client private; KEYS is for this test only.
+    client = cache._cache.get_client()  # type: ignore[attr-defined]
     return [key.decode().split(":", 2)[2] for key in client.keys(f":1:{pattern}")]

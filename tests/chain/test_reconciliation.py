@@ -48,6 +48,7 @@ def reconcile_command(*args) -> tuple[int, str]:
     try:
         call_command("reconcile", *args, stdout=out, stderr=out)
     except SystemExit as exit_:
+        assert isinstance(exit_.code, int)
         return exit_.code, out.getvalue()
     return 0, out.getvalue()
 

@@ -29,8 +29,9 @@ def assert_database_is_the_traded_map(ex: Exchange) -> None:
 
 def mined_in_nonce_order(ex: Exchange, trades: list[Trade]) -> bool:
     positions = []
-    for trade in sorted(trades, key=lambda t: t.operator_nonce):
+    for trade in sorted(trades, key=lambda t: t.operator_nonce or 0):
         receipt = ex.client.receipt(trade.transaction_hash)
+        assert receipt is not None
         index = ex.client.rpc("eth_getTransactionByHash", [trade.transaction_hash])
         positions.append((receipt.block_number, int(index["transactionIndex"], 16)))
     return positions == sorted(positions)

@@ -4,7 +4,7 @@ import pytest
 
 from chain.client import ETHER
 from chain.models import ChainBlock, UnknownTokenDeposit, WatcherCursor
-from chain.watcher import deposits_watch_run
+from chain.watcher import WatchResult, _scan_range, deposits_watch_run
 from exchange.models import AccountRestriction, Balance, LedgerEntry, LedgerKind, Transfer
 from tests.chain.contract import ONE, deposit_ether, deposit_token
 
@@ -219,3 +219,30 @@ def test_a_credited_deposit_reorganised_away_freezes_its_account_and_is_not_undo
     assert result.left_chain == [deposit.id]
     assert AccountRestriction.objects.get(transfer=deposit).kind == "FROZEN"
     assert credited(user.address, ETHER) == ONE
+
+
+def test_a_range_past_the_nodes_head_is_left_for_the_next_run(deployment, chain_network):
+    """The head was read, then the node's chain got shorter (a reorg to a shorter chain,
+    another node behind a balancer): the range's last block has no hash. The range is
+    not scanned and the cursor keeps its block. Before, the scan went on: anvil refuses
+    the eth_getLogs (counted as a failed scan: backoff, halved range); a node that answers
+    logs past its head had the cursor and ChainBlock saved without a hash."""
+    deposit_ether(deployment, deployment.users[0], ONE)
+    watch(deployment, chain_network)
+    cursor = WatcherCursor.objects.get(network=chain_network)
+    before = (cursor.block_number, cursor.block_hash)
+    head = deployment.client.head()
+
+    scanned = _scan_range(
+        network=chain_network,
+        cursor=cursor,
+        client=deployment.client,
+        start=head + 1,
+        end=head + 5,
+        result=WatchResult(head=head + 5),
+    )
+
+    assert scanned is False
+    cursor.refresh_from_db()
+    assert (cursor.block_number, cursor.block_hash) == before
+    assert not ChainBlock.objects.filter(network=chain_network, number__gt=head).exists()

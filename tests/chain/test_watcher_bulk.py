@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 
 from chain import watcher
+from chain.anvil import DevAccount
 from chain.client import ETHER
 from chain.models import UnknownTokenDeposit, WatcherCursor
 from chain.rpc_batch import selector
@@ -22,7 +23,7 @@ def watch(deployment, network, **limits):
     return deposits_watch_run(network=network, client=deployment.client, **limits)
 
 
-def burst(deployment, amounts_by_user: list[tuple[object, int]]) -> list[str]:
+def burst(deployment, amounts_by_user: list[tuple[DevAccount, int]]) -> list[str]:
     """Ether deposits sent with automine off and mined in one block; their hashes."""
     node = deployment.node
     node.rpc("evm_setAutomine", [False])

@@ -50,7 +50,8 @@ def insert_trades(market, order, count: int, now) -> None:
                 "quote": market.quote_id,
                 "count": count,
                 "now": now,
-                "span": SPAN,
+                # psycopg sends a timedelta as an interval; django-stubs' SQL types omit it.
+                "span": SPAN,  # type: ignore[dict-item]
             },
         )
         # The candles as trade_execute would have kept them, computed in one statement.

@@ -63,11 +63,11 @@ def withdraw(network: Network, signer: LocalAccount, token: Token, amount: int):
 
 
 def seed_exchange(settings, *, accounts: int = 3) -> Seeded:
-    network = NetworkFactory(id=NETWORK_ID, name="Local", exchange_address=CONTRACT)
+    network = NetworkFactory.create(id=NETWORK_ID, name="Local", exchange_address=CONTRACT)
     settings.DEFAULT_NETWORK_ID = network.id
-    eth = TokenFactory(network=network, ether=True)
-    tst = TokenFactory(network=network, symbol="TST", name="Test Token", decimals=18)
-    market = MarketFactory(network=network, base=eth, quote=tst)
+    eth = TokenFactory.create(network=network, ether=True)
+    tst = TokenFactory.create(network=network, symbol="TST", name="Test Token", decimals=18)
+    market = MarketFactory.create(network=network, base=eth, quote=tst)
     FeeScheduleFactory(network=network)
     signers = [MAKER] + [new_signer() for _ in range(accounts - 1)]
     for index, signer in enumerate(signers):

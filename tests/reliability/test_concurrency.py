@@ -66,7 +66,7 @@ def _round(base_url: str, seeded, deposited: Counter, rng: random.Random, client
         for _ in range(2)
     ]  # fmt: skip
 
-    jobs = []  # (path, body): each is one client's request
+    jobs: list[tuple[str, object]] = []  # (path, body): each is one client's request
     for index in range(clients - 16):
         taker = takers[index % len(takers)]
         _maker, order = rng.choice(orders)

@@ -198,7 +198,7 @@ def _admin_paths(seeded) -> list[str]:
         paths.append(reverse("admin:app_list", args=(info[0],)))
         paths.append(reverse(f"admin:{info[0]}_{info[1]}_changelist"))
         paths.append(reverse(f"admin:{info[0]}_{info[1]}_add"))
-        first = model.objects.order_by("pk").first()
+        first = model._default_manager.order_by("pk").first()
         pk = first.pk if first is not None else 1
         for view in ("change", "history", "delete"):
             paths.append(reverse(f"admin:{info[0]}_{info[1]}_{view}", args=(pk,)))
@@ -208,6 +208,7 @@ def _admin_paths(seeded) -> list[str]:
 def _actions(seeded) -> list[tuple[str, dict]]:
     """Every operator action: the dashboard's POSTs and each admin list action."""
     market = Market.objects.first()
+    assert market is not None
     actions = [
         (
             "/admin/dashboard/",
@@ -220,7 +221,7 @@ def _actions(seeded) -> list[tuple[str, dict]]:
     ]
     for model, model_admin in admin.site._registry.items():
         info = (model._meta.app_label, model._meta.model_name)
-        first = model.objects.order_by("pk").first()
+        first = model._default_manager.order_by("pk").first()
         for name in model_admin.actions or []:
             actions.append(
                 (

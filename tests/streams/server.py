@@ -81,7 +81,7 @@ class Client:
     def __init__(self, url: str, **kwargs):
         self.ws = connect(url, open_timeout=WAIT, **kwargs)
         self.ids = 0
-        self.held: dict[str, list[dict]] = {}
+        self.held: dict[str | None, list[dict]] = {}
 
     def close(self) -> None:
         self.ws.close()

@@ -21,6 +21,7 @@ def closed_code(client: Client) -> int:
     with pytest.raises(ConnectionClosed) as closed:
         while True:
             client.recv()
+    assert closed.value.rcvd is not None
     return closed.value.rcvd.code
 
 

@@ -1,7 +1,7 @@
 """Registers an ERC-20 already on chain, reading its symbol, name and decimals."""
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from chain.client import ChainError, exchange_client
 from chain.deployment import token_add
@@ -12,11 +12,11 @@ from exchange.validators import validate_address
 class Command(BaseCommand):
     help = "Register the ERC-20 at --address on --network (symbol, name, decimals from chain)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--network", type=int, required=True)
         parser.add_argument("--address", required=True)
 
-    def handle(self, *args, network: int, address: str, **options):
+    def handle(self, *args: str, network: int, address: str, **options: object) -> None:
         row = _network(network, None)
         try:
             validate_address(address)

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from chain.client import ChainError, exchange_client
@@ -29,10 +29,10 @@ class Command(BaseCommand):
         "exchange contract, tokens, markets and a fee schedule from BOOTSTRAP_* variables."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--network", type=int, default=settings.DEFAULT_NETWORK_ID)
 
-    def handle(self, *args, network: int, **options):
+    def handle(self, *args: str, network: int, **options: object) -> None:
         username = env_str("OPERATOR_USERNAME", "operator")
         password = env_str("OPERATOR_PASSWORD", "")
         rpc_url = env_str("BOOTSTRAP_RPC_URL", "")

@@ -1,6 +1,6 @@
 """Deploys the demo tokens TST and SIX on a local node and lists ETH_TST and ETH_SIX."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from chain.client import ChainError, exchange_client
 from chain.deployment import demo_tokens_deploy
@@ -13,11 +13,11 @@ class Command(BaseCommand):
         "dev accounts 1-4, and register the tokens and the markets ETH_TST and ETH_SIX."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--network", type=int, default=31337)
         parser.add_argument("--rpc-url", help="Set the network's RPC URL first.")
 
-    def handle(self, *args, network: int, rpc_url, **options):
+    def handle(self, *args: str, network: int, rpc_url: str | None, **options: object) -> None:
         row = _network(network, rpc_url)
         client = exchange_client(row)
         try:

@@ -1,6 +1,6 @@
 """Deploys the exchange contract on a network with the operator key and records it."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from chain.client import ChainError, exchange_client
 from chain.deployment import DEFAULT_INACTIVITY_BLOCKS, exchange_deploy
@@ -10,7 +10,7 @@ from exchange.models import Network
 class Command(BaseCommand):
     help = "Deploy the Exchange contract (owner and admin: the operator key) on a network."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--network", type=int, required=True, help="The network (chain) id.")
         parser.add_argument("--rpc-url", help="Set the network's RPC URL first.")
         parser.add_argument("--fee-account", help="Where fees go; default: the operator.")
@@ -21,7 +21,15 @@ class Command(BaseCommand):
             help="Blocks without activity after which a user may withdraw directly.",
         )
 
-    def handle(self, *args, network: int, rpc_url, fee_account, inactivity_blocks, **options):
+    def handle(
+        self,
+        *args: str,
+        network: int,
+        rpc_url: str | None,
+        fee_account: str | None,
+        inactivity_blocks: int,
+        **options: object,
+    ) -> None:
         row = _network(network, rpc_url)
         try:
             address = exchange_deploy(

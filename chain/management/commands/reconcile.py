@@ -4,7 +4,7 @@ read). Each run is recorded as a ReconciliationRun, which the admin lists."""
 
 import sys
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from chain.client import exchange_client
 from chain.reconciliation import Difference, reconciliation_run
@@ -14,10 +14,10 @@ from chain.tasks import _chain_networks
 class Command(BaseCommand):
     help = "Reconcile the ledger with the contract; exit 1 on any difference."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--network", type=int, help="Only this network id.")
 
-    def handle(self, *args, network=None, **options):
+    def handle(self, *args: str, network: int | None = None, **options: object) -> None:
         networks = _chain_networks()
         if network is not None:
             networks = networks.filter(pk=network)

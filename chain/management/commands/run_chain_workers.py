@@ -5,7 +5,7 @@ They take the same per-network locks as the Celery tasks, so running both is saf
 
 import time
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from chain.tasks import (
     _chain_networks,
@@ -19,13 +19,15 @@ from chain.tasks import (
 class Command(BaseCommand):
     help = "Watch deposits, send and confirm withdrawals, settle trades, in the foreground."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--network", type=int, help="Only this network id.")
         parser.add_argument(
             "--interval", type=float, default=0, help="Repeat every N seconds (default: once)."
         )
 
-    def handle(self, *args, network=None, interval=0, **options):
+    def handle(
+        self, *args: str, network: int | None = None, interval: float = 0, **options: object
+    ) -> None:
         while True:
             networks = _chain_networks()
             if network is not None:

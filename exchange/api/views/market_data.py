@@ -29,7 +29,7 @@ class PeriodField(serializers.Field):
         if text not in {str(period) for period in CANDLE_PERIODS}:
             raise serializers.ValidationError(
                 f"periodInSeconds must be one of {', '.join(map(str, CANDLE_PERIODS))}",
-                code=int(FieldCode.UNSUPPORTED_OPTION),
+                code=int(FieldCode.UNSUPPORTED_OPTION),  # type: ignore[arg-type]  # DRF keeps any code; its stubs say str
             )
         return int(text)
 

@@ -21,6 +21,7 @@ from exchange.api.params import request_items
 from exchange.market_snapshots import recent, snapshot
 from exchange.models import Market
 from exchange.paging import PageRequest
+from exchange.records import Record
 from exchange.selectors.orders import (
     ORDER_STATUSES,
     order_list,
@@ -195,9 +196,9 @@ def _book_read(market: Market, page: PageRequest) -> tuple[bytes, int | None]:
         # The book:<MARKET> stream's sequence the book shows (docs/streams.md).
         sequence = channel_sequence(market.network_id, f"book:{market.name}")
         book, earliest_expiry = orderbook_read(market=market, page=page, counts=counts)
-    book["sequence"] = sequence
+    body: Record = {**book, "sequence": sequence}
     ends = [moment for moment in (earliest_expiry, counts_end) if moment is not None]
-    return render_json(book), min(ends, default=None)
+    return render_json(body), min(ends, default=None)
 
 
 class OrderBookView(ExchangeView):
