@@ -11,9 +11,11 @@ then balance rows by id (exchange/services/ledger.py balances_lock).
 """
 
 import logging
+from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from chain import hashing
 from chain.signatures import InvalidSignature
@@ -40,16 +42,17 @@ from exchange.models import (
     Token,
 )
 from exchange.models.orders import PRICE_DIGITS, PRICE_PLACES, remaining_give
+from exchange.selectors.reference_cache import market_kept, market_of_pair, rules_in_force
 from exchange.services.account_guard import account_guard, escape_payable_check
 from exchange.services.ledger import balance_change, balances_lock
 from exchange.services.market_rules import (
+    Rules,
     open_orders_check,
     order_rules_check,
     rules_annotate,
-    rules_of,
 )
 from exchange.services.signing import signature_error, signed_message
-from exchange.streams.events import orders_changed
+from exchange.streams.events import balances_changed, orders_changed
 
 logger = logging.getLogger(__name__)
 
@@ -176,26 +179,136 @@ def order_place(
             FieldCode.ADDRESS_NOT_SUPPORTED,
             "giveTokenAddress and takeTokenAddress must be different tokens",
         )
-    market, side, give_token, take_token = _market_of_pair(
-        network, give_token_address, take_token_address
-    )
-    # The request's network may come from a cache (exchange/api/networks.py): the kill
-    # switch and the contract address are read fresh, with the market.
+    pair = market_of_pair(network.id, give_token_address, take_token_address)
+    if pair is None:
+        # The exact refusal (which token is unlisted, or no market trades the pair).
+        market, side, give_token, take_token = _market_of_pair(
+            network, give_token_address, take_token_address
+        )
+    else:
+        market, side, give_token, take_token = pair.market, pair.side, pair.give, pair.take
+    # The network, contract address and rules come from the reference cache; the kill
+    # switch and the market's status are read fresh, with the write (or, when a check
+    # below refuses the order, first: 102 is the answer whatever else is wrong).
     network = market.network
-    if not network.order_submission_enabled:
-        raise OrderSubmissionDisabled(f"Order submission is disabled on network {network.id}")
-    if market.status != MarketStatus.TRADING:
-        raise OrderSubmissionDisabled(
-            f"Market {market.name} is {market.get_status_display().lower()}: new orders are refused"
+    try:
+        placed = _order_checked(
+            network=network,
+            market=market,
+            side=side,
+            account=account,
+            give_token=give_token,
+            give_amount=give_amount,
+            take_token=take_token,
+            take_amount=take_amount,
+            nonce=nonce,
+            expiry_ms=expiry_ms,
+            signature=signature,
+            order_hash=order_hash,
+            signature_type=signature_type,
+        )
+    except (ApiError, FieldError):
+        _switches_check(market.id)
+        raise
+    order = None
+    if placed.fast and connection.vendor == "postgresql":
+        order = _order_insert_fast(placed)
+    if order is None:
+        _switches_check(market.id)
+        order = _order_insert_orm(placed)
+    logger.info("event=order_placed hash=%s account=%s side=%s", order.hash, account, side)
+    return order
+
+
+@dataclass(frozen=True)
+class _Placement:
+    """An order that passed every check but the balance, the guard and the switches."""
+
+    network: Network
+    market: Market
+    side: str
+    account: str
+    give_token: Token
+    give_amount: int
+    take_token: Token
+    take_amount: int
+    nonce: int
+    expiry_ms: int
+    hash: str
+    signature: str
+    signature_type: str
+    price: Decimal
+    rules: Rules
+
+    @property
+    def fast(self) -> bool:
+        # The open-order limit needs the count under both balance locks: the ORM path.
+        return not self.rules.max_open_orders
+
+    def order(self, **fields) -> Order:
+        return Order(
+            network=self.network,
+            market=self.market,
+            account=self.account,
+            give_token=self.give_token,
+            give_amount=self.give_amount,
+            take_token=self.take_token,
+            take_amount=self.take_amount,
+            nonce=self.nonce,
+            expiry_ms=self.expiry_ms,
+            hash=self.hash,
+            signature=self.signature,
+            signature_type=self.signature_type,
+            side=self.side,
+            price=self.price,
+            **fields,
         )
 
+
+def _switches_check(market_id: int) -> None:
+    """Refuses (102) an order in a market not TRADING or on a network whose order
+    submission is off: one indexed read, fresh."""
+    row = (
+        Market.objects.filter(pk=market_id)
+        .values_list("status", "network__order_submission_enabled", "network_id")
+        .first()
+    )
+    if row is None:
+        raise OrderSubmissionDisabled(f"Market {market_id} no longer exists")
+    status, enabled, network_id = row
+    if not enabled:
+        raise OrderSubmissionDisabled(f"Order submission is disabled on network {network_id}")
+    if status != MarketStatus.TRADING:
+        market = market_kept(market_id)
+        raise OrderSubmissionDisabled(
+            f"Market {market.name} is {MarketStatus(status).label.lower()}: new orders are refused"
+        )
+
+
+def _order_checked(
+    *,
+    network: Network,
+    market: Market,
+    side: str,
+    account: str,
+    give_token: Token,
+    give_amount: int,
+    take_token: Token,
+    take_amount: int,
+    nonce: int,
+    expiry_ms: int,
+    signature: str,
+    order_hash: str | None,
+    signature_type: str,
+) -> _Placement:
+    """The checks that need no lock: hash, signature, expiry, price and the market's rules."""
     contract = _contract_address(network)
     expected = hashing.order_hash(
         contract=contract,
         account=account,
-        give_token=give_token_address,
+        give_token=give_token.address,
         give_amount=give_amount,
-        take_token=take_token_address,
+        take_token=take_token.address,
         take_amount=take_amount,
         nonce=nonce,
         expiry_ms=expiry_ms,
@@ -208,9 +321,9 @@ def order_place(
         message={
             "contractAddress": contract,
             "account": account,
-            "giveTokenAddress": give_token_address,
+            "giveTokenAddress": give_token.address,
             "giveAmount": give_amount,
-            "takeTokenAddress": take_token_address,
+            "takeTokenAddress": take_token.address,
             "takeAmount": take_amount,
             "nonce": nonce,
             "expiryTimestampInMilliseconds": expiry_ms,
@@ -252,35 +365,150 @@ def order_place(
             FieldCode.OUT_OF_RANGE,
             f"The order's price is above the largest price the book stores ({_PRICE_LIMIT})",
         )
-
-    rules = rules_of(market)
+    rules = rules_in_force(market.id)
     order_rules_check(
         market=market, rules=rules, side=side, give_amount=give_amount, take_amount=take_amount
     )
-
-    duplicate = FieldError(
-        "orderHash", FieldCode.INVALID_SIGNATURE, f"An order with hash {expected} already exists"
+    return _Placement(
+        network=network,
+        market=market,
+        side=side,
+        account=account,
+        give_token=give_token,
+        give_amount=give_amount,
+        take_token=take_token,
+        take_amount=take_amount,
+        nonce=nonce,
+        expiry_ms=expiry_ms,
+        hash=expected,
+        signature=signature.lower(),
+        signature_type=signature_type,
+        price=price,
+        rules=rules,
     )
+
+
+def _duplicate(order_hash: str) -> FieldError:
+    return FieldError(
+        "orderHash", FieldCode.INVALID_SIGNATURE, f"An order with hash {order_hash} already exists"
+    )
+
+
+# One statement (PostgreSQL): the hold taken from the give balance if its available part
+# covers the order (the UPDATE re-checks it on the row's latest version when it had to
+# wait for the row lock), the market trading, order submission on, no open restriction
+# on the account; then the HOLD ledger entry and the order, both only if the hold was
+# taken. Zero rows: nothing was written, the ORM path finds out why.
+_PLACE_SQL = """
+WITH balance AS (
+    UPDATE exchange_balance AS b SET held = b.held + %(amount)s, updated_at = %(now)s
+    WHERE b.account = %(account)s AND b.token_id = %(give_token)s
+      AND b.total - b.held >= %(amount)s
+      AND EXISTS (
+          SELECT 1 FROM exchange_market AS m JOIN exchange_network AS n ON n.id = m.network_id
+          WHERE m.id = %(market)s AND m.status = %(trading)s AND n.order_submission_enabled)
+      AND NOT EXISTS (
+          SELECT 1 FROM exchange_accountrestriction AS r
+          WHERE r.network_id = %(network)s AND r.account = %(account)s
+            AND r.resolved_at IS NULL)
+    RETURNING b.id, b.network_id, b.total, b.held
+), entry AS (
+    INSERT INTO exchange_ledgerentry
+        (balance_id, kind, total_delta, held_delta, total_after, held_after, reference,
+         created_at)
+    SELECT id, %(kind)s, 0, %(amount)s, total, held, %(hash)s, %(now)s FROM balance
+), placed AS (
+    INSERT INTO exchange_order
+        (network_id, market_id, account, give_token_id, give_amount, take_token_id,
+         take_amount, nonce, expiry_ms, hash, signature, signature_type, side, price, filled,
+         status, close_reason, created_at, updated_at)
+    SELECT %(network)s, %(market)s, %(account)s, %(give_token)s, %(amount)s, %(take_token)s,
+           %(take_amount)s, %(nonce)s, %(expiry)s, %(hash)s, %(signature)s,
+           %(signature_type)s, %(side)s, %(price)s, 0, %(open)s, '', %(now)s, %(now)s
+    FROM balance
+    RETURNING id
+)
+SELECT placed.id, balance.id, balance.network_id, balance.total, balance.held
+FROM placed, balance
+"""
+
+
+def _order_insert_fast(placed: _Placement) -> Order | None:
+    """The order placed in one statement (PostgreSQL), or None when that statement
+    wrote nothing (too little available, a restriction, a switch off, no balance row)."""
+    moment = timezone.now()
+    params = {
+        "amount": placed.give_amount,
+        "now": moment,
+        "account": placed.account,
+        "give_token": placed.give_token.id,
+        "market": placed.market.id,
+        "trading": MarketStatus.TRADING.value,
+        "network": placed.network.id,
+        "kind": LedgerKind.HOLD.value,
+        "hash": placed.hash,
+        "take_token": placed.take_token.id,
+        "take_amount": placed.take_amount,
+        "nonce": placed.nonce,
+        "expiry": placed.expiry_ms,
+        "signature": placed.signature,
+        "signature_type": placed.signature_type,
+        "side": placed.side,
+        "price": placed.price,
+        "open": OrderStatus.OPEN.value,
+    }
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_PLACE_SQL, params)
+            row = cursor.fetchone()
+            if row is None:
+                return None
+            order_id, balance_id, network_id, total, held = row
+            order = placed.order(id=order_id, created_at=moment, updated_at=moment)
+            order._state.adding, order._state.db = False, connection.alias
+            balance = Balance(
+                id=balance_id,
+                network_id=network_id,
+                account=placed.account,
+                token_id=placed.give_token.id,
+                total=total,
+                held=held,
+            )
+            balances_changed([balance])
+            orders_changed([order], placed.market)
+            market_data_changed(network_id=placed.network.id, market_ids=[placed.market.id])
+    except IntegrityError:
+        # The unique index on the hash: a twin was placed first; nothing was written.
+        if Order.objects.filter(hash=placed.hash).exists():
+            raise _duplicate(placed.hash) from None
+        raise
+    return order
+
+
+def _order_insert_orm(placed: _Placement) -> Order:
+    """The order placed through the ORM (SQLite; the open-order limit; and the refusals):
+    the account guard, the balance lock, the exact refusal of what is wrong."""
+    network, account, give_token = placed.network, placed.account, placed.give_token
     guard = account_guard(network=network, accounts=[account])
     guard.read(account, give_token.address)
     try:
         with transaction.atomic():
             key = (account, give_token.id)
             keys = [key]
-            if rules.max_open_orders:
+            if placed.rules.max_open_orders:
                 # Both of the account's balances in the market: its placements on either
                 # side wait for each other, so the open-order count below cannot race.
-                keys.append((account, take_token.id))
+                keys.append((account, placed.take_token.id))
             balance = balances_lock(network=network, keys=keys)[key]
             # A twin of this order (same hash) is refused by the unique index on insert
             # (below); here only when it is what left too little available.
-            if give_amount > balance.available:
-                if Order.objects.filter(hash=expected).exists():
-                    raise duplicate
+            if placed.give_amount > balance.available:
+                if Order.objects.filter(hash=placed.hash).exists():
+                    raise _duplicate(placed.hash)
                 raise FieldError(
                     "giveAmount",
                     FieldCode.OUT_OF_RANGE,
-                    f"giveAmount {give_amount} is more than the available balance "
+                    f"giveAmount {placed.give_amount} is more than the available balance "
                     f"{balance.available} of {give_token.symbol} ({give_token.address})",
                 )
             escape_payable_check(
@@ -288,47 +516,38 @@ def order_place(
                 account=account,
                 token_id=give_token.id,
                 token_address=give_token.address,
-                amount=give_amount,
+                amount=placed.give_amount,
                 field="giveAmount",
                 with_orders=True,
             )
-            if rules.max_open_orders:
+            if placed.rules.max_open_orders:
                 # Live orders (an expired one not yet swept is off the book already).
                 open_count = Order.objects.filter(
-                    market=market, account=account, status=OrderStatus.OPEN, expiry_ms__gt=now_ms()
+                    market=placed.market,
+                    account=account,
+                    status=OrderStatus.OPEN,
+                    expiry_ms__gt=now_ms(),
                 ).count()
                 open_orders_check(
-                    market=market, rules=rules, account=account, open_count=open_count
+                    market=placed.market,
+                    rules=placed.rules,
+                    account=account,
+                    open_count=open_count,
                 )
             balance_change(
-                balance, kind=LedgerKind.HOLD, held_delta=give_amount, reference=expected
+                balance, kind=LedgerKind.HOLD, held_delta=placed.give_amount, reference=placed.hash
             )
-            order = Order.objects.create(
-                network=network,
-                market=market,
-                account=account,
-                give_token=give_token,
-                give_amount=give_amount,
-                take_token=take_token,
-                take_amount=take_amount,
-                nonce=nonce,
-                expiry_ms=expiry_ms,
-                hash=expected,
-                signature=signature.lower(),
-                signature_type=signature_type,
-                side=side,
-                price=price,
-            )
-            orders_changed([order], market)
-            market_data_changed(network_id=network.id, market_ids=[market.id])
+            order = placed.order()
+            order.save(force_insert=True)
+            orders_changed([order], placed.market)
+            market_data_changed(network_id=network.id, market_ids=[placed.market.id])
     except IntegrityError:
         # A twin already placed (its hold was taken under the same balance lock, or on
         # another network's row by a hash collision): the unique index refused this
         # one and the transaction rolled back, hold and ledger entry with it.
-        if Order.objects.filter(hash=expected).exists():
-            raise duplicate from None
+        if Order.objects.filter(hash=placed.hash).exists():
+            raise _duplicate(placed.hash) from None
         raise
-    logger.info("event=order_placed hash=%s account=%s side=%s", order.hash, account, side)
     return order
 
 
