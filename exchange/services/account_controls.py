@@ -12,19 +12,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from exchange.api.errors import ApiError, Code
-from exchange.market_snapshots import market_data_changed
 from exchange.models import (
     AccountRestriction,
     CloseReason,
-    LedgerKind,
     Network,
     Order,
     OrderStatus,
     RestrictionKind,
 )
-from exchange.services.ledger import balance_changes, balances_lock
-from exchange.services.rows import rows_update
-from exchange.streams.events import orders_changed
+from exchange.services.orders import orders_close
 
 logger = logging.getLogger(__name__)
 
@@ -48,20 +44,7 @@ def account_freeze(*, network: Network, account: str, reason: str, by: str) -> l
                 .filter(network=network, account=account, status=OrderStatus.OPEN)
                 .order_by("id")
             )
-            balances = balances_lock(
-                network=network, keys=[(o.account, o.give_token_id) for o in orders]
-            )
-            changes, moment = [], timezone.now()
-            for order in orders:
-                balance = balances[(order.account, order.give_token_id)]
-                changes.append((balance, LedgerKind.RELEASE, 0, -order.remaining_give, order.hash))
-                order.status = OrderStatus.CANCELLED
-                order.close_reason = CloseReason.ACCOUNT_FROZEN
-                order.updated_at = moment
-            balance_changes(changes)
-            rows_update(orders, ["status", "close_reason", "updated_at"])
-            orders_changed(orders)
-            market_data_changed(network_id=network.id, market_ids=[o.market_id for o in orders])
+            orders_close(network, orders, CloseReason.ACCOUNT_FROZEN)
     except IntegrityError:
         raise ApiError(Code.VALIDATION_FAILED, f"{account} is already frozen") from None
     logger.info(

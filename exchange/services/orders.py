@@ -44,13 +44,14 @@ from exchange.models import (
 from exchange.models.orders import PRICE_DIGITS, PRICE_PLACES, remaining_give
 from exchange.selectors.reference_cache import market_kept, market_of_pair, rules_in_force
 from exchange.services.account_guard import account_guard, escape_payable_check
-from exchange.services.ledger import balance_change, balances_lock
+from exchange.services.ledger import balance_change, balance_changes, balances_lock
 from exchange.services.market_rules import (
     Rules,
     open_orders_check,
     order_rules_check,
     rules_annotate,
 )
+from exchange.services.rows import rows_update
 from exchange.services.signing import signature_error, signed_message
 from exchange.streams.events import balances_changed, orders_changed
 
@@ -551,15 +552,41 @@ def _order_insert_orm(placed: _Placement) -> Order:
     return order
 
 
-def _release(order: Order, balance: Balance, *, status: str) -> int:
-    """Closes a locked open order, releasing its hold from its locked give balance."""
-    release = order_remaining_give(order)
-    if release:
-        balance_change(balance, kind=LedgerKind.RELEASE, held_delta=-release, reference=order.hash)
-    order.status = status
-    order.save(update_fields=["status", "updated_at"])
-    orders_changed([order])
-    return release
+def orders_close(
+    network: Network,
+    orders: list[Order],
+    reason: str = "",
+    *,
+    status: str = OrderStatus.CANCELLED,
+    balances: dict | None = None,
+) -> None:
+    """Closes open orders the caller has locked (in id order, in its transaction): each
+    one's hold is released from its give balance with a RELEASE ledger entry, it becomes
+    `status` (CANCELLED, or EXPIRED for the sweep) with the close reason (CloseReason, or
+    "" for the owner's own cancel), and its stream events and the markets' new data
+    versions go with the transaction. The give balances are locked here by id, after the
+    orders, unless the caller passes the rows it locked (with others, in one id order)."""
+    if not orders:
+        return
+    if balances is None:
+        balances = _give_balances_lock(network, orders)
+    changes = [
+        (
+            balances[(order.account, order.give_token_id)],
+            LedgerKind.RELEASE,
+            0,
+            -order_remaining_give(order),
+            order.hash,
+        )
+        for order in orders
+    ]
+    balance_changes(changes)
+    moment = timezone.now()
+    for order in orders:
+        order.status, order.close_reason, order.updated_at = status, reason, moment
+    rows_update(orders, ["status", "close_reason", "updated_at"])
+    orders_changed(orders)
+    market_data_changed(network_id=network.id, market_ids=[order.market_id for order in orders])
 
 
 def _give_balances_lock(network: Network, orders: list[Order]) -> dict:
@@ -608,6 +635,11 @@ def order_cancel(
     error = signature_error("signature", signed, signature, order.account)
     if error:
         raise error
+    released = _order_cancel_fast(network, order) if connection.vendor == "postgresql" else None
+    if released is not None:
+        logger.info("event=order_cancelled hash=%s released=%s", order.hash, released)
+        return order
+    # The ORM path: SQLite, and the refusal of an order that is no longer open.
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
         if order.status == OrderStatus.OPEN and order.expiry_ms <= now_ms():
@@ -623,11 +655,73 @@ def order_cancel(
                 FieldCode.UNSUPPORTED_OPTION,
                 f"Order {order_hash} is already {state}: nothing to cancel",
             )
-        balance = _give_balances_lock(network, [order])[(order.account, order.give_token_id)]
-        released = _release(order, balance, status=OrderStatus.CANCELLED)
-        market_data_changed(network_id=network.id, market_ids=[order.market_id])
+        released = order_remaining_give(order)
+        orders_close(network, [order])
     logger.info("event=order_cancelled hash=%s released=%s", order.hash, released)
     return order
+
+
+# One statement (PostgreSQL), orders_close for one order: the order row locked first
+# (closed only if still open and unexpired, on its latest version), then its give
+# balance, released by its remaining give amount computed from the `filled` it has
+# under that lock (div: exact integer division), with the RELEASE entry.
+_CANCEL_SQL = """
+WITH closed AS (
+    UPDATE exchange_order AS o
+    SET status = %(cancelled)s, close_reason = '', updated_at = %(now)s
+    WHERE o.id = %(order)s AND o.status = %(open)s AND o.expiry_ms > %(now_ms)s
+    RETURNING o.account, o.give_token_id, o.filled,
+              o.give_amount - div(o.filled * o.give_amount, o.take_amount) AS released
+), balance AS (
+    UPDATE exchange_balance AS b SET held = b.held - c.released, updated_at = %(now)s
+    FROM closed AS c
+    WHERE b.account = c.account AND b.token_id = c.give_token_id AND c.released > 0
+    RETURNING b.id, b.network_id, b.total, b.held, c.released
+), entry AS (
+    INSERT INTO exchange_ledgerentry
+        (balance_id, kind, total_delta, held_delta, total_after, held_after, reference,
+         created_at)
+    SELECT id, %(kind)s, 0, -released, total, held, %(hash)s, %(now)s FROM balance
+)
+SELECT c.filled, c.released, b.id, b.network_id, b.total, b.held
+FROM closed AS c LEFT JOIN balance AS b ON true
+"""
+
+
+def _order_cancel_fast(network: Network, order: Order) -> int | None:
+    """Cancels the order in one statement (PostgreSQL) and returns what it released;
+    None (nothing written) if it was no longer open and unexpired."""
+    moment = timezone.now()
+    params = {
+        "cancelled": OrderStatus.CANCELLED.value,
+        "open": OrderStatus.OPEN.value,
+        "now": moment,
+        "now_ms": now_ms(),
+        "order": order.pk,
+        "kind": LedgerKind.RELEASE.value,
+        "hash": order.hash,
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_CANCEL_SQL, params)
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        filled, released, balance_id, network_id, total, held = row
+        order.filled = filled
+        order.status, order.close_reason, order.updated_at = OrderStatus.CANCELLED, "", moment
+        if balance_id is not None:
+            balance = Balance(
+                id=balance_id,
+                network_id=network_id,
+                account=order.account,
+                token_id=order.give_token_id,
+                total=total,
+                held=held,
+            )
+            balances_changed([balance])
+        orders_changed([order])
+        market_data_changed(network_id=network.id, market_ids=[order.market_id])
+    return int(released)
 
 
 # Bounds the rows one request locks, as create_trades' MAX_TRADES_PER_REQUEST.
@@ -670,12 +764,7 @@ def orders_cancel(*, network: Network, cancels: list[dict]) -> list[Order]:
         by_hash = {order.hash: order for order in orders}
         for index, order_hash in enumerate(hashes):
             _refuse_closed(by_hash[order_hash], field=f"[{index}].orderHash")
-        balances = _give_balances_lock(network, orders)
-        for order in orders:
-            _release(
-                order, balances[(order.account, order.give_token_id)], status=OrderStatus.CANCELLED
-            )
-        market_data_changed(network_id=network.id, market_ids=[o.market_id for o in orders])
+        orders_close(network, orders)
     logger.info("event=orders_cancelled count=%s hashes=%s", len(orders), ",".join(hashes))
     return [by_hash[h] for h in hashes]
 
@@ -756,16 +845,7 @@ def orders_expire(*, now: int | None = None, batch_size: int = 500) -> int:
                 )
                 if not batch:
                     break
-                balances = _give_balances_lock(network, batch)
-                for order in batch:
-                    _release(
-                        order,
-                        balances[(order.account, order.give_token_id)],
-                        status=OrderStatus.EXPIRED,
-                    )
-                market_data_changed(
-                    network_id=network.id, market_ids=[order.market_id for order in batch]
-                )
+                orders_close(network, batch, status=OrderStatus.EXPIRED)
             expired += len(batch)
             logger.info("event=orders_expired network=%s count=%s", network.id, len(batch))
     return expired
