@@ -43,12 +43,17 @@ _state = {"generation": None}
 @dataclass(frozen=True)
 class PairMarket:
     """The market trading two token addresses, the side an order giving the first is,
-    and the two tokens (give, take)."""
+    the two tokens (give, take), and the market's rules history (newest first)."""
 
     market: Market
     side: str
     give: Token
     take: Token
+    rules_history: tuple[MarketRules, ...] = ()
+
+    def rules(self, at: datetime | None = None) -> Rules:
+        """The market's rules in force at `at` (now)."""
+        return _in_force(self.rules_history, at)
 
 
 def _cache_call(method: str, *args, default=None):
@@ -106,24 +111,33 @@ def token_kept(network_id: int, address: str) -> Token | None:
     )
 
 
-def _markets_of(network_id: int) -> dict[tuple[str, str], Market]:
-    """(base address, quote address) -> market with base, quote and network, listed only."""
-    markets = Market.objects.select_related("base", "quote", "network").filter(
-        network_id=network_id, base__listed=True, quote__listed=True
+def _markets_of(network_id: int) -> dict[tuple[str, str], tuple[Market, tuple]]:
+    """(base address, quote address) -> (market with base, quote and network, its rules
+    history newest first), listed markets only: two queries."""
+    markets = list(
+        Market.objects.select_related("base", "quote", "network").filter(
+            network_id=network_id, base__listed=True, quote__listed=True
+        )
     )
-    return {(market.base.address, market.quote.address): market for market in markets}
+    history: dict[int, list[MarketRules]] = {market.id: [] for market in markets}
+    for row in MarketRules.objects.filter(market_id__in=history).order_by("-effective_at"):
+        history[row.market_id].append(row)
+    return {
+        (market.base.address, market.quote.address): (market, tuple(history[market.id]))
+        for market in markets
+    }
 
 
 def market_of_pair(network_id: int, give: str, take: str) -> PairMarket | None:
     """The listed market trading `give` against `take` (addresses), or None."""
     markets = _kept_or_load(("markets", network_id), lambda: _markets_of(network_id))
     give, take = give.lower(), take.lower()
-    market = markets.get((give, take))
-    if market is not None:
-        return PairMarket(market, OrderSide.BID, market.base, market.quote)
-    market = markets.get((take, give))
-    if market is not None:
-        return PairMarket(market, OrderSide.ASK, market.quote, market.base)
+    if (give, take) in markets:
+        market, rules = markets[(give, take)]
+        return PairMarket(market, OrderSide.BID, market.base, market.quote, rules)
+    if (take, give) in markets:
+        market, rules = markets[(take, give)]
+        return PairMarket(market, OrderSide.ASK, market.quote, market.base, rules)
     return None
 
 
@@ -141,12 +155,8 @@ def _rows_history(queryset) -> list:
     return list(queryset.order_by("-effective_at"))
 
 
-def rules_in_force(market_id: int, at: datetime | None = None) -> Rules:
-    """The market's rules in force at `at` (now), as market_rules.rules_get."""
+def _in_force(history, at: datetime | None) -> Rules:
     at = at or timezone.now()
-    history = _kept_or_load(
-        ("rules", market_id), lambda: _rows_history(MarketRules.objects.filter(market_id=market_id))
-    )
     for row in history:
         if row.effective_at <= at:
             return Rules(
@@ -156,6 +166,14 @@ def rules_in_force(market_id: int, at: datetime | None = None) -> Rules:
                 max_open_orders=int(row.max_open_orders),
             )
     return NO_RULES
+
+
+def rules_in_force(market_id: int, at: datetime | None = None) -> Rules:
+    """The market's rules in force at `at` (now), as market_rules.rules_get."""
+    history = _kept_or_load(
+        ("rules", market_id), lambda: _rows_history(MarketRules.objects.filter(market_id=market_id))
+    )
+    return _in_force(history, at)
 
 
 def fee_schedule_in_force(network_id: int, at: datetime | None = None) -> FeeSchedule | None:

@@ -42,7 +42,7 @@ from exchange.models import (
     Token,
 )
 from exchange.models.orders import PRICE_DIGITS, PRICE_PLACES, remaining_give
-from exchange.selectors.reference_cache import market_kept, market_of_pair, rules_in_force
+from exchange.selectors.reference_cache import market_kept, market_of_pair
 from exchange.services.account_guard import account_guard, escape_payable_check
 from exchange.services.ledger import balance_change, balance_changes, balances_lock
 from exchange.services.market_rules import (
@@ -50,8 +50,9 @@ from exchange.services.market_rules import (
     open_orders_check,
     order_rules_check,
     rules_annotate,
+    rules_of,
 )
-from exchange.services.rows import rows_update
+from exchange.services.rows import prepared_fetchone, rows_update
 from exchange.services.signing import signature_error, signed_message
 from exchange.streams.events import balances_changed, orders_changed
 
@@ -186,8 +187,10 @@ def order_place(
         market, side, give_token, take_token = _market_of_pair(
             network, give_token_address, take_token_address
         )
+        rules = rules_of(market)
     else:
         market, side, give_token, take_token = pair.market, pair.side, pair.give, pair.take
+        rules = pair.rules()
     # The network, contract address and rules come from the reference cache; the kill
     # switch and the market's status are read fresh, with the write (or, when a check
     # below refuses the order, first: 102 is the answer whatever else is wrong).
@@ -207,6 +210,7 @@ def order_place(
             signature=signature,
             order_hash=order_hash,
             signature_type=signature_type,
+            rules=rules,
         )
     except (ApiError, FieldError):
         _switches_check(market.id)
@@ -301,6 +305,7 @@ def _order_checked(
     signature: str,
     order_hash: str | None,
     signature_type: str,
+    rules: Rules,
 ) -> _Placement:
     """The checks that need no lock: hash, signature, expiry, price and the market's rules."""
     contract = _contract_address(network)
@@ -366,7 +371,6 @@ def _order_checked(
             FieldCode.OUT_OF_RANGE,
             f"The order's price is above the largest price the book stores ({_PRICE_LIMIT})",
         )
-    rules = rules_in_force(market.id)
     order_rules_check(
         market=market, rules=rules, side=side, give_amount=give_amount, take_amount=take_amount
     )
@@ -459,9 +463,8 @@ def _order_insert_fast(placed: _Placement) -> Order | None:
         "open": OrderStatus.OPEN.value,
     }
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(_PLACE_SQL, params)
-            row = cursor.fetchone()
+        with transaction.atomic():
+            row = prepared_fetchone(_PLACE_SQL, params)
             if row is None:
                 return None
             order_id, balance_id, network_id, total, held = row
@@ -701,9 +704,8 @@ def _order_cancel_fast(network: Network, order: Order) -> int | None:
         "kind": LedgerKind.RELEASE.value,
         "hash": order.hash,
     }
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_CANCEL_SQL, params)
-        row = cursor.fetchone()
+    with transaction.atomic():
+        row = prepared_fetchone(_CANCEL_SQL, params)
         if row is None:
             return None
         filled, released, balance_id, network_id, total, held = row

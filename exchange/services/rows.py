@@ -1,8 +1,10 @@
 """Row updates in one statement, cheap to build (for the write hot paths)."""
 
 import re
+import time
 from collections.abc import Sequence
 
+import psycopg
 from django.db import connection
 from django.db.models import Field, Model
 
@@ -87,3 +89,24 @@ def _insert_sql(objs: Sequence[Model]) -> tuple[str, list]:
         for field in columns
     ]
     return sql, params
+
+
+def prepared_fetchone(sql: str, params: dict) -> tuple | None:
+    """Runs one of the write hot paths' fixed statements (PostgreSQL) as a prepared
+    statement of this connection and returns its first row.
+
+    Django's cursors bind parameters client-side, so PostgreSQL plans the statement again
+    on every call (for these statements, about as long as running them). A psycopg
+    cursor with server-side binding and prepare=True has it planned once per connection.
+    Errors are Django's (IntegrityError, OperationalError), as from connection.cursor();
+    the statement is logged in connection.queries like any other.
+    """
+    connection.ensure_connection()
+    started = time.monotonic()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        row = cursor.fetchone()
+    if connection.queries_logged:
+        shown = sql % {name: repr(value) for name, value in params.items()}
+        connection.queries_log.append({"sql": shown, "time": f"{time.monotonic() - started:.3f}"})
+    return row

@@ -32,6 +32,7 @@ from exchange.services.account_guard import account_guard, escape_payable_check
 from exchange.services.chain_jobs import withdrawal_dispatch_nudge
 from exchange.services.direct_withdrawals import shortfalls_repay
 from exchange.services.ledger import balance_change, balances_lock, token_balance_lock
+from exchange.services.rows import prepared_fetchone
 from exchange.services.signing import signed_message, signer_verified
 from exchange.streams.events import balances_changed, transfers_changed
 
@@ -267,9 +268,8 @@ def _withdrawal_hold_fast(request: _Request, signature_type: str) -> Transfer | 
         "signature_type": signature_type,
         "hold": LedgerKind.HOLD.value,
     }
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_HOLD_SQL, params)
-        row = cursor.fetchone()
+    with transaction.atomic():
+        row = prepared_fetchone(_HOLD_SQL, params)
         if row is None:
             return None
         transfer_id, balance_id, network_id, total, held = row
