@@ -52,7 +52,7 @@ from exchange.services.market_rules import (
     rules_annotate,
     rules_of,
 )
-from exchange.services.rows import prepared_fetchone, rows_update
+from exchange.services.rows import prepared_fetchone, prepared_row, rows_update
 from exchange.services.signing import signature_error, signed_message
 from exchange.streams.events import balances_changed, orders_changed
 
@@ -616,7 +616,14 @@ def order_cancel(
     give users their funds back.
     """
     order_hash, account = order_hash.lower(), account.lower()
-    order = Order.objects.filter(network=network, hash=order_hash).first()
+    if connection.vendor == "postgresql":
+        order = prepared_row(
+            Order,
+            "hash = %(hash)s AND network_id = %(network)s",
+            {"hash": order_hash, "network": network.id},
+        )
+    else:
+        order = Order.objects.filter(network=network, hash=order_hash).first()
     if order is None:
         raise NotFound(f"No order with hash {order_hash} on network {network.id}")
     if order.account != account:
