@@ -34,7 +34,7 @@ from exchange.services.direct_withdrawals import shortfalls_repay
 from exchange.services.ledger import balance_change, balances_lock, token_balance_lock
 from exchange.services.rows import prepared_fetchone
 from exchange.services.signing import signed_message, signer_verified
-from exchange.streams.events import balances_changed, transfers_changed
+from exchange.streams.events import balances_changed, transfer_created, transfers_changed
 
 logger = logging.getLogger(__name__)
 
@@ -273,6 +273,24 @@ def _withdrawal_hold_fast(request: _Request, signature_type: str) -> Transfer | 
         if row is None:
             return None
         transfer_id, balance_id, network_id, total, held = row
+        withdrawal = Transfer(
+            id=transfer_id,
+            network=request.network,
+            kind=TransferKind.WITHDRAWAL,
+            account=request.account,
+            token=request.token,
+            amount=request.amount,
+            fee=request.fee,
+            hash=request.hash,
+            nonce=request.nonce,
+            signature=request.signature,
+            signature_type=signature_type,
+            created_at=moment,
+            updated_at=moment,
+        )
+        withdrawal._state.adding, withdrawal._state.db = False, connection.alias
+        # The events in the ORM path's order: the transfer, then the balance.
+        transfer_created(withdrawal)
         balances_changed(
             [
                 Balance(
@@ -285,25 +303,8 @@ def _withdrawal_hold_fast(request: _Request, signature_type: str) -> Transfer | 
                 )
             ]
         )
-        transfers_changed([transfer_id])
         network_id = request.network.id
         transaction.on_commit(lambda: withdrawal_dispatch_nudge(network_id), robust=True)
-    withdrawal = Transfer(
-        id=transfer_id,
-        network=request.network,
-        kind=TransferKind.WITHDRAWAL,
-        account=request.account,
-        token=request.token,
-        amount=request.amount,
-        fee=request.fee,
-        hash=request.hash,
-        nonce=request.nonce,
-        signature=request.signature,
-        signature_type=signature_type,
-        created_at=moment,
-        updated_at=moment,
-    )
-    withdrawal._state.adding, withdrawal._state.db = False, connection.alias
     return withdrawal
 
 
