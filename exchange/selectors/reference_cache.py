@@ -80,9 +80,13 @@ def _kept_or_load(key: Hashable, load: Callable[[], Any]) -> Any:
     if generation != _state["generation"]:
         _kept.clear()
         _state["generation"] = generation
-    if key not in _kept:
-        _kept[key] = load()
-    return _kept[key]
+    if key in _kept:
+        return _kept[key]
+    row = load()
+    if row is not None:
+        # Only what exists is kept: made-up addresses or ids cannot grow a process.
+        _kept[key] = row
+    return row
 
 
 def reference_forget(**_kwargs) -> None:

@@ -9,6 +9,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from exchange.models import FeeSchedule, MarketRules, OrderSide, Token
+from exchange.selectors import reference_cache
 from exchange.selectors.reference_cache import (
     GENERATION_KEY,
     fee_schedule_in_force,
@@ -77,3 +78,11 @@ def test_rules_and_fees_in_force_are_chosen_at_each_call(network, market):
     assert rules_in_force(market.id, now - timedelta(2)).amount_step == 0
     assert fee_schedule_in_force(network.id, now) is None
     assert fee_schedule_in_force(network.id, now + timedelta(2)).taker_fee == Decimal("0.002")
+
+
+def test_unknown_keys_are_not_kept(network, django_assert_num_queries):
+    unknown = "0x" + "12" * 20
+    assert token_kept(network.id, unknown) is None
+    with django_assert_num_queries(1):
+        assert token_kept(network.id, unknown) is None
+    assert ("token", network.id, unknown) not in reference_cache._kept
