@@ -42,6 +42,13 @@ class Command(BaseCommand):
             help="Keep the data an earlier run seeded at the same --scale (else seed anew).",
         )
         parser.add_argument(
+            "--pg-options",
+            default="",
+            help="PostgreSQL settings for the servers' sessions, e.g. "
+            '"commit_delay=100 commit_siblings=5" (group commit; the user must be allowed '
+            "to set them: commit_delay needs a superuser).",
+        )
+        parser.add_argument(
             "--output", default=str(Path(settings.BASE_DIR) / "bench-results"), help="Results dir."
         )
 
@@ -73,6 +80,7 @@ class Command(BaseCommand):
             only=only,
             out_dir=out_dir,
             reuse_seed=options["reuse_seed"],
+            pg_options=options["pg_options"],
             log=lambda message: self.stderr.write(message),
         )
         self.stdout.write(table(result))

@@ -81,6 +81,7 @@ def _config_line(result: dict) -> str:
         )
         + f" wrk {config['duration_s']} s x {config['connections']} connections;"
         f" gunicorn {config['gunicorn_workers']} workers ({config['gunicorn_config']})"
+        + (f"; PostgreSQL sessions: {config['pg_options']}" if config.get("pg_options") else "")
     )
 
 

@@ -4,6 +4,7 @@ import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
 from django.conf import settings
 from django.db import connection
@@ -128,13 +129,14 @@ def run(
     only: set[str] | None,
     out_dir: Path,
     reuse_seed: bool = False,
+    pg_options: str = "",
     log=print,
 ) -> dict:
     started = datetime.now(UTC)
     load_at_start = os.getloadavg()
     work_dir = out_dir / "work"
     work_dir.mkdir(parents=True, exist_ok=True)
-    database_url = _database_url()
+    database_url = _database_url(pg_options)
 
     def selected(name: str) -> bool:
         return only is None or name in only
@@ -163,6 +165,7 @@ def run(
             "gunicorn_workers": WORKERS,
             "gunicorn_config": str(DEPLOYED_CONFIG.relative_to(settings.BASE_DIR)),
             "database": connection.settings_dict["NAME"],
+            "pg_options": pg_options,
         },
         "seed": None
         if seeded is None
@@ -280,10 +283,16 @@ def _run_worker(worker: WorkerScenario, chain: WorkerRun, log) -> dict:
 _T0 = time.monotonic()
 
 
-def _database_url() -> str:
+def _database_url(pg_options: str = "") -> str:
+    """The benchmark database's URL for the servers and workers; `pg_options` (e.g.
+    "commit_delay=100 commit_siblings=5") become their connections' session settings."""
     db = connection.settings_dict
     user = db["USER"] or "postgres"
     password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
     host = db["HOST"] or "127.0.0.1"
     port = db["PORT"] or 5432
-    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
+    url = f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
+    if pg_options:
+        options = " ".join(f"-c {setting}" for setting in pg_options.split())
+        url += "?" + urlencode({"options": options}, quote_via=quote)
+    return url

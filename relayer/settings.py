@@ -140,7 +140,7 @@ if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "relayer.redis_cache.KeptClientRedisCache",
             "LOCATION": REDIS_URL,
         }
     }

@@ -19,8 +19,8 @@ from exchange.models import (
     OrderStatus,
     RestrictionKind,
 )
-from exchange.services.cancel_all import orders_close
 from exchange.services.errors import Invalid
+from exchange.services.orders import orders_close
 
 logger = logging.getLogger(__name__)
 
@@ -39,13 +39,12 @@ def account_freeze(*, network: Network, account: str, reason: str, by: str) -> l
                 reason=reason,
                 created_by=by,
             )
-            orders = orders_close(
-                network=network,
-                open_orders=Order.objects.filter(
-                    network=network, account=account, status=OrderStatus.OPEN
-                ),
-                reason=CloseReason.ACCOUNT_FROZEN,
+            orders = list(
+                Order.objects.select_for_update()
+                .filter(network=network, account=account, status=OrderStatus.OPEN)
+                .order_by("id")
             )
+            orders_close(network, orders, CloseReason.ACCOUNT_FROZEN)
     except IntegrityError:
         raise Invalid(f"{account} is already frozen") from None
     logger.info(

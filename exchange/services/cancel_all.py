@@ -11,42 +11,17 @@ in one transaction with the nonce; the orders' stream events are written with th
 import logging
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
-from django.utils import timezone
 
 from exchange.clock import now_ms
-from exchange.market_snapshots import market_data_changed
-from exchange.models import CancelAll, CloseReason, LedgerKind, Network, Order, OrderStatus
+from exchange.models import CancelAll, CloseReason, Network, Order, OrderStatus
 from exchange.protocol import hashing
 from exchange.protocol.typed_data import ETH_SIGN
 from exchange.selectors.orders import market_by_name
 from exchange.services.errors import FieldCode, FieldError
-from exchange.services.ledger import balance_changes, balances_lock
-from exchange.services.rows import rows_update
+from exchange.services.orders import orders_close
 from exchange.services.signing import signature_error, signed_message
-from exchange.streams.events import orders_changed
 
 logger = logging.getLogger(__name__)
-
-
-def orders_close(*, network: Network, open_orders: QuerySet, reason: CloseReason) -> list[Order]:
-    """Cancels the open orders of `open_orders` inside the caller's transaction: locks them
-    (by id) and their balances, releases each one's hold in the ledger, closes it with
-    `reason` and publishes the change. A cancel-all and an operator's freeze both end here."""
-    orders = list(open_orders.select_for_update().order_by("id"))
-    balances = balances_lock(network=network, keys=[(o.account, o.give_token_id) for o in orders])
-    changes, moment = [], timezone.now()
-    for order in orders:
-        balance = balances[(order.account, order.give_token_id)]
-        changes.append((balance, LedgerKind.RELEASE, 0, -order.remaining_give, order.hash))
-        order.status = OrderStatus.CANCELLED
-        order.close_reason = reason
-        order.updated_at = moment
-    balance_changes(changes)
-    rows_update(orders, ["status", "close_reason", "updated_at"])
-    orders_changed(orders)
-    market_data_changed(network_id=network.id, market_ids=[o.market_id for o in orders])
-    return orders
 
 
 def _nonce_used(network: Network, account: str, nonce: int) -> FieldError:
@@ -126,9 +101,8 @@ def orders_cancel_all(
             )
             if market is not None:
                 open_orders = open_orders.filter(market=market)
-            orders = orders_close(
-                network=network, open_orders=open_orders, reason=CloseReason.CANCEL_ALL
-            )
+            orders = list(open_orders.select_for_update().order_by("id"))
+            orders_close(network, orders, CloseReason.CANCEL_ALL)
             record.cancelled = len(orders)
             record.save(update_fields=["cancelled"])
     except IntegrityError:

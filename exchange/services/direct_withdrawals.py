@@ -25,7 +25,6 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from exchange.market_snapshots import market_data_changed
 from exchange.models import (
     Balance,
     LedgerKind,
@@ -37,8 +36,8 @@ from exchange.models import (
     TransferKind,
     TransferStatus,
 )
-from exchange.services.ledger import BalanceKey, balance_change, balance_changes, balances_lock
-from exchange.trading_math import remaining_give
+from exchange.services.ledger import balance_change, balances_lock
+from exchange.services.orders import orders_close
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +111,7 @@ def direct_withdrawal_confirm(*, transfer_id: int, block_hash: str) -> bool:
         balances = balances_lock(
             network=network, keys=[key, *((o.account, o.give_token_id) for o in orders)]
         )
-        _orders_cancel(network, orders, balances)
+        orders_close(network, orders, balances=balances)
         _pending_withdrawals_fail(withdrawal, pending, balances[key])
         debit = min(int(withdrawal.amount), balances[key].available)
         if debit:
@@ -141,26 +140,6 @@ def direct_withdrawal_confirm(*, transfer_id: int, block_hash: str) -> bool:
         len(pending),
     )
     return True
-
-
-def _orders_cancel(
-    network: Network, orders: list[Order], balances: dict[BalanceKey, Balance]
-) -> None:
-    """Cancels the locked open orders, releasing their holds."""
-    if not orders:
-        return
-    changes: list[tuple[Balance, LedgerKind, int, int, str]] = []
-    for order in orders:
-        release = remaining_give(
-            give_amount=order.give_amount, take_amount=order.take_amount, filled=order.filled
-        )
-        key = (order.account, order.give_token_id)
-        changes.append((balances[key], LedgerKind.RELEASE, 0, -release, order.hash))
-    balance_changes(changes)
-    Order.objects.filter(id__in=[order.id for order in orders]).update(
-        status=OrderStatus.CANCELLED, updated_at=timezone.now()
-    )
-    market_data_changed(network_id=network.id, market_ids=[order.market_id for order in orders])
 
 
 def _pending_withdrawals_locked(withdrawal: Transfer) -> list[Transfer]:

@@ -9,6 +9,7 @@ import logging
 from django.db import transaction
 
 from exchange.models import Market, MarketStatus, Network
+from exchange.selectors.reference_cache import reference_forget
 
 logger = logging.getLogger(__name__)
 
@@ -16,6 +17,8 @@ logger = logging.getLogger(__name__)
 @transaction.atomic
 def market_status_set(*, market: Market, status: MarketStatus, operator: str) -> None:
     Market.objects.filter(pk=market.pk).update(status=status)
+    # The hot paths read the status fresh; the kept Market objects carry it too.
+    reference_forget()
     logger.info(
         "event=market_status_set market=%s status=%s operator=%s", market.pk, status, operator
     )
@@ -26,6 +29,7 @@ def network_order_submission_set(*, network: Network, enabled: bool, operator: s
     network = Network.objects.select_for_update().get(pk=network.pk)
     network.order_submission_enabled = enabled
     network.save(update_fields=["order_submission_enabled", "updated_at"])
+    reference_forget()
     logger.info(
         "event=order_submission_set network=%s enabled=%s operator=%s",
         network.pk,

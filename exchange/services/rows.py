@@ -1,11 +1,14 @@
 """Row updates in one statement, cheap to build (for the write hot paths)."""
 
 import re
+import time
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 from django.db import connection
 from django.db.models import Field, Model
+from django.db.models.expressions import Col
 from django.db.models.options import Options
 
 _MODIFIERS = re.compile(r"\(.*?\)")
@@ -109,3 +112,58 @@ def _insert_sql(objs: Sequence[Model]) -> tuple[str, list[Any]]:
         for field in columns
     ]
     return sql, params
+
+
+def prepared_fetchone(sql: str, params: dict) -> tuple | None:
+    """Runs one of the write hot paths' fixed statements (PostgreSQL) as a prepared
+    statement of this connection and returns its first row.
+
+    Django's cursors bind parameters client-side, so PostgreSQL plans the statement again
+    on every call (for these statements, about as long as running them). A psycopg
+    cursor with server-side binding and prepare=True has it planned once per connection.
+    Errors are Django's (IntegrityError, OperationalError), as from connection.cursor();
+    the statement is logged in connection.queries like any other.
+    """
+    connection.ensure_connection()
+    started = time.monotonic()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        row = cursor.fetchone()
+    if connection.queries_logged:
+        shown = sql % {name: repr(value) for name, value in params.items()}
+        connection.queries_log.append({"sql": shown, "time": f"{time.monotonic() - started:.3f}"})
+    return row
+
+
+def prepared_row(model: type[Model], where: str, params: dict) -> Model | None:
+    """The one row of `model` matching `where` (SQL over its columns, named parameters),
+    read by a prepared statement (prepared_fetchone), as a model instance; or None."""
+    meta = model._meta
+    fields = meta.concrete_fields
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    sql = f"SELECT {columns} FROM {connection.ops.quote_name(meta.db_table)} WHERE {where}"
+    row = prepared_fetchone(sql, params)
+    if row is None:
+        return None
+    values = list(row)
+    for index, column, converters in _converters(model):
+        for converter in converters:
+            values[index] = converter(values[index], column, connection)
+    return model.from_db(connection.alias, [field.attname for field in fields], values)
+
+
+_model_converters: dict[type[Model], list] = {}
+
+
+def _converters(model: type[Model]) -> list[tuple[int, Col, list]]:
+    """(column index, column, converters) as the ORM applies them to the driver's values
+    (the backend's, then the field's from_db_value), for the columns that have any."""
+    if model not in _model_converters:
+        found = []
+        for index, field in enumerate(model._meta.concrete_fields):
+            column = field.get_col(model._meta.db_table)
+            chain = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+            if chain:
+                found.append((index, column, chain))
+        _model_converters[model] = found
+    return _model_converters[model]

@@ -137,6 +137,31 @@ def transfers_changed(ids: Iterable[int]) -> None:
         emit_later(lambda: _transfer_events(ids))
 
 
+def transfer_event_record(transfer) -> dict:
+    """A transfer as in POST /get_transfers."""
+    return {
+        "id": str(transfer.id),
+        "type": transfer.kind,
+        "token": token_address(transfer.token_id),
+        "amount": str(transfer.amount),
+        "status": transfer.status,
+        "transactionHash": transfer.transaction_hash or None,
+        "blockHash": transfer.block_hash or None,
+        "blockNumber": transfer.block_number,
+        "created_at": str(int(transfer.created_at.timestamp())),
+    }
+
+
+def transfer_created(transfer) -> None:
+    """A transfer just written whose row is in hand (no read at the end)."""
+    emit(
+        transfer.network_id,
+        f"account:{transfer.account}",
+        "transfer",
+        transfer_event_record(transfer),
+    )
+
+
 def _transfer_events(ids: list[int]):
     from exchange.models import Transfer
 
@@ -144,15 +169,5 @@ def _transfer_events(ids: list[int]):
         yield (
             channel_key(transfer.network_id, f"account:{transfer.account}"),
             "transfer",
-            {
-                "id": str(transfer.id),
-                "type": transfer.kind,
-                "token": token_address(transfer.token_id),
-                "amount": str(transfer.amount),
-                "status": transfer.status,
-                "transactionHash": transfer.transaction_hash or None,
-                "blockHash": transfer.block_hash or None,
-                "blockNumber": transfer.block_number,
-                "created_at": str(int(transfer.created_at.timestamp())),
-            },
+            transfer_event_record(transfer),
         )

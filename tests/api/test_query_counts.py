@@ -13,8 +13,9 @@ from exchange.models import CostClass, Market
 from exchange.selectors.access import rate_limits_get
 from exchange.services.maintenance import maintenance_open
 from tests.api.test_orders import bid as signed_bid
+from tests.api.test_transfers import withdrawal_payload
 from tests.factories import MarketFactory, TokenFactory
-from tests.signing import address_of
+from tests.signing import address_of, signed_cancel
 from tests.trading import execute, fill, fill_payload, place
 
 # The budgets are PostgreSQL's (production); the embedded SQLite mode takes other paths.
@@ -67,6 +68,33 @@ def test_create_orders_stays_within_its_query_budget(api, network, market, fees,
     )
     assert response.status_code == 201
     assert count <= QUERY_BUDGET["create_orders"], count
+
+
+def test_create_orders_of_a_running_worker_is_one_statement_and_the_outbox(
+    api, network, market, fees, maker
+):
+    """Once the reference rows are kept, the placement is its one statement and the
+    outbox flush (and BEGIN, COMMIT): PostgreSQL's fast path (docs/hot-path.md)."""
+    api.post("/create_orders", signed_bid(network, market, maker), format="json")
+    response, count = queries(
+        lambda: api.post("/create_orders", signed_bid(network, market, maker), format="json")
+    )
+    assert response.status_code == 201
+    assert count <= QUERY_BUDGET["create_orders_warm"], count
+
+
+def test_delete_orders_stays_within_its_query_budget(api, network, market, fees, maker, book):
+    payload = signed_cancel(maker, order_hash=book[0].hash)
+    response, count = queries(lambda: api.post("/delete_orders", payload, format="json"))
+    assert response.status_code == 200
+    assert count <= QUERY_BUDGET["delete_orders"], count
+
+
+def test_create_transfers_stays_within_its_query_budget(api, network, market, fees, maker):
+    payload = withdrawal_payload(maker, network=network, token=market.base, amount=10**18)
+    response, count = queries(lambda: api.post("/create_transfers", payload, format="json"))
+    assert response.status_code == 200
+    assert count <= QUERY_BUDGET["create_transfers"], count
 
 
 def test_create_trades_stays_within_its_query_budget(api, network, market, fees, taker, book):
@@ -179,6 +207,14 @@ QUERY_BUDGET = {
     # +1 each: the accounts' open restrictions (deep-reorg freeze, escape hatch), one query.
     # +1 each: the streams' outbox (counters and events, one statement; docs/streams.md).
     "create_orders": 10,
+    # The reference rows kept: BEGIN, the statement, the outbox, COMMIT (savepoints in a
+    # test's transaction).
+    "create_orders_warm": 4,
+    # Cold: the ban lookup and the savepoints of a test's transaction; a running worker
+    # sends 5 (the order read by its hash, BEGIN, the statement, the outbox, COMMIT) and
+    # 4 (BEGIN, the statement, the outbox, COMMIT): 8 and 11 before the fast path.
+    "delete_orders": 7,
+    "create_transfers": 7,
     "create_trades_single": 15,
     # +1: the book stream's sequence beside the book (+1 more outside a test's
     # transaction: SET TRANSACTION REPEATABLE READ, so the two reads agree).

@@ -15,6 +15,7 @@ from exchange.models import (
     Order,
     OrderStatus,
     SettlementStatus,
+    StreamEvent,
     Trade,
     Transfer,
     TransferKind,
@@ -80,6 +81,9 @@ def test_a_direct_withdrawal_is_debited_once_confirmed_and_cancels_the_accounts_
     direct.refresh_from_db()
     assert direct.status == TransferStatus.COMPLETE and direct.shortfall == 0
     assert Order.objects.get(id=order.id).status == OrderStatus.CANCELLED
+    # The cancel is streamed, as every other cancel (orders_close).
+    cancelled = StreamEvent.objects.filter(type="order", data__orderHash=order.hash).last()
+    assert cancelled.data["status"] == "cancelled"
     assert balance(maker.address, ex.tst) == (MAKER_FUNDS - 400 * ONE, 0)
     debits = LedgerEntry.objects.filter(reference=f"transfer:{direct.id}")
     assert [(e.kind, int(e.total_delta)) for e in debits] == [("WITHDRAWAL", -400 * ONE)]

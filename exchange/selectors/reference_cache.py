@@ -1,0 +1,198 @@
+"""Reference rows kept per process for the write hot paths (issue #20): networks,
+tokens, markets (with their base and quote), the markets' rules and the networks' fee
+schedules.
+
+Invalidation is the mechanism API keys and bans use (exchange/selectors/access.py): the
+shared cache (Redis) holds a generation token; every change an operator makes to a
+reference row drops it at once and again after commit (`reference_forget`, wired to the
+models' post_save/post_delete). Each lookup reads the token (one cache GET) and a
+process whose kept rows were read under another token drops them all, so a change is
+seen by every replica on its next request, not after a timeout. When the cache is down,
+nothing is kept: every lookup reads the database.
+
+What must be fresh is not kept here: a market's status and the network's kill switch
+(order_submission_enabled) are read with the write that depends on them (the services'
+fast statements, or their ORM path). Rules and fee schedules are kept as their whole
+history and the one in force is chosen at each call, so a schedule taking effect later
+needs no invalidation.
+"""
+
+import logging
+import secrets
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import post_delete, post_migrate, post_save
+from django.utils import timezone
+
+from exchange.models import FeeSchedule, Market, MarketRules, Network, OrderSide, Token
+from exchange.selectors.market_rules import NO_RULES, Rules
+
+logger = logging.getLogger(__name__)
+
+GENERATION_KEY = "reference:generation"
+
+_kept: dict[Hashable, Any] = {}
+_state = {"generation": None}
+
+
+@dataclass(frozen=True)
+class PairMarket:
+    """The market trading two token addresses, the side an order giving the first is,
+    the two tokens (give, take), and the market's rules history (newest first)."""
+
+    market: Market
+    side: str
+    give: Token
+    take: Token
+    rules_history: tuple[MarketRules, ...] = ()
+
+    def rules(self, at: datetime | None = None) -> Rules:
+        """The market's rules in force at `at` (now)."""
+        return _in_force(self.rules_history, at)
+
+
+def _cache_call(method: str, *args, default=None):
+    try:
+        return getattr(cache, method)(*args)
+    except Exception:
+        logger.warning("event=reference_cache_error method=%s", method, exc_info=True)
+        return default
+
+
+def _generation() -> str | None:
+    """The shared generation token (a new one if none is set); None if the cache is down."""
+    token = _cache_call("get", GENERATION_KEY)
+    if token is None:
+        _cache_call("add", GENERATION_KEY, secrets.token_hex(8), None)
+        token = _cache_call("get", GENERATION_KEY)
+    return token
+
+
+def _kept_or_load(key: Hashable, load: Callable[[], Any]) -> Any:
+    generation = _generation()
+    if generation is None:
+        return load()
+    if generation != _state["generation"]:
+        _kept.clear()
+        _state["generation"] = generation
+    if key in _kept:
+        return _kept[key]
+    row = load()
+    if row is not None:
+        # Only what exists is kept: made-up addresses or ids cannot grow a process.
+        _kept[key] = row
+    return row
+
+
+def reference_forget(**_kwargs) -> None:
+    """Every process drops its kept rows on its next lookup: the token is deleted now and
+    again after commit (a lookup between the two may have kept the old rows)."""
+    _kept.clear()
+    _state["generation"] = None
+    _cache_call("delete", GENERATION_KEY)
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(lambda: _cache_call("delete", GENERATION_KEY))
+
+
+def network_kept(network_id: int) -> Network | None:
+    """The network (enabled or not), or None."""
+    return _kept_or_load(
+        ("network", network_id), lambda: Network.objects.filter(pk=network_id).first()
+    )
+
+
+def token_kept(network_id: int, address: str) -> Token | None:
+    """The network's token at `address` (listed or not), or None."""
+    address = address.lower()
+    return _kept_or_load(
+        ("token", network_id, address),
+        lambda: Token.objects.filter(network_id=network_id, address=address).first(),
+    )
+
+
+def _markets_of(network_id: int) -> dict[tuple[str, str], tuple[Market, tuple]]:
+    """(base address, quote address) -> (market with base, quote and network, its rules
+    history newest first), listed markets only: two queries."""
+    markets = list(
+        Market.objects.select_related("base", "quote", "network").filter(
+            network_id=network_id, base__listed=True, quote__listed=True
+        )
+    )
+    history: dict[int, list[MarketRules]] = {market.id: [] for market in markets}
+    for row in MarketRules.objects.filter(market_id__in=history).order_by("-effective_at"):
+        history[row.market_id].append(row)
+    return {
+        (market.base.address, market.quote.address): (market, tuple(history[market.id]))
+        for market in markets
+    }
+
+
+def market_of_pair(network_id: int, give: str, take: str) -> PairMarket | None:
+    """The listed market trading `give` against `take` (addresses), or None."""
+    markets = _kept_or_load(("markets", network_id), lambda: _markets_of(network_id))
+    give, take = give.lower(), take.lower()
+    if (give, take) in markets:
+        market, rules = markets[(give, take)]
+        return PairMarket(market, OrderSide.BID, market.base, market.quote, rules)
+    if (take, give) in markets:
+        market, rules = markets[(take, give)]
+        return PairMarket(market, OrderSide.ASK, market.quote, market.base, rules)
+    return None
+
+
+def market_kept(market_id: int) -> Market | None:
+    """The market with base, quote and network (a snapshot: its status may be stale)."""
+    return _kept_or_load(
+        ("market", market_id),
+        lambda: (
+            Market.objects.select_related("base", "quote", "network").filter(pk=market_id).first()
+        ),
+    )
+
+
+def _rows_history(queryset) -> list:
+    return list(queryset.order_by("-effective_at"))
+
+
+def _in_force(history, at: datetime | None) -> Rules:
+    at = at or timezone.now()
+    for row in history:
+        if row.effective_at <= at:
+            return Rules(
+                price_tick=row.price_tick,
+                amount_step=int(row.amount_step),
+                min_total=int(row.min_total),
+                max_open_orders=int(row.max_open_orders),
+            )
+    return NO_RULES
+
+
+def rules_in_force(market_id: int, at: datetime | None = None) -> Rules:
+    """The market's rules in force at `at` (now), as market_rules.rules_get."""
+    history = _kept_or_load(
+        ("rules", market_id), lambda: _rows_history(MarketRules.objects.filter(market_id=market_id))
+    )
+    return _in_force(history, at)
+
+
+def fee_schedule_in_force(network_id: int, at: datetime | None = None) -> FeeSchedule | None:
+    """The network's fee schedule in force at `at` (now), as FeeSchedule.objects.in_force."""
+    at = at or timezone.now()
+    history = _kept_or_load(
+        ("fees", network_id),
+        lambda: _rows_history(FeeSchedule.objects.filter(network_id=network_id)),
+    )
+    return next((row for row in history if row.effective_at <= at), None)
+
+
+post_migrate.connect(reference_forget, dispatch_uid="reference_forget_on_flush")
+for _model in (Network, Token, Market, MarketRules, FeeSchedule):
+    post_save.connect(reference_forget, sender=_model, dispatch_uid=f"reference_{_model.__name__}")
+    post_delete.connect(
+        reference_forget, sender=_model, dispatch_uid=f"reference_del_{_model.__name__}"
+    )

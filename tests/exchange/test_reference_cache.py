@@ -1,0 +1,88 @@
+"""The reference rows kept per process (exchange/selectors/reference_cache.py): kept
+while nothing changes, dropped by every process as soon as an operator changes one."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+
+from exchange.models import FeeSchedule, MarketRules, OrderSide, Token
+from exchange.selectors import reference_cache
+from exchange.selectors.reference_cache import (
+    GENERATION_KEY,
+    fee_schedule_in_force,
+    market_of_pair,
+    rules_in_force,
+    token_kept,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_pair_is_found_either_way_round_with_its_side(network, market):
+    bid = market_of_pair(network.id, market.base.address, market.quote.address)
+    ask = market_of_pair(network.id, market.quote.address.upper(), market.base.address)
+    assert (bid.market.id, bid.side, bid.give.id, bid.take.id) == (
+        market.id,
+        OrderSide.BID,
+        market.base_id,
+        market.quote_id,
+    )
+    assert (ask.side, ask.give.id, ask.take.id) == (OrderSide.ASK, market.quote_id, market.base_id)
+
+
+def test_rows_are_kept_until_the_shared_generation_changes(
+    network, token, django_assert_num_queries
+):
+    token_kept(network.id, token.address)
+    with django_assert_num_queries(0):
+        assert token_kept(network.id, token.address).symbol == token.symbol
+    # Another replica's operator renames the token: its reference_forget drops the
+    # shared token (here by hand, as the row is changed without this process's signal).
+    Token.objects.filter(pk=token.pk).update(symbol="NEW")
+    cache.delete(GENERATION_KEY)
+    with django_assert_num_queries(1):
+        assert token_kept(network.id, token.address).symbol == "NEW"
+
+
+def test_an_operator_save_drops_the_shared_generation(network, token):
+    token_kept(network.id, token.address)
+    assert cache.get(GENERATION_KEY) is not None
+    token.withdrawal_fee = 5
+    token.save()
+    assert cache.get(GENERATION_KEY) is None
+    assert token_kept(network.id, token.address).withdrawal_fee == 5
+
+
+def test_a_delisted_token_leaves_its_markets(network, market):
+    assert market_of_pair(network.id, market.base.address, market.quote.address) is not None
+    market.quote.listed = False
+    market.quote.save()
+    assert market_of_pair(network.id, market.base.address, market.quote.address) is None
+
+
+def test_rules_and_fees_in_force_are_chosen_at_each_call(network, market):
+    now = timezone.now()
+    MarketRules.objects.create(market=market, amount_step=10, effective_at=now - timedelta(1))
+    MarketRules.objects.create(market=market, amount_step=20, effective_at=now + timedelta(1))
+    FeeSchedule.objects.create(
+        network=network,
+        maker_fee=Decimal("0.001"),
+        taker_fee=Decimal("0.002"),
+        effective_at=now + timedelta(1),
+    )
+    assert rules_in_force(market.id, now).amount_step == 10
+    assert rules_in_force(market.id, now + timedelta(2)).amount_step == 20
+    assert rules_in_force(market.id, now - timedelta(2)).amount_step == 0
+    assert fee_schedule_in_force(network.id, now) is None
+    assert fee_schedule_in_force(network.id, now + timedelta(2)).taker_fee == Decimal("0.002")
+
+
+def test_unknown_keys_are_not_kept(network, django_assert_num_queries):
+    unknown = "0x" + "12" * 20
+    assert token_kept(network.id, unknown) is None
+    with django_assert_num_queries(1):
+        assert token_kept(network.id, unknown) is None
+    assert ("token", network.id, unknown) not in reference_cache._kept
