@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Subquery
 from django.utils import timezone
@@ -44,6 +43,7 @@ from exchange.models import (
 from exchange.services.account_guard import Guard, account_guard, escape_payable_check
 from exchange.services.candles import candles_record
 from exchange.services.chain_jobs import settlement_nudge
+from exchange.services.fees import fee_accruals
 from exchange.services.ledger import balance_changes, balances_lock
 from exchange.services.market_rules import (
     Rules,
@@ -331,23 +331,32 @@ def _trade_record(*, network, market, order, item, trade_hash, fill, taker, crea
 
 
 def _ledger_legs(*, balances: dict, trade: Trade, fill: Fill) -> list[tuple]:
-    """One fill's balance changes (balance_changes items). Sums to zero per token."""
+    """One fill's balance changes of its maker and taker (balance_changes items). With
+    _fee_legs (what the fee account receives) they sum to zero per token."""
     give, take = trade.give_token_id, trade.take_token_id
-    maker, taker, fees = trade.maker, trade.taker, settings.FEE_ACCOUNT
+    maker, taker = trade.maker, trade.taker
     ref = str(trade.uuid)
     legs = [
         ((maker, give), LedgerKind.TRADE, -fill.taker_gross, -fill.hold_release),
         ((maker, take), LedgerKind.TRADE, fill.amount, 0),
         ((maker, take), LedgerKind.TRADE_FEE, -fill.maker_fee, 0),
-        ((fees, take), LedgerKind.TRADE_FEE, fill.maker_fee, 0),
         ((taker, take), LedgerKind.TRADE, -fill.amount, 0),
         ((taker, give), LedgerKind.TRADE, fill.taker_gross, 0),
         ((taker, give), LedgerKind.TRADE_FEE, -fill.taker_fee, 0),
-        ((fees, give), LedgerKind.TRADE_FEE, fill.taker_fee, 0),
         ((taker, give), LedgerKind.GAS_FEE, -fill.gas_fee, 0),
-        ((fees, give), LedgerKind.GAS_FEE, fill.gas_fee, 0),
     ]
     return [(balances[key], kind, total, held, ref) for key, kind, total, held in legs]
+
+
+def _fee_legs(trade: Trade, fill: Fill) -> list[tuple[int, LedgerKind, int, str]]:
+    """What one fill owes the fee account, as accruals (exchange/services/fees.py): no
+    trade locks the fee account's balance."""
+    ref = str(trade.uuid)
+    return [
+        (trade.take_token_id, LedgerKind.TRADE_FEE, fill.maker_fee, ref),
+        (trade.give_token_id, LedgerKind.TRADE_FEE, fill.taker_fee, ref),
+        (trade.give_token_id, LedgerKind.GAS_FEE, fill.gas_fee, ref),
+    ]
 
 
 def _used_hashes(hashes: list[str]) -> set[str]:
@@ -431,7 +440,6 @@ def _trades_locked(
         )
 
         keys = {(taker, give_token.id), (taker, take_id)}
-        keys |= {(settings.FEE_ACCOUNT, give_token.id), (settings.FEE_ACCOUNT, take_id)}
         keys |= {(order.account, t) for order in orders.values() for t in (give_token.id, take_id)}
         balances = balances_lock(network=network, keys=keys)
         paying = balances[(taker, take_id)]
@@ -458,7 +466,7 @@ def _trades_locked(
             indexed=indexed,
         )
 
-        trades, changes = [], []
+        trades, changes, fees = [], [], []
         for index, (item, fill) in enumerate(zip(fills, computed, strict=True)):
             order = orders[by_hash[item.order_hash]]
             trade = _trade_record(
@@ -473,9 +481,11 @@ def _trades_locked(
             )
             order.filled = fill.filled_after
             changes += _ledger_legs(balances=balances, trade=trade, fill=fill)
+            fees += _fee_legs(trade, fill)
             trades.append(trade)
         changes += _remainders_close(orders=orders, rules=rules, balances=balances)
         balance_changes(changes)
+        fee_accruals(network_id=network.id, fees=fees)
         _orders_save(list(orders.values()), created_at)
         Trade.objects.bulk_create(trades)
         trades_created(market, trades)
