@@ -28,18 +28,18 @@ from exchange.models import FeeAccrual, LedgerKind, Network
 from exchange.services.ledger import balance_changes, balances_lock
 
 
-def fee_accruals(*, network_id: int, fees: Iterable[tuple[int, LedgerKind, int, str]]) -> None:
-    """Appends (token id, kind, amount, reference) accruals in the caller's transaction;
-    zero amounts are skipped."""
-    rows = [
+def fee_accrual_rows(
+    *, network_id: int, fees: Iterable[tuple[int, LedgerKind, int, str]]
+) -> list[FeeAccrual]:
+    """The (token id, kind, amount, reference) accruals as unsaved rows, zero amounts
+    left out: the trade inserts them in its transaction (with its other writes)."""
+    return [
         FeeAccrual(
             network_id=network_id, token_id=token_id, kind=kind, amount=amount, reference=ref
         )
         for token_id, kind, amount, ref in fees
         if amount
     ]
-    if rows:
-        FeeAccrual.objects.bulk_create(rows)
 
 
 def fees_pending(network: Network) -> dict[int, int]:

@@ -43,7 +43,7 @@ from exchange.models import (
 from exchange.services.account_guard import Guard, account_guard, escape_payable_check
 from exchange.services.candles import candles_record
 from exchange.services.chain_jobs import settlement_nudge
-from exchange.services.fees import fee_accruals
+from exchange.services.fees import fee_accrual_rows
 from exchange.services.ledger import balance_changes, balances_lock
 from exchange.services.market_rules import (
     Rules,
@@ -52,7 +52,6 @@ from exchange.services.market_rules import (
     rules_annotate,
     rules_of,
 )
-from exchange.services.rows import rows_update
 from exchange.services.signing import signature_error, signed_message
 from exchange.streams.events import orders_changed, trades_created
 from exchange.trading_math import Fill, FillRefused, fee_rate_e18, fill_compute, settlement_paid
@@ -484,10 +483,13 @@ def _trades_locked(
             fees += _fee_legs(trade, fill)
             trades.append(trade)
         changes += _remainders_close(orders=orders, rules=rules, balances=balances)
-        balance_changes(changes)
-        fee_accruals(network_id=network.id, fees=fees)
-        _orders_save(list(orders.values()), created_at)
-        Trade.objects.bulk_create(trades)
+        # Every write of the fill in one statement on PostgreSQL (rows_write): the
+        # balances and their entries, the orders, the fee accruals and the trades.
+        balance_changes(
+            changes,
+            updates=[_orders_finished(list(orders.values()), created_at)],
+            inserts=[fee_accrual_rows(network_id=network.id, fees=fees), trades],
+        )
         trades_created(market, trades)
         orders_changed(orders.values(), market)
         candles_record(market_id=market.id, trades=trades)
@@ -624,13 +626,14 @@ def _trade_guard(network: Network, fills: Sequence[TradeRequest], taker: str) ->
     return guard
 
 
-def _orders_save(orders: list[Order], moment: datetime) -> None:
-    """The fills' new `filled` (and FILLED status) of the locked orders, in one UPDATE."""
+def _orders_finished(orders: list[Order], moment: datetime) -> tuple[list[Order], list[str]]:
+    """The locked orders with the fills' new `filled` (and FILLED status), and the
+    fields to write (a rows_write update)."""
     for order in orders:
         if order.filled == order.take_amount:
             order.status = OrderStatus.FILLED
         order.updated_at = moment
-    rows_update(orders, ["filled", "status", "close_reason", "updated_at"])
+    return orders, ["filled", "status", "close_reason", "updated_at"]
 
 
 def trade_execute(
