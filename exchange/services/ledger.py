@@ -106,12 +106,14 @@ def _write(
     entries: list[LedgerEntry],
     updates: Sequence[tuple[Sequence[Model], Sequence[str]]] = (),
     inserts: Sequence[Sequence[Model]] = (),
+    statements: Sequence[tuple[str, list]] = (),
 ) -> None:
     """The balances' new total and held and their entries (with the caller's other
     rows, if any): one statement on PostgreSQL."""
     rows_write(
         updates=[(balances, ["total", "held", "updated_at"]), *updates],
         inserts=[entries, *inserts],
+        statements=statements,
     )
     balances_changed(balances)
 
@@ -127,16 +129,17 @@ def balance_changes(
     *,
     updates: Sequence[tuple[Sequence[Model], Sequence[str]]] = (),
     inserts: Sequence[Sequence[Model]] = (),
+    statements: Sequence[tuple[str, list]] = (),
 ) -> list[LedgerEntry]:
     """balance_change for many (balance, kind, total_delta, held_delta, reference), in
     order, with the same per-change refusal, written in one statement on PostgreSQL
     (the UPDATE of the balances touched, the INSERT of the entries). Zero changes
     write no entry.
 
-    `updates` ((objects, fields) pairs) and `inserts` (lists of new objects, their pks
-    set) are the caller's other rows of the transaction (rows_write): written in the
-    same statement, so a hot path pays one round trip for all its writes. They must
-    not be balances or ledger entries."""
+    `updates` ((objects, fields) pairs), `inserts` (lists of new objects, their pks
+    set) and `statements` (PostgreSQL only) are the caller's other writes of the
+    transaction (rows_write): in the same statement, so a hot path pays one round trip
+    for all its writes. They must not be balances or ledger entries."""
     entries: list[LedgerEntry] = []
     touched: dict[int, Balance] = {}
     for balance, kind, total_delta, held_delta, reference in changes:
@@ -156,12 +159,12 @@ def balance_changes(
             )
         )
     if not entries:
-        rows_write(updates=updates, inserts=inserts)
+        rows_write(updates=updates, inserts=inserts, statements=statements)
         return []
     moment = timezone.now()
     for balance in touched.values():
         balance.updated_at = moment
-    _write(list(touched.values()), entries, updates, inserts)
+    _write(list(touched.values()), entries, updates, inserts, statements)
     return entries
 
 

@@ -38,15 +38,17 @@ def rows_write(
     *,
     updates: Sequence[tuple[Sequence[Model], Sequence[str]]] = (),
     inserts: Sequence[Sequence[Model]] = (),
+    statements: Sequence[tuple[str, list]] = (),
 ) -> None:
-    """Several rows_update (objects, fields) and bulk inserts (their pks set) in one
-    statement on PostgreSQL: every part a data-modifying CTE, the last insert the main
-    statement (one round trip; a constraint any part violates fails them all). The
-    parts see the same snapshot, so no two may touch the same row. Elsewhere one
-    statement each, in order."""
+    """Several rows_update (objects, fields), bulk inserts (their pks set, or kept if
+    every object has one) and other data-modifying statements (sql, params; PostgreSQL
+    only) in one statement on PostgreSQL: every part a data-modifying CTE (one round
+    trip; a constraint any part violates fails them all). The parts see the same
+    snapshot, so no two may touch the same row. Elsewhere one statement each, in order."""
     updates = [(objs, fields) for objs, fields in updates if objs]
     inserts = [objs for objs in inserts if objs]
     if connection.vendor != "postgresql":
+        assert not statements, "raw statements are for PostgreSQL"
         for objs, fields in updates:
             rows_update(objs, fields)
         for objs in inserts:
@@ -55,8 +57,14 @@ def rows_write(
     if not inserts:
         for objs, fields in updates:
             rows_update(objs, fields)
+        for sql, params in statements:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
         return
     parts, params = [], []
+    for index, (sql, part_params) in enumerate(statements):
+        parts.append(f"s{index} AS ({sql})")
+        params += part_params
     for index, (objs, fields) in enumerate(updates):
         sql, part_params = _update_sql(objs, fields)
         parts.append(f"u{index} AS ({sql})")
@@ -106,9 +114,11 @@ def _update_sql(objs: Sequence[Model], fields: Sequence[str]) -> tuple[str, list
 
 
 def _insert_sql(objs: Sequence[Model]) -> tuple[str, list]:
-    """INSERT ... VALUES ... RETURNING pk of new objects (auto_now_add applied)."""
+    """INSERT ... VALUES ... RETURNING pk of new objects (auto_now_add applied); their
+    pks too if every one has one."""
     meta, quote = objs[0]._meta, connection.ops.quote_name
-    columns = [field for field in meta.concrete_fields if field is not meta.pk]
+    with_pk = all(obj.pk is not None for obj in objs)
+    columns = [field for field in meta.concrete_fields if with_pk or field is not meta.pk]
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in columns)})"
         f" VALUES {', '.join([_cast_row(columns)] * len(objs))}"
