@@ -31,6 +31,7 @@ from exchange.api.errors import (
 from exchange.market_snapshots import market_data_changed
 from exchange.models import (
     CloseReason,
+    FeeAccrual,
     FeeSchedule,
     LedgerKind,
     Market,
@@ -511,18 +512,27 @@ def _trades_locked(
     return market, trades
 
 
-def _trades_write(*, market, changes, orders, fees, trades, moment) -> None:
+def _trades_write(
+    *,
+    market: Market,
+    changes: list[tuple],
+    orders: list[Order],
+    fees: list[FeeAccrual],
+    trades: list[Trade],
+    moment: datetime,
+) -> None:
     """Every write of the fills: on PostgreSQL one statement (rows_write, data-modifying
     CTEs) for the balances and their ledger entries, the orders, the fee accruals, the
     trades (their ids taken with the market lock) and the market's candles."""
     if connection.vendor == "postgresql":
         for trade, trade_id in zip(trades, market.trade_ids, strict=True):
             trade.id = trade_id
+        candles = candles_upsert(market_id=market.id, trades=trades)
         balance_changes(
             changes,
             updates=[_orders_finished(orders, moment)],
             inserts=[fees, trades],
-            statements=[candles_upsert(market_id=market.id, trades=trades)],
+            statements=[candles] if candles else [],
         )
         return
     balance_changes(changes, updates=[_orders_finished(orders, moment)], inserts=[fees, trades])
