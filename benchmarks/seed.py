@@ -193,7 +193,8 @@ def _market_fill_hashes(markets: dict[str, int]) -> list[list[dict]]:
             .order_by("id")
             .values_list("hash", flat=True)[:MARKET_FILL_ORDERS]
         )
-        found.append([{"hash": h, "maker": i} for i, h in enumerate(hashes)])
+        first = len(found) * MARKET_FILL_ORDERS
+        found.append([{"hash": h, "maker": first + i} for i, h in enumerate(hashes)])
     return found
 
 
@@ -444,8 +445,10 @@ MARKET_NONCE = 10**15  # the create_trades_markets asks' nonces start here (past
 def _market_fill_orders(
     people: list[Account], markets: dict[str, int], tokens: dict[str, str]
 ) -> list[list[dict]]:
-    """MARKET_FILL_ORDERS large asks in each market (makers people[0..19]), as the
-    ETH_TKC fill targets are: create_trades_markets fills them, ten markets at once."""
+    """MARKET_FILL_ORDERS large asks in each market, as the ETH_TKC fill targets are:
+    create_trades_markets fills them, ten markets at once. Each market has makers of
+    its own (people[20 m .. 20 m + 19], the ETH_TKC makers' range), so fills of
+    different markets share no balance row and can run in parallel."""
     token_ids = dict(Token.objects.values_list("address", "id"))
     addresses = {token_id: address for address, token_id in token_ids.items()}
     eth = token_ids[ETHER]
@@ -455,8 +458,9 @@ def _market_fill_orders(
     for m, symbol in enumerate(TOKEN_SYMBOLS):
         market_orders = []
         for i in range(MARKET_FILL_ORDERS):
+            maker = m * MARKET_FILL_ORDERS + i
             row = _order_row(
-                maker=people[i],
+                maker=people[maker],
                 market_id=markets[f"ETH_{symbol}"],
                 give=(token_ids[tokens[symbol]], FILL_ORDER_GIVE),
                 take=(eth, FILL_ORDER_TAKE),
@@ -468,7 +472,7 @@ def _market_fill_orders(
                 created_at=now,
             )
             rows.append(row)
-            market_orders.append({"hash": row[9], "maker": i})
+            market_orders.append({"hash": row[9], "maker": maker})
         found.append(market_orders)
     _copy("exchange_order", ORDER_COLUMNS, rows)
     return found
