@@ -1,12 +1,13 @@
 """Seeds the benchmark database at scale with COPY and INSERT ... SELECT generate_series.
 
 What it makes (at --scale 1):
-- one network (id 1, the default networkId), Ether and five 18-decimal tokens, five
-  ETH_* markets and a fee schedule;
+- one network (id 1, the default networkId), Ether and ten 18-decimal tokens, ten
+  ETH_* markets and a fee schedule (the history and the book are in the first five);
 - 10,000 accounts funded in every token: a DEPOSIT ledger entry per balance, then a
   HOLD entry per open order, so every balance equals the sum of its entries;
 - 100,000 open orders in ETH_TKA (the book; real hashes and signatures) and a few
-  hundred large asks in ETH_TKC that the create_trades scenarios fill;
+  hundred large asks in ETH_TKC that the create_trades scenarios fill, and twenty in
+  each of the ten markets that create_trades_markets fills;
 - 1,000,000 settled trades over the last 30 days across the five markets, filling
   100,000 FILLED orders; one account (the "hot" one) is the taker of 1% of them;
 - the candles of every period for those trades, as trade_execute would keep them.
@@ -34,12 +35,13 @@ BASE_PERIOD = 300
 NETWORK_ID = 1
 CONTRACT = "0x" + "be" * 20
 ETHER = "0x" + "00" * 20
-TOKEN_SYMBOLS = ["TKA", "TKB", "TKC", "TKD", "TKE"]
+TOKEN_SYMBOLS = ["TKA", "TKB", "TKC", "TKD", "TKE", "TKF", "TKG", "TKH", "TKI", "TKJ"]
 ONE = 10**18
 FUNDING = 10**30  # per account and token: 10^12 whole tokens
 FILL_ORDER_GIVE = 10**24  # what each fill-target ask gives, in TKC
 FILL_ORDER_TAKE = 10**21  # and takes, in ETH: price 0.001
 FILL_ORDERS = 200
+MARKET_FILL_ORDERS = 20  # per market, in each of the ten (create_trades_markets)
 TRADES_PER_FILLED_ORDER = 10
 HOT_TRADE_EVERY = 100  # the hot account takes every 100th trade: 10k of 1M
 
@@ -63,6 +65,8 @@ class Seeded:
     hot_account: str
     hot_trades: int
     fill_orders: list[dict] = field(default_factory=list)  # hash, maker index
+    # The asks of create_trades_markets, market by market (hash, maker index).
+    market_fill_orders: list[list[dict]] = field(default_factory=list)
     balance_ids: list[int] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -94,6 +98,7 @@ def seed(*, scale: float, log=print, vacuum: bool = True) -> Seeded:
         _balances(tokens)
         step("accounts and balances")
         fill_orders = _open_orders(people, markets, tokens, n_book)
+        market_fill_orders = _market_fill_orders(people, markets, tokens)
         step("open orders")
         with _indexes_rebuilt_after(["exchange_order", "exchange_trade", "exchange_ledgerentry"]):
             _history(markets, n_trades, n_accounts, step)
@@ -128,6 +133,7 @@ def seed(*, scale: float, log=print, vacuum: bool = True) -> Seeded:
         hot_account=hot.address,
         hot_trades=n_trades // HOT_TRADE_EVERY,
         fill_orders=fill_orders,
+        market_fill_orders=market_fill_orders,
         balance_ids=balance_ids,
     )
     seeded.seconds = time.monotonic() - started
@@ -160,6 +166,8 @@ def reuse(*, scale: float) -> Seeded | None:
         .order_by("id")
         .values_list("hash", flat=True)[:FILL_ORDERS]
     )
+    if len(markets) != len(TOKEN_SYMBOLS):
+        return None  # seeded before the ten markets
     return Seeded(
         scale=scale,
         contract=CONTRACT,
@@ -171,8 +179,23 @@ def reuse(*, scale: float) -> Seeded | None:
         hot_account=people[n_accounts - 1].address,
         hot_trades=n_trades // HOT_TRADE_EVERY,
         fill_orders=[{"hash": h, "maker": i} for i, h in enumerate(fill_hashes)],
+        market_fill_orders=_market_fill_hashes(markets),
         balance_ids=balance_ids,
     )
+
+
+def _market_fill_hashes(markets: dict[str, int]) -> list[list[dict]]:
+    """The create_trades_markets asks an earlier seed placed (the last ones of each market)."""
+    found = []
+    for name in sorted(markets):
+        hashes = (
+            Order.objects.filter(market_id=markets[name], status="OPEN", nonce__gte=MARKET_NONCE)
+            .order_by("id")
+            .values_list("hash", flat=True)[:MARKET_FILL_ORDERS]
+        )
+        first = len(found) * MARKET_FILL_ORDERS
+        found.append([{"hash": h, "maker": first + i} for i, h in enumerate(hashes)])
+    return found
 
 
 def _stepper(log):
@@ -414,6 +437,45 @@ def _open_orders(
         fill_orders.append({"hash": row[9], "maker": i})
     _copy("exchange_order", ORDER_COLUMNS, rows)
     return fill_orders
+
+
+MARKET_NONCE = 10**15  # the create_trades_markets asks' nonces start here (past any ms clock)
+
+
+def _market_fill_orders(
+    people: list[Account], markets: dict[str, int], tokens: dict[str, str]
+) -> list[list[dict]]:
+    """MARKET_FILL_ORDERS large asks in each market, as the ETH_TKC fill targets are:
+    create_trades_markets fills them, ten markets at once. Each market has makers of
+    its own (people[20 m .. 20 m + 19], the ETH_TKC makers' range), so fills of
+    different markets share no balance row and can run in parallel."""
+    token_ids = dict(Token.objects.values_list("address", "id"))
+    addresses = {token_id: address for address, token_id in token_ids.items()}
+    eth = token_ids[ETHER]
+    now = datetime.now(UTC)
+    expiry_ms = int(now.timestamp() * 1000) + 365 * 86_400_000
+    rows, found = [], []
+    for m, symbol in enumerate(TOKEN_SYMBOLS):
+        market_orders = []
+        for i in range(MARKET_FILL_ORDERS):
+            maker = m * MARKET_FILL_ORDERS + i
+            row = _order_row(
+                maker=people[maker],
+                market_id=markets[f"ETH_{symbol}"],
+                give=(token_ids[tokens[symbol]], FILL_ORDER_GIVE),
+                take=(eth, FILL_ORDER_TAKE),
+                token_addresses=addresses,
+                side="ASK",
+                price=Decimal(FILL_ORDER_TAKE) / FILL_ORDER_GIVE,
+                nonce=MARKET_NONCE + m * MARKET_FILL_ORDERS + i,
+                expiry_ms=expiry_ms,
+                created_at=now,
+            )
+            rows.append(row)
+            market_orders.append({"hash": row[9], "maker": maker})
+        found.append(market_orders)
+    _copy("exchange_order", ORDER_COLUMNS, rows)
+    return found
 
 
 def _history(markets: dict[str, int], n_trades: int, n_accounts: int, step) -> None:

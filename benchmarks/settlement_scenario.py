@@ -14,7 +14,11 @@ accounts [(address, private_key)], it:
 4. times the settler as the Celery task runs it (trades_settle_run with the settings'
    receipt wait, run after run) until every booked trade is SETTLED;
 5. checks the result: every trade SETTLED and `traded` on the contract, and
-   reconciliation (contract balances against the ledger) without a difference.
+   reconciliation (contract balances against the ledger) without a difference;
+6. measures anvil's own pipelined-transaction rate on the same node (anvil_rate):
+   as many signed Ether transfers as trades, consecutive nonces, sent in JSON-RPC
+   batches as the settler sends its trades, timed until the last is mined. The
+   settler cannot beat it; the ratio says how much of the node's rate it uses.
 
 Fees are booked to the contract's feeAccount (FEE_ACCOUNT is overridden to it for the
 run). With confirmations > 1, anvil mines nothing by itself (automine): the scenario
@@ -76,13 +80,49 @@ def measure_trades_settled(
         log(f"  trades_settled: {count} trades booked in {booked_seconds:.1f} s; settling")
         figures = _settle(network, client, trade_ids)
         figures.update(_check(network, client, trade_ids))
+        figures["anvil_rate"] = anvil_pipelined_rate(client, takers[0], count)
+    figures["anvil_ratio"] = round(figures["throughput"] / figures["anvil_rate"], 3)
     figures["booked_seconds"] = round(booked_seconds, 2)
     log(
         f"  trades_settled: {figures['throughput']}/s ({count} in {figures['seconds']} s,"
         f" {figures['runs']} runs) p50 {figures['p50_ms']} ms p99 {figures['p99_ms']} ms,"
-        f" reconciliation differences {figures['differences']}"
+        f" reconciliation differences {figures['differences']};"
+        f" anvil alone {figures['anvil_rate']}/s (ratio {figures['anvil_ratio']})"
     )
     return figures
+
+
+ANVIL_BATCH = 100  # transactions per JSON-RPC batch, as the settler sends a batch
+
+
+def anvil_pipelined_rate(client: ExchangeClient, sender: Account, count: int) -> float:
+    """Signed Ether transfers per second that the node takes and mines, sent pipelined
+    (consecutive nonces, JSON-RPC batches) from `sender`: the node's own ceiling."""
+    terms = client.transaction_terms(to=sender.address, data=b"", sender=sender.address, gas=21_000)
+    first = client.nonce(sender.address)
+    raws = [
+        client.sign_offline(
+            to=sender.address,
+            data=b"",
+            nonce=first + index,
+            terms=terms,
+            value=1,
+            private_key=sender.private_key,
+        ).raw
+        for index in range(count)
+    ]
+    started = time.monotonic()
+    for start in range(0, count, ANVIL_BATCH):
+        calls = [
+            ("eth_sendRawTransaction", ["0x" + raw.hex()])
+            for raw in raws[start : start + ANVIL_BATCH]
+        ]
+        answers = client.rpc_batch_answers(calls)
+        if answers is None or any("error" in answer for answer in answers):
+            raise RuntimeError(f"anvil refused a pipelined transfer: {answers and answers[0]}")
+    while client.nonce(sender.address, pending=False) < first + count:
+        time.sleep(0.01)
+    return round(count / (time.monotonic() - started), 1)
 
 
 def _market(network: Network, client: ExchangeClient) -> tuple[Token, Token]:

@@ -3,7 +3,8 @@
 1. balance: for every (account, token) the ledger or the chain knows, the contract's
    balanceOf(token, account) equals what the ledger implies the contract should hold.
    The contract lags the ledger, so the expected figure is Balance.total adjusted for
-   what is in flight at the block read:
+   what is in flight at the block read (and, for the fee account, plus the trade fees
+   accrued but not yet rolled up into its balance: exchange/services/fees.py):
    - a trade booked here but not yet executed on chain (`traded(tradeHash)` false; any
      state but SETTLED and FAILED): its six legs are taken back out;
    - a withdrawal not COMPLETE here that the contract has paid (`withdrawn(hash)`): the
@@ -53,6 +54,7 @@ from exchange.models import (
     TransferKind,
     TransferStatus,
 )
+from exchange.services.fees import fees_pending
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +101,7 @@ class _Snapshot:
     deposits: list[Transfer]  # PENDING
     direct: list[Transfer]  # direct withdrawals PENDING, or COMPLETE with a shortfall
     scan_from: int  # the first block the deposit watcher has not scanned
+    fees: dict[int, int]  # token id -> trade fees accrued, not yet in the fee account's balance
 
 
 def _snapshot(network: Network) -> _Snapshot:
@@ -163,7 +166,10 @@ def _snapshot(network: Network) -> _Snapshot:
         )
         cursor_row = WatcherCursor.objects.filter(network=network).first()
         scan_from = cursor_row.next_block if cursor_row else 0
-    return _Snapshot(tokens, balances, ledger, trades, withdrawals, deposits, direct, scan_from)
+        fees = fees_pending(network)
+    return _Snapshot(
+        tokens, balances, ledger, trades, withdrawals, deposits, direct, scan_from, fees
+    )
 
 
 def _unscanned_deposits(client: ExchangeClient, start: int, end: int) -> list[DepositLog]:
@@ -215,6 +221,8 @@ def reconcile_network(*, network: Network, client: ExchangeClient) -> Report:
     expected: dict[Key, int] = defaultdict(int)
     for key, (_id, total, _held) in snap.balances.items():
         expected[key] += total
+    for token_id, accrued in snap.fees.items():  # exchange/services/fees.py
+        expected[(fee_account, token_id)] += accrued
     in_flight_trades = [t for t in snap.trades if t.settlement_status != SettlementStatus.FAILED]
     calls = [rpc_batch.traded(exchange, t.hash, block) for t in in_flight_trades]
     calls += [rpc_batch.withdrawn(exchange, _signed_hash(w), block) for w in snap.withdrawals]

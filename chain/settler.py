@@ -53,6 +53,7 @@ from chain.outbox import OperatorOutbox, operator_address
 from chain.rpc_batch import ItemError
 from chain.watcher import required_confirmations
 from exchange.models import Network, SettlementStatus, Trade
+from exchange.services.fees import fees_roll_up
 from exchange.services.trade_settlement import (
     Claim,
     Completion,
@@ -196,6 +197,8 @@ def trades_settle_run(
     if receipt_wait is None:
         receipt_wait = settings.SETTLEMENT_RECEIPT_WAIT_SECONDS
     result = SettleResult()
+    # The contract pays the fee account as trades settle: the ledger credits it first.
+    fees_roll_up(network=network)
     confirmations = required_confirmations(network)
     blocked = _confirm_in_flight(
         network=network, client=client, confirmations=confirmations, result=result

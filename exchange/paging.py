@@ -27,6 +27,11 @@ class PageRequest:
     def offset(self) -> int:
         return (self.page - 1) * self.per_page
 
+    @property
+    def past_any_table(self) -> bool:
+        """True when the page ends beyond SQL's 64-bit OFFSET and LIMIT."""
+        return self.offset + self.per_page > _MAX_ROW
+
     def slice(self, rows: _Rows) -> _Rows:
         end = self.offset + self.per_page
         if end > _MAX_ROW:

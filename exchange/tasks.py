@@ -2,6 +2,8 @@
 
 from celery import shared_task
 
+from exchange.models import Network
+from exchange.services.fees import fees_roll_up
 from exchange.services.orders import orders_expire
 
 
@@ -10,3 +12,10 @@ def orders_expire_task() -> int:
     """Releases the holds of expired orders. Safe to run twice or concurrently: the
     sweep locks its orders with SKIP LOCKED and only closes OPEN ones."""
     return orders_expire()
+
+
+@shared_task(name="exchange.fees_roll_up", ignore_result=True)
+def fees_roll_up_task() -> int:
+    """Moves every network's accrued trade fees into the fee account's balances
+    (exchange/services/fees.py). Safe to run twice or concurrently."""
+    return sum(fees_roll_up(network=network) for network in Network.objects.all())

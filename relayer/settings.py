@@ -181,6 +181,8 @@ DEPOSITS_WATCH_SECONDS = env_int("DEPOSITS_WATCH_SECONDS", 1, minimum=1)
 SETTLEMENT_RECEIPT_WAIT_SECONDS = env_int("SETTLEMENT_RECEIPT_WAIT_SECONDS", 5, minimum=0)
 # How often (seconds) beat reconciles the ledger with the contract (ReconciliationRun).
 RECONCILE_SECONDS = env_int("RECONCILE_SECONDS", 300, minimum=10)
+# How often (seconds) beat books accrued trade fees to FEE_ACCOUNT (exchange/services/fees.py).
+FEES_ROLL_UP_SECONDS = env_int("FEES_ROLL_UP_SECONDS", 2, minimum=1)
 # The escape hatch: an account within this many blocks of being able to call the
 # contract's withdraw() (or past it) has its orders and fills checked against what the
 # contract can still pay it. It must cover the time from booking a trade to settling it,
@@ -206,6 +208,11 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile": {
         "task": "chain.tasks.reconcile_all",
         "schedule": float(RECONCILE_SECONDS),
+    },
+    # Trade fees accrue without a shared row lock; this books them to FEE_ACCOUNT.
+    "fees-roll-up": {
+        "task": "exchange.fees_roll_up",
+        "schedule": float(FEES_ROLL_UP_SECONDS),
     },
 }
 

@@ -10,7 +10,8 @@ from decimal import Decimal
 import pytest
 from eth_account.signers.local import LocalAccount
 
-from exchange.models import Balance, Candle, LedgerEntry, Order, Token, Trade
+from exchange.models import Balance, Candle, FeeAccrual, LedgerEntry, Order, Token, Trade
+from exchange.services.fees import fees_roll_up
 from exchange.services.orders import order_place
 from exchange.services.trades import TradeRequest, trade_execute
 from tests.signing import FUNDS, address_of, new_signer, signed_order, signed_trade
@@ -77,7 +78,11 @@ def fill(taker: LocalAccount, order: Order, amount: int, **kwargs) -> TradeReque
 
 
 def execute(network, fills: list[TradeRequest], **kwargs) -> list[Trade]:
-    return trade_execute(network=network, fills=fills, **kwargs)
+    """trade_execute, then the fees booked to the fee account as the worker books them
+    (exchange/services/fees.py)."""
+    trades = trade_execute(network=network, fills=fills, **kwargs)
+    fees_roll_up(network=network)
+    return trades
 
 
 def balance(account: LocalAccount | str, token: Token) -> tuple[int, int]:
@@ -88,10 +93,13 @@ def balance(account: LocalAccount | str, token: Token) -> tuple[int, int]:
 
 
 def token_sums() -> dict[int, Decimal]:
-    """Every token's sum of balances over all accounts (fee account included)."""
+    """Every token's sum of balances over all accounts (fee account included, with the
+    fees accrued to it that are not rolled up into its balance yet)."""
     sums: dict[int, Decimal] = {}
     for token_id, total in Balance.objects.values_list("token_id", "total"):
         sums[token_id] = sums.get(token_id, Decimal(0)) + total
+    for token_id, amount in FeeAccrual.objects.values_list("token_id", "amount"):
+        sums[token_id] = sums.get(token_id, Decimal(0)) + amount
     return sums
 
 
@@ -101,6 +109,7 @@ def snapshot() -> dict:
         "balances": list(Balance.objects.order_by("id").values_list("id", "total", "held")),
         "orders": list(Order.objects.order_by("id").values_list("id", "filled", "status")),
         "ledger": LedgerEntry.objects.count(),
+        "fee_accruals": FeeAccrual.objects.count(),
         "trades": Trade.objects.count(),
         "candles": list(Candle.objects.order_by("id").values()),
     }

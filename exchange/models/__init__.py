@@ -1,5 +1,5 @@
 from exchange.models.accounts import AccountRestriction, OperatorFreeze, RestrictionKind
-from exchange.models.ledger import Balance, LedgerEntry, LedgerKind
+from exchange.models.ledger import Balance, FeeAccrual, LedgerEntry, LedgerKind
 from exchange.models.market_data import CANDLE_PERIODS, Candle
 from exchange.models.operations import (
     ApiKey,
@@ -39,6 +39,7 @@ __all__ = [
     "Candle",
     "CloseReason",
     "CostClass",
+    "FeeAccrual",
     "FeeSchedule",
     "LedgerEntry",
     "LedgerKind",

@@ -1,6 +1,7 @@
 """Balances and the append-only ledger: every balance change has its entry."""
 
 from django.db import models
+from django.utils import timezone
 
 from exchange.models.fields import AddressField, AmountField
 from exchange.models.reference import Network, Token
@@ -74,3 +75,29 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.total_delta:+} / held {self.held_delta:+}"
+
+
+class FeeAccrual(models.Model):
+    """A fee a trade owes the fee account, not yet in its balance (append-only).
+
+    Trades write these instead of locking the fee account's balance row, which every
+    trade in every market would otherwise wait for; exchange/services/fees.py rolls
+    them up into that balance (one ledger entry each, as the trade would have written)
+    and deletes them, in one transaction.
+    """
+
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="+")
+    token = models.ForeignKey(Token, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=16, choices=LedgerKind)
+    amount = models.DecimalField(max_digits=79, decimal_places=0)
+    reference = models.CharField(max_length=80)  # the trade's uuid
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="fee_accrual_positive")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} of token {self.token_id}"

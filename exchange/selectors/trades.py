@@ -116,25 +116,55 @@ def trade_list(
     return trades.count(), [_history_record(row) for row in rows]
 
 
+# One statement for an account's page: the two sides' index-only scans cut at the
+# page's end and merged (as before), the page's rows with their tokens and order hash,
+# and the total (a count of each side), so the ORM builds two small WHERE clauses and
+# nothing else (its compiling was most of the cost; the database's part is ~2 ms at
+# page 50 of 10k trades).
+_ACCOUNT_PAGE = """
+SELECT c.total, r.* FROM (
+    SELECT (SELECT count(*) FROM ({maker}) AS m) + (SELECT count(*) FROM ({taker}) AS t) AS total
+) AS c LEFT JOIN LATERAL (
+    SELECT t.id, g.address, t.give_amount, k.address, t.take_amount, o.hash, t.uuid,
+        t.buyer_fee, t.seller_fee, t.gas_fee, t.maker, t.taker, t.transaction_hash,
+        t.created_at
+    FROM (
+        (({maker}) ORDER BY 1 {direction}, 2 {direction} LIMIT %s)
+        UNION ALL (({taker}) ORDER BY 1 {direction}, 2 {direction} LIMIT %s)
+        ORDER BY 1 {direction}, 2 {direction} OFFSET %s LIMIT %s
+    ) AS p (created_at, id)
+    JOIN exchange_trade t ON t.id = p.id
+    JOIN exchange_token g ON g.id = t.give_token_id
+    JOIN exchange_token k ON k.id = t.take_token_id
+    JOIN exchange_order o ON o.id = t.order_id
+    ORDER BY p.created_at {direction}, p.id {direction}
+) AS r ON true
+"""
+
+
 def _account_trades(
     trades: QuerySet[Trade], account: str, page: PageRequest, ordering: tuple[str, str]
 ) -> tuple[int, list[Record]]:
     """maker = account OR taker = account as two index-ordered scans (trade_maker_time,
     trade_taker_time), each cut at the page's end, merged; the taker side leaves out
-    the account's own makes, so no trade is counted twice."""
-    as_maker = trades.filter(maker=account)
-    as_taker = trades.filter(taker=account).exclude(maker=account)
-    total = as_maker.count() + as_taker.count()
-    end = page.offset + page.per_page
-    if page.offset >= total:
-        return total, []
+    the account's own makes, so no trade is counted twice. One statement
+    (_ACCOUNT_PAGE) with the total."""
     keys = ("created_at", "id")
-    merged = (
-        as_maker.order_by(*ordering)
-        .values_list(*keys)[:end]
-        .union(as_taker.order_by(*ordering).values_list(*keys)[:end], all=True)
-        .order_by(*ordering)
+    maker, maker_params = (
+        trades.filter(maker=account).order_by().values_list(*keys).query.sql_with_params()
     )
-    ids = [id_ for _, id_ in merged[page.offset : end]]
-    rows = {row[0]: row for row in Trade.objects.filter(id__in=ids).values_list(*_FIELDS)}
-    return total, [_history_record(rows[id_]) for id_ in ids]
+    taker, taker_params = (
+        trades.filter(taker=account).exclude(maker=account).order_by().values_list(*keys).query
+    ).sql_with_params()
+    if page.past_any_table:
+        page = PageRequest(page=1, per_page=0)  # the total alone
+    end = page.offset + page.per_page
+    sql = _ACCOUNT_PAGE.format(
+        maker=maker, taker=taker, direction="ASC" if ordering[0] == "created_at" else "DESC"
+    )
+    params = [*maker_params, *taker_params, *maker_params, end, *taker_params, end]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, page.offset, page.per_page])
+        rows = cursor.fetchall()
+    total = rows[0][0]
+    return total, [_history_record(row[1:]) for row in rows if row[1] is not None]

@@ -83,16 +83,29 @@ def _buckets(trades: Iterable[Trade]) -> dict[tuple[int, int], _Bucket]:
 def candles_record(*, market_id: int, trades: Sequence[Trade]) -> None:
     """Adds saved trades of one market to their candles, in the caller's transaction.
 
-    One INSERT ... ON CONFLICT DO UPDATE; its rows come in (period, bucket) order, so
-    concurrent writers lock them in the same order. open and close follow trade ids,
-    so the result does not depend on which transaction commits first.
+    One INSERT ... ON CONFLICT DO UPDATE (candles_upsert); its rows come in (period,
+    bucket) order, so concurrent writers lock them in the same order. open and close
+    follow trade ids, so the result does not depend on which transaction commits first.
     """
+    if connection.vendor != "postgresql":
+        buckets = _buckets(sorted(trades, key=lambda trade: trade.id))
+        if buckets:
+            _merge_by_orm(market_id, buckets)
+        return
+    statement = candles_upsert(market_id=market_id, trades=trades)
+    if statement is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(*statement)
+
+
+def candles_upsert(*, market_id: int, trades: Sequence[Trade]) -> tuple[str, list] | None:
+    """The PostgreSQL statement (sql, params) that adds trades of one market (their ids
+    set) to their candles, as candles_record runs it; None without trades. The trade
+    hot path runs it inside its one write statement (exchange/services/trades.py):
+    every candle change is this statement or _merge_by_orm (SQLite) or the rebuild."""
     buckets = _buckets(sorted(trades, key=lambda trade: trade.id))
     if not buckets:
-        return
-    if connection.vendor != "postgresql":
-        _merge_by_orm(market_id, buckets)
-        return
+        return None
     params: list = []
     for (period, start), b in sorted(buckets.items()):
         params += [market_id, period, start, b.open, b.high, b.low, b.close]
@@ -101,8 +114,7 @@ def candles_record(*, market_id: int, trades: Sequence[Trade]) -> None:
         table=Candle._meta.db_table,
         values=", ".join(["(" + ", ".join(["%s"] * 12) + ")"] * len(buckets)),
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    return sql, params
 
 
 def _merge_by_orm(market_id: int, buckets: dict[tuple[int, int], _Bucket]) -> None:

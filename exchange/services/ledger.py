@@ -8,11 +8,11 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Model, Q
 from django.utils import timezone
 
 from exchange.models import Balance, LedgerEntry, LedgerKind, Network, Token
-from exchange.services.rows import rows_update_and_insert
+from exchange.services.rows import rows_write
 from exchange.streams.events import balances_changed
 
 BalanceKey = tuple[str, int]  # (account, token id)
@@ -103,9 +103,20 @@ def balance_change(
     return entry
 
 
-def _write(balances: list[Balance], entries: list[LedgerEntry]) -> None:
-    """The balances' new total and held and their entries: one statement on PostgreSQL."""
-    rows_update_and_insert(balances, ["total", "held", "updated_at"], entries)
+def _write(
+    balances: list[Balance],
+    entries: list[LedgerEntry],
+    updates: Sequence[tuple[Sequence[Model], Sequence[str]]] = (),
+    inserts: Sequence[Sequence[Model]] = (),
+    statements: Sequence[tuple[str, list]] = (),
+) -> None:
+    """The balances' new total and held and their entries (with the caller's other
+    rows, if any): one statement on PostgreSQL."""
+    rows_write(
+        updates=[(balances, ["total", "held", "updated_at"]), *updates],
+        inserts=[entries, *inserts],
+        statements=statements,
+    )
     balances_changed(balances)
 
 
@@ -117,11 +128,20 @@ def token_balance_lock(*, token: Token, account: str) -> Balance:
 
 def balance_changes(
     changes: Iterable[tuple[Balance, LedgerKind, int, int, str]],
+    *,
+    updates: Sequence[tuple[Sequence[Model], Sequence[str]]] = (),
+    inserts: Sequence[Sequence[Model]] = (),
+    statements: Sequence[tuple[str, list]] = (),
 ) -> list[LedgerEntry]:
     """balance_change for many (balance, kind, total_delta, held_delta, reference), in
     order, with the same per-change refusal, written in one statement on PostgreSQL
     (the UPDATE of the balances touched, the INSERT of the entries). Zero changes
-    write no entry."""
+    write no entry.
+
+    `updates` ((objects, fields) pairs), `inserts` (lists of new objects, their pks
+    set) and `statements` (PostgreSQL only) are the caller's other writes of the
+    transaction (rows_write): in the same statement, so a hot path pays one round trip
+    for all its writes. They must not be balances or ledger entries."""
     entries: list[LedgerEntry] = []
     touched: dict[int, Balance] = {}
     for balance, kind, total_delta, held_delta, reference in changes:
@@ -141,11 +161,12 @@ def balance_changes(
             )
         )
     if not entries:
+        rows_write(updates=updates, inserts=inserts, statements=statements)
         return []
     moment = timezone.now()
     for balance in touched.values():
         balance.updated_at = moment
-    _write(list(touched.values()), entries)
+    _write(list(touched.values()), entries, updates, inserts, statements)
     return entries
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 from django.db import connection
 from django.db.models import Field, Model
-from django.db.models.expressions import Col
+from django.db.models.expressions import Col, DatabaseDefault
 from django.db.models.options import Options
 
 _MODIFIERS = re.compile(r"\(.*?\)")
@@ -34,21 +34,61 @@ def rows_update_and_insert(
     objs: Sequence[Model], fields: Sequence[str], new: Sequence[Model]
 ) -> None:
     """rows_update(objs, fields), then the `new` objects inserted (their pks set), like
-    bulk_create: on PostgreSQL in one statement, the UPDATE a data-modifying CTE of the
-    INSERT (one round trip; a constraint either violates fails the whole statement)."""
-    if not objs or not new or connection.vendor != "postgresql":
-        rows_update(objs, fields)
-        if new:
-            type(new[0])._default_manager.bulk_create(new)
+    bulk_create: on PostgreSQL in one statement (rows_write)."""
+    rows_write(updates=[(objs, fields)], inserts=[new])
+
+
+def rows_write(
+    *,
+    updates: Sequence[tuple[Sequence[Model], Sequence[str]]] = (),
+    inserts: Sequence[Sequence[Model]] = (),
+    statements: Sequence[tuple[str, list]] = (),
+) -> None:
+    """Several rows_update (objects, fields), bulk inserts (their pks set, or kept if
+    every object has one) and other data-modifying statements (sql, params; PostgreSQL
+    only) in one statement on PostgreSQL: every part a data-modifying CTE (one round
+    trip; a constraint any part violates fails them all). The parts see the same
+    snapshot, so no two may touch the same row. Elsewhere one statement each, in order."""
+    updates = [(objs, fields) for objs, fields in updates if objs]
+    inserts = [objs for objs in inserts if objs]
+    if connection.vendor != "postgresql":
+        assert not statements, "raw statements are for PostgreSQL"
+        for objs, fields in updates:
+            rows_update(objs, fields)
+        for objs in inserts:
+            type(objs[0]).objects.bulk_create(objs)
         return
-    update, update_params = _update_sql(objs, fields)
-    insert, insert_params = _insert_sql(new)
+    if not inserts:
+        for objs, fields in updates:
+            rows_update(objs, fields)
+        for sql, params in statements:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+        return
+    parts, params = [], []
+    for index, (sql, part_params) in enumerate(statements):
+        parts.append(f"s{index} AS ({sql})")
+        params += part_params
+    for index, (objs, fields) in enumerate(updates):
+        sql, part_params = _update_sql(objs, fields)
+        parts.append(f"u{index} AS ({sql})")
+        params += part_params
+    for index, objs in enumerate(inserts):
+        sql, part_params = _insert_sql(objs)
+        parts.append(f"i{index} AS ({sql})")
+        params += part_params
+    returned = " UNION ALL ".join(
+        f"SELECT {index}, {connection.ops.quote_name(objs[0]._meta.pk.column)} FROM i{index}"
+        for index, objs in enumerate(inserts)
+    )
     with connection.cursor() as cursor:
-        cursor.execute(f"WITH updated AS ({update}) {insert}", update_params + insert_params)
-        pks = [row[0] for row in cursor.fetchall()]
-    for obj, pk in zip(new, pks, strict=True):
-        obj.pk = pk
-        obj._state.adding, obj._state.db = False, connection.alias
+        cursor.execute(f"WITH {', '.join(parts)} {returned}", params)
+        rows = cursor.fetchall()
+    for index, objs in enumerate(inserts):
+        pks = [pk for part, pk in rows if part == index]
+        for obj, pk in zip(objs, pks, strict=True):
+            obj.pk = pk
+            obj._state.adding, obj._state.db = False, connection.alias
 
 
 def _column(meta: Options[Model], name: str) -> Field[Any, Any]:
@@ -98,19 +138,17 @@ def _update_sql(objs: Sequence[Model], fields: Sequence[str]) -> tuple[str, list
 
 
 def _insert_sql(objs: Sequence[Model]) -> tuple[str, list[Any]]:
-    """INSERT ... VALUES ... RETURNING pk of new objects (auto_now_add applied)."""
+    """INSERT ... VALUES ... RETURNING pk of new objects (auto_now_add applied); their
+    pks too if every one has one."""
     meta, quote = objs[0]._meta, connection.ops.quote_name
-    columns = [field for field in meta.concrete_fields if field is not meta.pk]
+    with_pk = all(obj.pk is not None for obj in objs)
+    columns = [field for field in meta.concrete_fields if with_pk or field is not meta.pk]
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(_column_name(f)) for f in columns)})"
         f" VALUES {', '.join([_cast_row(columns)] * len(objs))}"
         f" RETURNING {quote(_column_name(meta.pk))}"
     )
-    params = [
-        field.get_db_prep_save(field.pre_save(obj, True), connection)
-        for obj in objs
-        for field in columns
-    ]
+    params = [_insert_value(field, obj) for obj in objs for field in columns]
     return sql, params
 
 
@@ -167,3 +205,11 @@ def _converters(model: type[Model]) -> list[tuple[int, Col, list]]:
                 found.append((index, column, chain))
         _model_converters[model] = found
     return _model_converters[model]
+
+
+def _insert_value(field: Field[Any, Any], obj: Model) -> Any:
+    """What bulk_create would insert: a field left to its db_default gets that value."""
+    value = field.pre_save(obj, True)
+    if isinstance(value, DatabaseDefault):
+        value = getattr(field.db_default, "value", field.db_default)
+    return field.get_db_prep_save(value, connection)

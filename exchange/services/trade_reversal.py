@@ -20,8 +20,9 @@ import logging
 from django.conf import settings
 from django.db import transaction
 
-from exchange.models import Balance, LedgerKind, SettlementStatus, Trade
+from exchange.models import Balance, LedgerKind, Network, SettlementStatus, Trade
 from exchange.services.direct_withdrawals import shortfalls_repay
+from exchange.services.fees import fees_roll_up
 from exchange.services.ledger import (
     BalanceKey,
     InsufficientBalance,
@@ -64,6 +65,10 @@ def _reverse_legs(
 
 def trade_reverse(*, trade_id: int) -> Trade:
     """FAILED -> REVERSED with the trade's ledger legs undone; ReversalRefused otherwise."""
+    network_id = Trade.objects.filter(id=trade_id).values_list("network_id", flat=True).first()
+    network = Network.objects.filter(id=network_id).first()
+    if network is not None:
+        fees_roll_up(network=network)  # the fees taken back are in the fee account's balance
     with transaction.atomic():
         trade = Trade.objects.select_for_update().filter(id=trade_id).first()
         if trade is None or trade.settlement_status != SettlementStatus.FAILED:

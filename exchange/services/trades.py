@@ -13,14 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Subquery
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from exchange.market_snapshots import market_data_changed
 from exchange.models import (
     CloseReason,
+    FeeAccrual,
     FeeSchedule,
     LedgerKind,
     Market,
@@ -35,7 +36,7 @@ from exchange.protocol import hashing
 from exchange.protocol.typed_data import ETH_SIGN
 from exchange.selectors.market_rules import Rules, rules_annotate, rules_of
 from exchange.services.account_guard import Guard, account_guard, escape_payable_check
-from exchange.services.candles import candles_record
+from exchange.services.candles import candles_record, candles_upsert
 from exchange.services.chain_jobs import settlement_nudge
 from exchange.services.errors import (
     FieldCode,
@@ -44,9 +45,9 @@ from exchange.services.errors import (
     NotFound,
     OrderSubmissionDisabled,
 )
+from exchange.services.fees import fee_accrual_rows
 from exchange.services.ledger import balance_changes, balances_lock
 from exchange.services.market_rules import fill_minimum_check, remainder_closes
-from exchange.services.rows import rows_update
 from exchange.services.signing import signature_error, signed_message
 from exchange.streams.events import orders_changed, trades_created
 from exchange.trading_math import Fill, FillRefused, fee_rate_e18, fill_compute, settlement_paid
@@ -159,11 +160,22 @@ def _orders_get(network: Network, fills: Sequence[TradeRequest], indexed: bool) 
     return orders
 
 
-def _market_lock(network: Network, first_hash: str) -> Market | None:
-    """Locks the market of the request's first order (None: no such order)."""
+_TRADE_IDS = (
+    "ARRAY(SELECT nextval(pg_get_serial_sequence('exchange_trade', 'id'))"
+    " FROM generate_series(1, %s))"
+)
+
+
+def _market_lock(network: Network, first_hash: str, trade_count: int) -> Market | None:
+    """Locks the market of the request's first order (None: no such order); on
+    PostgreSQL it carries `trade_ids`, the ids of the request's trades."""
+    markets = rules_annotate(Market.objects.select_for_update(no_key=True, of=("self",)))
+    if connection.vendor == "postgresql":
+        # The trades' ids, taken with the lock (no round trip of their own): the trades
+        # and their candles are written in one statement (_trades_write).
+        markets = markets.annotate(trade_ids=RawSQL(_TRADE_IDS, [trade_count]))
     market = (
-        rules_annotate(Market.objects.select_for_update(no_key=True, of=("self",)))
-        .select_related("base", "quote", "network")
+        markets.select_related("base", "quote", "network")
         .filter(
             pk=Subquery(
                 Order.objects.filter(network=network, hash=first_hash).values("market_id")[:1]
@@ -325,23 +337,32 @@ def _trade_record(*, network, market, order, item, trade_hash, fill, taker, crea
 
 
 def _ledger_legs(*, balances: dict, trade: Trade, fill: Fill) -> list[tuple]:
-    """One fill's balance changes (balance_changes items). Sums to zero per token."""
+    """One fill's balance changes of its maker and taker (balance_changes items). With
+    _fee_legs (what the fee account receives) they sum to zero per token."""
     give, take = trade.give_token_id, trade.take_token_id
-    maker, taker, fees = trade.maker, trade.taker, settings.FEE_ACCOUNT
+    maker, taker = trade.maker, trade.taker
     ref = str(trade.uuid)
     legs = [
         ((maker, give), LedgerKind.TRADE, -fill.taker_gross, -fill.hold_release),
         ((maker, take), LedgerKind.TRADE, fill.amount, 0),
         ((maker, take), LedgerKind.TRADE_FEE, -fill.maker_fee, 0),
-        ((fees, take), LedgerKind.TRADE_FEE, fill.maker_fee, 0),
         ((taker, take), LedgerKind.TRADE, -fill.amount, 0),
         ((taker, give), LedgerKind.TRADE, fill.taker_gross, 0),
         ((taker, give), LedgerKind.TRADE_FEE, -fill.taker_fee, 0),
-        ((fees, give), LedgerKind.TRADE_FEE, fill.taker_fee, 0),
         ((taker, give), LedgerKind.GAS_FEE, -fill.gas_fee, 0),
-        ((fees, give), LedgerKind.GAS_FEE, fill.gas_fee, 0),
     ]
     return [(balances[key], kind, total, held, ref) for key, kind, total, held in legs]
+
+
+def _fee_legs(trade: Trade, fill: Fill) -> list[tuple[int, LedgerKind, int, str]]:
+    """What one fill owes the fee account, as accruals (exchange/services/fees.py): no
+    trade locks the fee account's balance."""
+    ref = str(trade.uuid)
+    return [
+        (trade.take_token_id, LedgerKind.TRADE_FEE, fill.maker_fee, ref),
+        (trade.give_token_id, LedgerKind.TRADE_FEE, fill.taker_fee, ref),
+        (trade.give_token_id, LedgerKind.GAS_FEE, fill.gas_fee, ref),
+    ]
 
 
 def _used_hashes(hashes: list[str]) -> set[str]:
@@ -385,7 +406,7 @@ def _trades_locked(
     guard: Guard,
 ) -> tuple[Market, list[Trade]]:
     with transaction.atomic():
-        market = _market_lock(network, fills[0].order_hash)
+        market = _market_lock(network, fills[0].order_hash, len(fills))
         if market is None:
             _orders_get(network, fills, indexed)  # raises the 404
         created_at = at or timezone.now()
@@ -425,7 +446,6 @@ def _trades_locked(
         )
 
         keys = {(taker, give_token.id), (taker, take_id)}
-        keys |= {(settings.FEE_ACCOUNT, give_token.id), (settings.FEE_ACCOUNT, take_id)}
         keys |= {(order.account, t) for order in orders.values() for t in (give_token.id, take_id)}
         balances = balances_lock(network=network, keys=keys)
         paying = balances[(taker, take_id)]
@@ -452,7 +472,7 @@ def _trades_locked(
             indexed=indexed,
         )
 
-        trades, changes = [], []
+        trades, changes, fees = [], [], []
         for index, (item, fill) in enumerate(zip(fills, computed, strict=True)):
             order = orders[by_hash[item.order_hash]]
             trade = _trade_record(
@@ -467,18 +487,50 @@ def _trades_locked(
             )
             order.filled = fill.filled_after
             changes += _ledger_legs(balances=balances, trade=trade, fill=fill)
+            fees += _fee_legs(trade, fill)
             trades.append(trade)
         changes += _remainders_close(orders=orders, rules=rules, balances=balances)
-        balance_changes(changes)
-        _orders_save(list(orders.values()), created_at)
-        Trade.objects.bulk_create(trades)
+        _trades_write(
+            market=market,
+            changes=changes,
+            orders=list(orders.values()),
+            fees=fee_accrual_rows(network_id=network.id, fees=fees),
+            trades=trades,
+            moment=created_at,
+        )
         trades_created(market, trades)
         orders_changed(orders.values(), market)
-        candles_record(market_id=market.id, trades=trades)
         market_data_changed(network_id=network.id, market_ids=[market.id])
         # robust: a broker outage must not fail trades that are committed.
         transaction.on_commit(lambda: settlement_nudge(network.id), robust=True)
     return market, trades
+
+
+def _trades_write(
+    *,
+    market: Market,
+    changes: list[tuple],
+    orders: list[Order],
+    fees: list[FeeAccrual],
+    trades: list[Trade],
+    moment: datetime,
+) -> None:
+    """Every write of the fills: on PostgreSQL one statement (rows_write, data-modifying
+    CTEs) for the balances and their ledger entries, the orders, the fee accruals, the
+    trades (their ids taken with the market lock) and the market's candles."""
+    if connection.vendor == "postgresql":
+        for trade, trade_id in zip(trades, market.trade_ids, strict=True):
+            trade.id = trade_id
+        candles = candles_upsert(market_id=market.id, trades=trades)
+        balance_changes(
+            changes,
+            updates=[_orders_finished(orders, moment)],
+            inserts=[fees, trades],
+            statements=[candles] if candles else [],
+        )
+        return
+    balance_changes(changes, updates=[_orders_finished(orders, moment)], inserts=[fees, trades])
+    candles_record(market_id=market.id, trades=trades)
 
 
 def _minimum_checks(
@@ -608,13 +660,14 @@ def _trade_guard(network: Network, fills: Sequence[TradeRequest], taker: str) ->
     return guard
 
 
-def _orders_save(orders: list[Order], moment: datetime) -> None:
-    """The fills' new `filled` (and FILLED status) of the locked orders, in one UPDATE."""
+def _orders_finished(orders: list[Order], moment: datetime) -> tuple[list[Order], list[str]]:
+    """The locked orders with the fills' new `filled` (and FILLED status), and the
+    fields to write (a rows_write update)."""
     for order in orders:
         if order.filled == order.take_amount:
             order.status = OrderStatus.FILLED
         order.updated_at = moment
-    rows_update(orders, ["filled", "status", "close_reason", "updated_at"])
+    return orders, ["filled", "status", "close_reason", "updated_at"]
 
 
 def trade_execute(

@@ -3,7 +3,7 @@
 import pytest
 from django.db.models import F, Sum
 
-from benchmarks.seed import seed
+from benchmarks.seed import TOKEN_SYMBOLS, seed
 from exchange.models import Balance, Candle, LedgerEntry, Market, Order, Trade
 from exchange.protocol.hashing import order_hash
 from exchange.protocol.signatures import recover_signer
@@ -25,7 +25,7 @@ def test_every_balance_is_the_sum_of_its_ledger_entries(seeded):
         )
     }
     balances = list(Balance.objects.all())
-    assert len(balances) == len(seeded.accounts) * 6
+    assert len(balances) == len(seeded.accounts) * (1 + len(TOKEN_SYMBOLS))  # Ether + each token
     for balance in balances:
         assert (balance.total, balance.held) == (
             entries[balance.id]["total"],

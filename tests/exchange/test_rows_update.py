@@ -8,9 +8,9 @@ import pytest
 from django.db import DataError, IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from exchange.models import Balance, LedgerEntry, LedgerKind
+from exchange.models import Balance, FeeAccrual, LedgerEntry, LedgerKind
 from exchange.models.fields import UINT256_MAX
-from exchange.services.rows import rows_update, rows_update_and_insert
+from exchange.services.rows import rows_update, rows_update_and_insert, rows_write
 from tests.factories import TokenFactory
 
 pytestmark = pytest.mark.django_db
@@ -120,3 +120,53 @@ def test_a_value_too_long_for_its_column_is_refused_not_cut(network):
     with pytest.raises(DataError), transaction.atomic():
         rows_update_and_insert([balance], ["total"], [entry])
     assert not LedgerEntry.objects.exists()
+
+
+def test_rows_write_puts_updates_and_several_inserts_in_one_statement(network):
+    """rows_write: every part one CTE of one statement; each insert's rows get their ids,
+    and rows whose ids are set keep them."""
+    token = TokenFactory(network=network)
+    balance = Balance.objects.create(network=network, account="0x" + "02" * 20, token=token)
+    balance.total, balance.updated_at = 5, MOMENT
+    entry = LedgerEntry(
+        balance=balance,
+        kind=LedgerKind.DEPOSIT,
+        total_delta=5,
+        held_delta=0,
+        total_after=5,
+        held_after=0,
+        reference="deposit",
+    )
+    accruals = [
+        FeeAccrual(network=network, token=token, kind=LedgerKind.TRADE_FEE, amount=n, reference="t")
+        for n in (1, UINT256_MAX)
+    ]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT nextval(pg_get_serial_sequence('exchange_feeaccrual', 'id'))")
+            accruals[1].id = cursor.fetchone()[0] + 100  # an id given is kept
+        accruals[0].id = accruals[1].id - 1
+
+    with CaptureQueriesContext(connection) as captured:
+        rows_write(updates=[([balance], ["total", "updated_at"])], inserts=[[entry], accruals])
+
+    if connection.vendor == "postgresql":
+        assert len(captured.captured_queries) == 1
+    balance.refresh_from_db()
+    assert (balance.total, balance.updated_at) == (5, MOMENT)
+    assert LedgerEntry.objects.get().pk == entry.pk
+    stored = list(FeeAccrual.objects.order_by("id").values_list("id", "amount"))
+    assert stored == [(accruals[0].pk, 1), (accruals[1].pk, UINT256_MAX)]
+
+
+def test_a_constraint_any_part_breaks_writes_nothing(network):
+    token = TokenFactory(network=network)
+    balance = Balance.objects.create(network=network, account="0x" + "03" * 20, token=token)
+    balance.total = 9
+    refused = FeeAccrual(network=network, token=token, kind=LedgerKind.GAS_FEE, amount=0)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        rows_write(updates=[([balance], ["total"])], inserts=[[refused]])
+
+    balance.refresh_from_db()
+    assert balance.total == 0 and not FeeAccrual.objects.exists()
