@@ -378,6 +378,7 @@ def _resign(*, withdrawal: Transfer, client: ExchangeClient, operator: str) -> b
             broadcast_at=None,
             updated_at=timezone.now(),
         )
+        transfers_changed([locked.id])  # its transactionHash changed
     logger.warning(
         "event=withdrawal_resigned transfer=%s old_tx=%s tx=%s",
         withdrawal.id,

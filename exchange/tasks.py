@@ -3,6 +3,8 @@
 from celery import shared_task
 
 from exchange.services.orders import orders_expire
+from exchange.streams.events import ticker_publish
+from exchange.streams.pruning import outbox_prune
 
 
 @shared_task(name="exchange.orders_expire", ignore_result=True)
@@ -10,3 +12,15 @@ def orders_expire_task() -> int:
     """Releases the holds of expired orders. Safe to run twice or concurrently: the
     sweep locks its orders with SKIP LOCKED and only closes OPEN ones."""
     return orders_expire()
+
+
+@shared_task(name="exchange.streams_ticker", ignore_result=True)
+def ticker_publish_task(market_id: int) -> bool:
+    """A market's ticker event (exchange/streams/events.py, ticker_due)."""
+    return ticker_publish(market_id)
+
+
+@shared_task(name="exchange.streams_outbox_prune", ignore_result=True)
+def outbox_prune_task() -> int:
+    """Deletes delivered stream events (exchange/streams/pruning.py). Safe concurrently."""
+    return outbox_prune()

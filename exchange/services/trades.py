@@ -54,7 +54,7 @@ from exchange.services.market_rules import (
 )
 from exchange.services.rows import rows_update
 from exchange.services.signing import signature_error, signed_message
-from exchange.streams.events import orders_changed, trades_created
+from exchange.streams.events import orders_changed, ticker_due, trades_created
 from exchange.trading_math import Fill, FillRefused, fee_rate_e18, fill_compute, settlement_paid
 
 logger = logging.getLogger(__name__)
@@ -480,6 +480,7 @@ def _trades_locked(
         Trade.objects.bulk_create(trades)
         trades_created(market, trades)
         orders_changed(orders.values(), market)
+        ticker_due(market)
         candles_record(market_id=market.id, trades=trades)
         market_data_changed(network_id=network.id, market_ids=[market.id])
         # robust: a broker outage must not fail trades that are committed.
