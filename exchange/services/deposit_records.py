@@ -18,6 +18,7 @@ from django.utils import timezone
 from exchange.models import Network, Token, Transfer, TransferKind, TransferStatus
 from exchange.services.deposits import deposit_credit, deposits_credit
 from exchange.streams.events import transfers_changed
+from exchange.streams.operator import deposits_credited
 
 logger = logging.getLogger(__name__)
 
@@ -200,6 +201,7 @@ def deposits_confirm(*, network: Network, confirmed: Mapping[str, Sequence[int]]
         if not changed:
             return []
         transfers_changed(changed)
+        deposits_credited(changed)
         rows = (
             Transfer.objects.filter(id__in=changed)
             .order_by("id")
@@ -260,6 +262,7 @@ def deposit_confirm(*, deposit_id: int, block_hash: str) -> bool:
         if changed != 1:
             return False
         transfers_changed([deposit_id])
+        deposits_credited([deposit_id])
         deposit = Transfer.objects.select_related("token__network").get(id=deposit_id)
         deposit_credit(
             token=deposit.token,
