@@ -231,6 +231,9 @@ def blocks_scanned(run: WorkerRun) -> dict:
     wanted = run.count(FULL_BLOCKS, 2_000)
     node = start_anvil(accounts=10, extra_args=BLOCKS_NODE_ARGS)
     try:
+        # A fresh anvil would deploy at the deposits network's address, which a network
+        # may not share (PROTOCOL.md: signatures cover the contract address).
+        node.rpc("anvil_setNonce", [node.accounts[0].address, hex(1_000)])
         deployment = deploy(node)
         network = chain_network(BLOCKS_NETWORK_ID, node, deployment)
         client = deployment.client
