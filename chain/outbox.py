@@ -94,6 +94,10 @@ class OperatorOutbox(ABC):
         """Fields besides the transaction's own that a re-sign resets."""
         return {}
 
+    def resigned(self, row_id: int) -> None:
+        """Called in the re-sign's transaction, after the row took its new transaction."""
+        return None
+
 
 def operator_address(client: ExchangeClient) -> str:
     if not client.operator_address:
@@ -328,6 +332,7 @@ def _resign(outbox: OperatorOutbox, *, row: Any, client: ExchangeClient, operato
             broadcast_at=None,
             **outbox.resign_fields(),
         )
+        outbox.resigned(row.id)
     logger.warning(
         "event=%s_resigned %s=%s old_tx=%s tx=%s",
         outbox.event,

@@ -58,6 +58,7 @@ from exchange.services.direct_withdrawals import (
     direct_withdrawal_fail,
     direct_withdrawals_record,
 )
+from exchange.streams.operator import watcher_moved
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ def deposits_watch_run(
     _confirm_direct_withdrawals(network=network, client=client, result=result)
     _recheck_credited(network=network, client=client, result=result)
     _prune_blocks(network=network, cursor=cursor)
+    watcher_moved(network_id=network.id, scanned_block=cursor.block_number, head=result.head)
     return result
 
 

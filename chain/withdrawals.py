@@ -287,5 +287,8 @@ class WithdrawalOutbox(OperatorOutbox):
     def resign_fields(self) -> dict:
         return {"updated_at": timezone.now()}
 
+    def resigned(self, row_id: int) -> None:
+        transfers_changed([row_id])  # its transactionHash changed
+
 
 WITHDRAWALS = WithdrawalOutbox()

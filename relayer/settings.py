@@ -360,3 +360,14 @@ STREAMS_LAYER_PUBLISH = bool(REDIS_URL)
 STREAMS_SWEEP_MS = env_int("STREAMS_SWEEP_MS", 1000 if REDIS_URL else 200, minimum=10)
 # Events waiting for one WebSocket client before it is closed with 1008 (a slow reader).
 STREAMS_SEND_QUEUE = env_int("STREAMS_SEND_QUEUE", 2000, minimum=10)
+# The outbox (exchange/streams/pruning.py): events older than this are deleted (every
+# hub has delivered them long before); beat prunes every STREAMS_PRUNE_SECONDS, at most
+# STREAMS_PRUNE_BATCHES batches of STREAMS_PRUNE_BATCH_SIZE rows a run.
+STREAMS_OUTBOX_KEEP_SECONDS = env_int("STREAMS_OUTBOX_KEEP_SECONDS", 3600, minimum=60)
+STREAMS_PRUNE_SECONDS = env_int("STREAMS_PRUNE_SECONDS", 60, minimum=1)
+STREAMS_PRUNE_BATCH_SIZE = env_int("STREAMS_PRUNE_BATCH_SIZE", 5000, minimum=1)
+STREAMS_PRUNE_BATCHES = env_int("STREAMS_PRUNE_BATCHES", 20, minimum=1)
+CELERY_BEAT_SCHEDULE["streams-outbox-prune"] = {
+    "task": "exchange.streams_outbox_prune",
+    "schedule": float(STREAMS_PRUNE_SECONDS),
+}

@@ -8,7 +8,7 @@ window's first 5 minutes that a whole candle does not cover.
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.db.models import Max, Min, Model, OuterRef, QuerySet, Subquery, Sum
 from django.utils import timezone
@@ -209,23 +209,32 @@ def candles_get(*, market: Market, period: int, start_s: int, end_s: int) -> lis
         bucket_start__gte=start_s - start_s % period,
         bucket_start__lte=end_s,
     ).order_by("bucket_start")
-    base_decimals, quote_decimals = market.base.decimals, market.quote.decimals
-    records: list[Record] = []
-    for candle in rows.values_list(
-        "bucket_start", "high", "low", "open", "close", "base_volume", "quote_volume"
-    ):
-        bucket, high, low, open_, close, base, quote = candle
-        volume, quote_volume = to_human(base, base_decimals), to_human(quote, quote_decimals)
-        records.append(
-            {
-                "date": str(bucket),
-                "high": decimal_str(high),
-                "low": decimal_str(low),
-                "open": decimal_str(open_),
-                "close": decimal_str(close),
-                "volume": decimal_str(volume),
-                "quoteVolume": decimal_str(quote_volume),
-                "weightedAverage": decimal_str(ratio(volume, quote_volume)),
-            }
-        )
-    return records
+    decimals = market.base.decimals, market.quote.decimals
+    return [candle_record(row, *decimals) for row in rows.values_list(*CANDLE_RECORD_FIELDS)]
+
+
+CANDLE_RECORD_FIELDS = (
+    "bucket_start",
+    "high",
+    "low",
+    "open",
+    "close",
+    "base_volume",
+    "quote_volume",
+)
+
+
+def candle_record(row: tuple[Any, ...], base_decimals: int, quote_decimals: int) -> Record:
+    """A POST /get_chart_data record of a Candle row's CANDLE_RECORD_FIELDS."""
+    bucket, high, low, open_, close, base, quote = row
+    volume, quote_volume = to_human(base, base_decimals), to_human(quote, quote_decimals)
+    return {
+        "date": str(bucket),
+        "high": decimal_str(high),
+        "low": decimal_str(low),
+        "open": decimal_str(open_),
+        "close": decimal_str(close),
+        "volume": decimal_str(volume),
+        "quoteVolume": decimal_str(quote_volume),
+        "weightedAverage": decimal_str(ratio(volume, quote_volume)),
+    }

@@ -24,17 +24,21 @@ def transfer_list(
         .order_by("-created_at", "-id")
     )
     records: list[Record] = [
-        {
-            "id": str(transfer.id),
-            "type": transfer.kind,
-            "token": transfer.token.address,
-            "amount": str(transfer.amount),
-            "status": transfer.status,
-            "transactionHash": transfer.transaction_hash or None,
-            "blockHash": transfer.block_hash or None,
-            "blockNumber": transfer.block_number,
-            "created_at": str(int(transfer.created_at.timestamp())),
-        }
-        for transfer in page.slice(transfers)
+        transfer_record(transfer, transfer.token.address) for transfer in page.slice(transfers)
     ]
     return transfers.count(), records
+
+
+def transfer_record(transfer: Transfer, token_address: str) -> Record:
+    """A POST /get_transfers record."""
+    return {
+        "id": str(transfer.id),
+        "type": transfer.kind,
+        "token": token_address,
+        "amount": str(transfer.amount),
+        "status": transfer.status,
+        "transactionHash": transfer.transaction_hash or None,
+        "blockHash": transfer.block_hash or None,
+        "blockNumber": transfer.block_number,
+        "created_at": str(int(transfer.created_at.timestamp())),
+    }

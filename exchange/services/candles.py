@@ -10,9 +10,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import Q
 
 from exchange.market_snapshots import market_data_changed
 from exchange.models import CANDLE_PERIODS, Candle, Market, Trade
+from exchange.selectors.market_data import CANDLE_RECORD_FIELDS
+from exchange.streams.events import candles_changed
 
 _UPSERT = """
 INSERT INTO {table} AS c (market_id, period, bucket_start, open, high, low, close,
@@ -30,6 +33,7 @@ ON CONFLICT (market_id, period, bucket_start) DO UPDATE SET
     trade_count = c.trade_count + excluded.trade_count,
     first_trade_id = LEAST(c.first_trade_id, excluded.first_trade_id),
     last_trade_id = GREATEST(c.last_trade_id, excluded.last_trade_id)
+RETURNING {returning}
 """
 
 
@@ -90,12 +94,29 @@ def candles_record(*, market_id: int, trades: Sequence[Trade]) -> None:
     if connection.vendor != "postgresql":
         buckets = _buckets(sorted(trades, key=lambda trade: trade.id))
         if buckets:
-            _merge_by_orm(market_id, buckets)
+            candles_changed(market_id, _merge_by_orm(market_id, buckets))
         return
     statement = candles_upsert(market_id=market_id, trades=trades)
     if statement is not None:
         with connection.cursor() as cursor:
             cursor.execute(*statement)
+            candles_changed(market_id, cursor.fetchall())
+
+
+def candles_published(*, market_id: int, trades: Sequence[Trade]) -> None:
+    """The candles of `trades` as they now stand, to their streams
+    (candles:<MARKET>:<period>), in the caller's transaction: for the trade hot path,
+    whose one write statement ran candles_upsert as one of its parts."""
+    buckets = _buckets(trades)
+    if not buckets:
+        return
+    wanted = Q()
+    for period, start in buckets:
+        wanted |= Q(period=period, bucket_start=start)
+    rows = Candle.objects.filter(wanted, market_id=market_id).values_list(
+        "period", *CANDLE_RECORD_FIELDS
+    )
+    candles_changed(market_id, list(rows))
 
 
 def candles_upsert(*, market_id: int, trades: Sequence[Trade]) -> tuple[str, list] | None:
@@ -113,19 +134,25 @@ def candles_upsert(*, market_id: int, trades: Sequence[Trade]) -> tuple[str, lis
     sql = _UPSERT.format(
         table=Candle._meta.db_table,
         values=", ".join(["(" + ", ".join(["%s"] * 12) + ")"] * len(buckets)),
+        returning=", ".join(("period", *CANDLE_RECORD_FIELDS)),
     )
     return sql, params
 
 
-def _merge_by_orm(market_id: int, buckets: dict[tuple[int, int], _Bucket]) -> None:
+def _merge_by_orm(market_id: int, buckets: dict[tuple[int, int], _Bucket]) -> list[tuple]:
     """The embedded SQLite mode: writers are serialised, and Python keeps the sums
-    exact (SQLite's arithmetic on NUMERIC columns would round big amounts)."""
+    exact (SQLite's arithmetic on NUMERIC columns would round big amounts). Returns the
+    candles' (period, *CANDLE_RECORD_FIELDS)."""
+    merged = []
     for (period, start), b in sorted(buckets.items()):
         candle = Candle.objects.filter(
             market_id=market_id, period=period, bucket_start=start
         ).first()
         if candle is None:
-            Candle.objects.create(market_id=market_id, period=period, bucket_start=start, **vars(b))
+            candle = Candle.objects.create(
+                market_id=market_id, period=period, bucket_start=start, **vars(b)
+            )
+            merged.append(_returned(period, candle))
             continue
         if b.first_trade_id < candle.first_trade_id:
             candle.open, candle.first_trade_id = b.open, b.first_trade_id
@@ -136,6 +163,12 @@ def _merge_by_orm(market_id: int, buckets: dict[tuple[int, int], _Bucket]) -> No
         candle.quote_volume = int(candle.quote_volume) + b.quote_volume
         candle.trade_count += b.trade_count
         candle.save()
+        merged.append(_returned(period, candle))
+    return merged
+
+
+def _returned(period: int, candle: Candle) -> tuple:
+    return (period, *(getattr(candle, field) for field in CANDLE_RECORD_FIELDS))
 
 
 def candles_rebuild(*, market: Market, batch_size: int = 5000) -> int:

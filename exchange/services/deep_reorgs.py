@@ -35,6 +35,7 @@ from exchange.models import (
     TransferStatus,
 )
 from exchange.services.ledger import balance_change, balance_changes, balances_lock
+from exchange.streams.events import orders_changed, transfers_changed
 from exchange.trading_math import remaining_give
 
 logger = logging.getLogger(__name__)
@@ -184,11 +185,15 @@ def deposit_reorg_undo(*, restriction_id: int) -> AccountRestriction:
         )
         if orders:
             market_data_changed(network_id=network.id, market_ids=[o.market_id for o in orders])
+            for order in orders:
+                order.status = OrderStatus.CANCELLED
+            orders_changed(orders)
         Transfer.objects.filter(id=deposit.id).update(
             status=TransferStatus.FAILED,
             error="its block left the chain after it was credited; the credit was undone",
             updated_at=timezone.now(),
         )
+        transfers_changed([deposit.id])
         _resolve(restriction, "deposit undone: credit reversed")
     logger.warning("event=deposit_reorg_undone transfer=%s", deposit.id)
     return restriction

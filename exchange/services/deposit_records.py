@@ -18,6 +18,7 @@ from django.utils import timezone
 from exchange.models import Network, Token, Transfer, TransferKind, TransferStatus
 from exchange.services.deposits import deposits_credit
 from exchange.streams.events import transfers_changed
+from exchange.streams.operator import deposits_credited
 
 logger = logging.getLogger(__name__)
 
@@ -168,6 +169,7 @@ def deposits_confirm(*, network: Network, confirmed: Mapping[str, Sequence[int]]
         if not changed:
             return []
         transfers_changed(changed)
+        deposits_credited(changed)
         rows = (
             Transfer.objects.filter(id__in=changed)
             .order_by("id")

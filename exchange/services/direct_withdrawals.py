@@ -38,6 +38,7 @@ from exchange.models import (
 )
 from exchange.services.ledger import balance_change, balances_lock
 from exchange.services.orders import orders_close
+from exchange.streams.events import transfers_changed
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,13 @@ def direct_withdrawals_record(*, network: Network, withdrawals: Sequence[SeenWit
     """Records each event once (PENDING). One seen again in another block (a reorg moved
     its transaction) is PENDING there, even if it had been FAILED when its first block
     left the chain; a COMPLETE one is left alone."""
+    with transaction.atomic():
+        transfers_changed(_records(network, withdrawals))
+
+
+def _records(network: Network, withdrawals: Sequence[SeenWithdrawal]) -> list[int]:
+    """The ids of the transfers created or moved back to PENDING."""
+    changed = []
     for seen in withdrawals:
         transfer, created = Transfer.objects.get_or_create(
             network=network,
@@ -73,18 +81,25 @@ def direct_withdrawals_record(*, network: Network, withdrawals: Sequence[SeenWit
                 "block_hash": seen.block_hash.lower(),
             },
         )
+        if created:
+            changed.append(transfer.id)
         if created or transfer.block_hash == seen.block_hash.lower():
             continue
-        Transfer.objects.filter(id=transfer.id, block_hash=transfer.block_hash).exclude(
-            status=TransferStatus.COMPLETE
-        ).update(
-            block_number=seen.block_number,
-            block_hash=seen.block_hash.lower(),
-            status=TransferStatus.PENDING,
-            error="",
-            updated_at=timezone.now(),
+        moved = (
+            Transfer.objects.filter(id=transfer.id, block_hash=transfer.block_hash)
+            .exclude(status=TransferStatus.COMPLETE)
+            .update(
+                block_number=seen.block_number,
+                block_hash=seen.block_hash.lower(),
+                status=TransferStatus.PENDING,
+                error="",
+                updated_at=timezone.now(),
+            )
         )
+        if moved:
+            changed.append(transfer.id)
         logger.info("event=direct_withdrawal_moved transfer=%s", transfer.id)
+    return changed
 
 
 def direct_withdrawal_confirm(*, transfer_id: int, block_hash: str) -> bool:
@@ -113,6 +128,7 @@ def direct_withdrawal_confirm(*, transfer_id: int, block_hash: str) -> bool:
         )
         orders_close(network, orders, balances=balances)
         _pending_withdrawals_fail(withdrawal, pending, balances[key])
+        transfers_changed([withdrawal.id, *(item.id for item in pending)])
         debit = min(int(withdrawal.amount), balances[key].available)
         if debit:
             balance_change(
@@ -208,12 +224,15 @@ def shortfalls_repay(*, balance: Balance) -> int:
 
 def direct_withdrawal_fail(*, transfer_id: int, block_hash: str, reason: str) -> bool:
     """PENDING -> FAILED for a direct withdrawal whose block left the chain: never debited."""
-    changed = Transfer.objects.filter(
-        id=transfer_id,
-        kind=TransferKind.DIRECT,
-        status=TransferStatus.PENDING,
-        block_hash=block_hash.lower(),
-    ).update(status=TransferStatus.FAILED, error=reason, updated_at=timezone.now())
+    with transaction.atomic():
+        changed = Transfer.objects.filter(
+            id=transfer_id,
+            kind=TransferKind.DIRECT,
+            status=TransferStatus.PENDING,
+            block_hash=block_hash.lower(),
+        ).update(status=TransferStatus.FAILED, error=reason, updated_at=timezone.now())
+        if changed:
+            transfers_changed([transfer_id])
     if changed:
         logger.warning("event=direct_withdrawal_failed transfer=%s reason=%s", transfer_id, reason)
     return changed == 1

@@ -36,7 +36,7 @@ from exchange.protocol import hashing
 from exchange.protocol.typed_data import ETH_SIGN
 from exchange.selectors.market_rules import Rules, rules_annotate, rules_of
 from exchange.services.account_guard import Guard, account_guard, escape_payable_check
-from exchange.services.candles import candles_record, candles_upsert
+from exchange.services.candles import candles_published, candles_record, candles_upsert
 from exchange.services.chain_jobs import settlement_nudge
 from exchange.services.errors import (
     FieldCode,
@@ -49,7 +49,7 @@ from exchange.services.fees import fee_accrual_rows
 from exchange.services.ledger import balance_changes, balances_lock
 from exchange.services.market_rules import fill_minimum_check, remainder_closes
 from exchange.services.signing import signature_error, signed_message
-from exchange.streams.events import orders_changed, trades_created
+from exchange.streams.events import orders_changed, ticker_due, trades_created
 from exchange.trading_math import Fill, FillRefused, fee_rate_e18, fill_compute, settlement_paid
 
 logger = logging.getLogger(__name__)
@@ -500,6 +500,7 @@ def _trades_locked(
         )
         trades_created(market, trades)
         orders_changed(orders.values(), market)
+        ticker_due(market)
         market_data_changed(network_id=network.id, market_ids=[market.id])
         # robust: a broker outage must not fail trades that are committed.
         transaction.on_commit(lambda: settlement_nudge(network.id), robust=True)
@@ -528,6 +529,7 @@ def _trades_write(
             inserts=[fees, trades],
             statements=[candles] if candles else [],
         )
+        candles_published(market_id=market.id, trades=trades)
         return
     balance_changes(changes, updates=[_orders_finished(orders, moment)], inserts=[fees, trades])
     candles_record(market_id=market.id, trades=trades)

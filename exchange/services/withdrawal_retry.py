@@ -21,6 +21,7 @@ from django.utils import timezone
 from exchange.models import LedgerEntry, LedgerKind, Transfer, TransferKind, TransferStatus
 from exchange.services.chain_jobs import withdrawal_dispatch_nudge
 from exchange.services.ledger import balance_change, token_balance_lock
+from exchange.streams.events import transfers_changed
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ def withdrawal_retry(*, withdrawal_id: int, operator: str) -> str:
                 error=f"retried by {operator} after: {previous}"[:2000],
                 updated_at=timezone.now(),
             )
+            transfers_changed([withdrawal.id])
             transaction.on_commit(lambda: withdrawal_dispatch_nudge(network_id), robust=True)
             outcome = "held again and queued (PENDING)"
         else:

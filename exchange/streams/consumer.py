@@ -294,10 +294,12 @@ def _validation(id_, field: str, code: int, reason: str) -> str:
 # Channel parsing and the first frames -----------------------------------------------
 
 
-def _parse_channels(network, names) -> list[tuple[str, str, Market | None]]:
-    """(channel as named in frames, kind, argument) for each name, or BadChannels."""
+def _parse_channels(network, names, scope: dict) -> list[tuple[str, str, object]]:
+    """(channel as named in frames, kind, argument) for each name, or BadChannels.
+    `operator` exists only for a staff member's connection (exchange/streams/operator.py)."""
     from exchange.api.errors import FieldError
     from exchange.api.markets import market_from_name
+    from exchange.streams import operator
 
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
         raise BadChannels(
@@ -306,6 +308,9 @@ def _parse_channels(network, names) -> list[tuple[str, str, Market | None]]:
     parsed: list[tuple[str, str, Market | None]] = []
     for name in names:
         kind, _sep, rest = name.partition(":")
+        if name == operator.CHANNEL and operator.staff_connection(scope):
+            parsed.append((name, kind, None))
+            continue
         if kind == "account":
             if not _ADDRESS.match(rest):
                 raise BadChannels(f"{name}: not an address", code=FieldCode.INVALID_ADDRESS)
@@ -450,7 +455,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
     async def _subscribe(self, id_, names):
         try:
-            parsed = await _db(_parse_channels)(self.network, names)
+            parsed = await _db(_parse_channels)(self.network, names, self.scope)
         except BadChannels as bad:
             self.client.send(_validation(id_, bad.field, bad.code, bad.reason))
             return

@@ -16,6 +16,7 @@ from exchange.streams.outbox import channel_key, emit, emit_later
 TRADE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 _token_addresses: dict[int, str] = {}
 _market_names: dict[int, str] = {}
+_market_facts_memo: dict[int, tuple[int, str, int, int]] = {}
 
 
 def token_address(token_id: int) -> str:
@@ -33,6 +34,12 @@ def market_name(market) -> str:
     _market_names[market.id] = market.name
     _token_addresses[market.base_id] = market.base.address
     _token_addresses[market.quote_id] = market.quote.address
+    _market_facts_memo[market.id] = (
+        market.network_id,
+        market.name,
+        market.base.decimals,
+        market.quote.decimals,
+    )
     return market.name
 
 
@@ -41,6 +48,7 @@ def memos_clear(**_kwargs) -> None:
     database flushed reuses ids)."""
     _token_addresses.clear()
     _market_names.clear()
+    _market_facts_memo.clear()
 
 
 post_migrate.connect(memos_clear, dispatch_uid="streams_memos_clear_on_flush")
@@ -51,11 +59,21 @@ for _model in ("exchange.Token", "exchange.Market"):
 def _market_name_of(market_id: int) -> str:
     name = _market_names.get(market_id)
     if name is None:
-        from exchange.models import Market
-
-        market = Market.objects.select_related("base", "quote").get(id=market_id)
-        name = market_name(market)
+        name = market_name(_market(market_id))
     return name
+
+
+def _market(market_id: int):
+    from exchange.models import Market
+
+    return Market.objects.select_related("base", "quote").get(id=market_id)
+
+
+def _market_facts(market_id: int) -> tuple[int, str, int, int]:
+    """(network id, name, base decimals, quote decimals): fixed once the market exists."""
+    if market_id not in _market_facts_memo:
+        market_name(_market(market_id))
+    return _market_facts_memo[market_id]
 
 
 def order_event_record(order) -> dict:
@@ -137,37 +155,78 @@ def transfers_changed(ids: Iterable[int]) -> None:
         emit_later(lambda: _transfer_events(ids))
 
 
-def transfer_event_record(transfer) -> dict:
-    """A transfer as in POST /get_transfers."""
-    return {
-        "id": str(transfer.id),
-        "type": transfer.kind,
-        "token": token_address(transfer.token_id),
-        "amount": str(transfer.amount),
-        "status": transfer.status,
-        "transactionHash": transfer.transaction_hash or None,
-        "blockHash": transfer.block_hash or None,
-        "blockNumber": transfer.block_number,
-        "created_at": str(int(transfer.created_at.timestamp())),
-    }
-
-
 def transfer_created(transfer) -> None:
     """A transfer just written whose row is in hand (no read at the end)."""
+    from exchange.selectors.transfers import transfer_record
+
     emit(
         transfer.network_id,
         f"account:{transfer.account}",
         "transfer",
-        transfer_event_record(transfer),
+        transfer_record(transfer, token_address(transfer.token_id)),
     )
 
 
 def _transfer_events(ids: list[int]):
     from exchange.models import Transfer
+    from exchange.selectors.transfers import transfer_record
 
     for transfer in Transfer.objects.filter(id__in=ids).order_by("id"):
         yield (
             channel_key(transfer.network_id, f"account:{transfer.account}"),
             "transfer",
-            transfer_event_record(transfer),
+            transfer_record(transfer, token_address(transfer.token_id)),
         )
+
+
+def candles_changed(market_id: int, rows: Iterable[tuple]) -> None:
+    """Each candle as it now stands, as in POST /get_chart_data, to
+    candles:<MARKET>:<period>; rows are (period, *CANDLE_RECORD_FIELDS)."""
+    from exchange.selectors.market_data import candle_record
+
+    network_id, name, base_decimals, quote_decimals = _market_facts(market_id)
+    for period, *fields in sorted(rows, key=lambda row: (row[0], row[1])):
+        record = candle_record(tuple(fields), base_decimals, quote_decimals)
+        emit(network_id, f"candles:{name}:{period}", "candle", record)
+
+
+# The ticker of a market is sent at most once a second: the first trade after a quiet
+# second schedules one, sent a second later, and the trades in between share it.
+TICKER_INTERVAL_SECONDS = 1
+
+
+def ticker_due(market) -> None:
+    """Once this transaction commits, schedules the market's ticker event (a Celery task
+    a second later, unless one is already scheduled)."""
+    from django.db import transaction
+
+    market_id = market.id
+    transaction.on_commit(lambda: _ticker_schedule(market_id), robust=True)
+
+
+def _ticker_schedule(market_id: int) -> None:
+    from celery import current_app
+    from django.core.cache import cache
+
+    if cache.add(f"streams:ticker:{market_id}", 1, timeout=TICKER_INTERVAL_SECONDS):
+        # By name: the task (exchange/tasks.py, ticker_publish_task) sits above this layer.
+        current_app.send_task(
+            "exchange.streams_ticker", (market_id,), countdown=TICKER_INTERVAL_SECONDS
+        )
+
+
+def ticker_publish(market_id: int) -> bool:
+    """The market's ticker as in POST /get_ticker, to ticker:<MARKET>, as one event in
+    a transaction of its own. False if the market is gone."""
+    from django.db import transaction
+
+    from exchange.models import Market
+    from exchange.selectors.market_data import ticker_get
+
+    market = Market.objects.select_related("base", "quote").filter(id=market_id).first()
+    if market is None:
+        return False
+    with transaction.atomic():
+        record = ticker_get(market=market)
+        emit(market.network_id, f"ticker:{market_name(market)}", "ticker", record)
+    return True

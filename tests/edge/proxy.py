@@ -2,18 +2,14 @@
 with docker/nginx.conf (Debian's package, installed by .ci/ensure-nginx)."""
 
 import os
-import signal
-import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import requests
 
 from relayer.ports import free_port
-from tests.reliability.servers import BIN, ROOT, Server, server_env
+from tests.reliability.servers import BIN, ROOT, Server, server_env, started
 
 NGINX = os.environ.get("NGINX_PATH", "/usr/sbin/nginx")
 
@@ -26,56 +22,24 @@ def nginx_or_skip() -> str:
     pytest.skip(f"nginx is not installed ({NGINX}; .ci/ensure-nginx installs Debian's)")
 
 
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-def _wait_for(url: str, process: subprocess.Popen, log: Path, tries: int = 1) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        assert process.poll() is None, log.read_text()[-3000:]
-        try:
-            for _ in range(tries):
-                requests.get(url + "/helpers/return_contract_address", timeout=30)
-            return
-        except (requests.ConnectionError, requests.Timeout):
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.1)
-
-
 @contextmanager
 def production_gunicorn(tmp_path: Path, **env: str) -> Iterator[Server]:
     """gunicorn as deployed (docker/gunicorn.conf.py: two sync workers), on a free port."""
     port = free_port()
-    log_path = tmp_path / f"gunicorn-{port}.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [
-                str(BIN / "gunicorn"),
-                "relayer.wsgi:application",
-                "--config",
-                str(ROOT / "docker" / "gunicorn.conf.py"),
-                "--bind",
-                f"127.0.0.1:{port}",
-            ],
-            cwd=ROOT,
-            env=server_env(**env),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = Server(f"http://127.0.0.1:{port}", process, log_path)
-    try:
-        _wait_for(server.url, process, log_path, tries=2)
+    command = [
+        str(BIN / "gunicorn"),
+        "relayer.wsgi:application",
+        *("--config", str(ROOT / "docker" / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}"),
+    ]
+    with started(
+        command,
+        name="gunicorn",
+        port=port,
+        tmp_path=tmp_path,
+        env=server_env(**env),
+        ready_requests=2,
+    ) as server:
         yield server
-    finally:
-        _stop(process)
 
 
 def nginx_conf(tmp_path: Path, *, listen: int, upstream: str) -> Path:
@@ -102,27 +66,9 @@ def nginx_proxy(tmp_path: Path, upstream: str) -> Iterator[Server]:
     binary = nginx_or_skip()
     port = free_port()
     conf = nginx_conf(tmp_path, listen=port, upstream=upstream)
-    log_path = tmp_path / f"nginx-{port}.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [
-                binary,
-                "-p",
-                str(tmp_path),
-                "-c",
-                str(conf),
-                "-e",
-                "stderr",
-                "-g",
-                f"daemon off; pid {tmp_path / 'nginx.pid'};",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = Server(f"http://127.0.0.1:{port}", process, log_path)
-    try:
-        _wait_for(server.url, process, log_path)
+    command = [
+        *(binary, "-p", str(tmp_path), "-c", str(conf), "-e", "stderr"),
+        *("-g", f"daemon off; pid {tmp_path / 'nginx.pid'};"),
+    ]
+    with started(command, name="nginx", port=port, tmp_path=tmp_path) as server:
         yield server
-    finally:
-        _stop(process)

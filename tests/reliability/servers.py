@@ -70,29 +70,24 @@ class Server:
 
 
 @contextlib.contextmanager
-def gunicorn_server(
-    tmp_path: Path, *, workers: int = 2, threads: int = 4, timeout: int = 30, **env: str
+def started(
+    command: list[str],
+    *,
+    name: str,
+    port: int,
+    tmp_path: Path,
+    env: dict[str, str] | None = None,
+    ready_requests: int = 1,
 ) -> Iterator[Server]:
-    port = free_port()
-    log_path = tmp_path / f"gunicorn-{port}.log"
+    """Runs `command` serving HTTP on `port` (its own process group, its output in
+    tmp_path/<name>-<port>.log), waits until `ready_requests` requests in a row are
+    answered, and stops the whole group on exit (SIGTERM, then SIGKILL)."""
+    log_path = tmp_path / f"{name}-{port}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [
-                str(BIN / "gunicorn"),
-                "relayer.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(workers),
-                "--threads",
-                str(threads),
-                "--timeout",
-                str(timeout),
-                "--graceful-timeout",
-                "5",
-            ],
+            command,
             cwd=ROOT,
-            env=server_env(**env),
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -103,12 +98,11 @@ def gunicorn_server(
         while True:
             assert process.poll() is None, server.log()[-3000:]
             try:
-                # Every worker imports the project on its first request: wait for all.
-                for _ in range(workers):
+                for _ in range(ready_requests):
                     requests.get(server.url + "/helpers/return_contract_address", timeout=30)
                 break
             except (requests.ConnectionError, requests.Timeout):
-                assert time.monotonic() < deadline, f"gunicorn did not start: {server.log()}"
+                assert time.monotonic() < deadline, f"{name} did not start: {server.log()}"
                 time.sleep(0.1)
         yield server
     finally:
@@ -119,6 +113,29 @@ def gunicorn_server(
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+@contextlib.contextmanager
+def gunicorn_server(
+    tmp_path: Path, *, workers: int = 2, threads: int = 4, timeout: int = 30, **env: str
+) -> Iterator[Server]:
+    port = free_port()
+    command = [
+        str(BIN / "gunicorn"),
+        "relayer.wsgi",
+        *("--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads)),
+        *("--timeout", str(timeout), "--graceful-timeout", "5"),
+    ]
+    # Every worker imports the project on its first request: wait for all.
+    with started(
+        command,
+        name="gunicorn",
+        port=port,
+        tmp_path=tmp_path,
+        env=server_env(**env),
+        ready_requests=workers,
+    ) as server:
+        yield server
 
 
 class RedisServer:

@@ -9,70 +9,33 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
 from websockets.sync.client import connect
 
 from relayer.ports import free_port
-from tests.reliability.servers import server_env
+from tests.reliability.servers import Server, server_env, started
 
-ROOT = Path(__file__).resolve().parents[2]
 # A bound on every wait, only so that a broken server cannot hang the suite.
 WAIT = 60.0
 
 
 @dataclass
-class Server:
-    url: str
-    ws_url: str
-    process: subprocess.Popen
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+class StreamServer(Server):
+    ws_url: str = ""
 
 
 @contextlib.contextmanager
-def uvicorn_server(tmp_path: Path, **env: str) -> Iterator[Server]:
+def uvicorn_server(tmp_path: Path, **env: str) -> Iterator[StreamServer]:
     port = free_port()
-    log_path = tmp_path / f"uvicorn-{port}.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "relayer.serve", "--port", str(port), "--log-level", "info"],
-            cwd=ROOT,
-            env=server_env(**env),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = Server(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws", process, log_path)
-    try:
-        deadline = time.monotonic() + WAIT
-        while True:
-            assert process.poll() is None, server.log()[-3000:]
-            try:
-                requests.get(server.url + "/helpers/return_contract_address", timeout=30)
-                break
-            except (requests.ConnectionError, requests.Timeout):
-                assert time.monotonic() < deadline, f"uvicorn did not start: {server.log()}"
-                time.sleep(0.1)
-        yield server
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+    command = [sys.executable, "-m", "relayer.serve", "--port", str(port), "--log-level", "info"]
+    with started(
+        command, name="uvicorn", port=port, tmp_path=tmp_path, env=server_env(**env)
+    ) as server:
+        yield StreamServer(server.url, server.process, server.log_path, f"ws://127.0.0.1:{port}/ws")
 
 
 class Client:
