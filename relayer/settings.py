@@ -1,5 +1,6 @@
 """One settings module, configured from the environment (see .env.example)."""
 
+import ipaddress
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -268,8 +269,23 @@ RATELIMIT_USE_CACHE = "default"
 RATELIMIT_FAIL_OPEN = True
 # Paths outside the API: never counted, never carry the headers.
 RATELIMIT_EXEMPT_PATHS = ["/admin/", "/static/", "/healthz", "/metrics"]
-# Behind N reverse proxies, the client is the N-th address from the right of X-Forwarded-For.
+# Behind N reverse proxies, the client is the N-th address from the right of X-Forwarded-For,
+# but only for a request whose connecting peer is one of RATELIMIT_TRUSTED_PROXY_ADDRESSES
+# (addresses or networks, comma-separated): anyone else's X-Forwarded-For is ignored and the
+# client is the socket's address (docs/deploying.md). The default covers loopback and the
+# private ranges a container network uses; name your proxies' addresses in production.
 RATELIMIT_TRUSTED_PROXIES = env_int("RATELIMIT_TRUSTED_PROXIES", 0, minimum=0)
+RATELIMIT_TRUSTED_PROXY_ADDRESSES = env_list(
+    "RATELIMIT_TRUSTED_PROXY_ADDRESSES",
+    ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"],
+)
+for _proxy in RATELIMIT_TRUSTED_PROXY_ADDRESSES:
+    try:
+        ipaddress.ip_network(_proxy.strip(), strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"RATELIMIT_TRUSTED_PROXY_ADDRESSES: {_proxy!r} is not an address or network"
+        ) from None
 # A client throttled more than BAN_AFTER times within BAN_WINDOW seconds is banned (418)
 # for BAN_BASE_SECONDS, doubling with each ban in a row up to BAN_MAX_SECONDS.
 RATELIMIT_BAN_AFTER = env_int("RATELIMIT_BAN_AFTER", 20, minimum=1)
