@@ -16,6 +16,7 @@ from exchange.selectors.dashboard_charts import dashboard_charts_get
 from exchange.services.operations import market_status_set, network_order_submission_set
 from exchange.services.trade_settlement import settlement_resume
 from exchange.services.withdrawal_retry import WithdrawalRetryRefused, withdrawal_retry
+from relayer.replica import replica_state
 
 
 def _act(request: HttpRequest) -> None:
@@ -80,6 +81,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "title": "Operator dashboard",
         "statuses": MarketStatus.choices,
         "now": now,
+        "replica": replica_state(),
         **dashboard_get(now=now),
     }
     context.update(dashboard_charts_get(now=now, markets=context["markets"]))

@@ -126,6 +126,29 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# A PostgreSQL standby for the public market reads (relayer/replica.py, docs/deploying.md):
+# unset, everything reads the primary. Above DATABASE_REPLICA_MAX_LAG_SECONDS of replay lag
+# (measured at most every DATABASE_REPLICA_LAG_CHECK_SECONDS per process) or while the
+# standby does not answer, those reads fall back to the primary.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL", "")
+DATABASE_REPLICA_MAX_LAG_SECONDS = env_int("DATABASE_REPLICA_MAX_LAG_SECONDS", 5, minimum=0)
+DATABASE_REPLICA_LAG_CHECK_SECONDS = env_int("DATABASE_REPLICA_LAG_CHECK_SECONDS", 1, minimum=0)
+if DATABASE_REPLICA_URL:
+    if DATABASES["default"]["ENGINE"] != "relayer.postgres":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs PostgreSQL as DATABASE_URL")
+    try:
+        DATABASES["replica"] = dj_database_url.parse(
+            DATABASE_REPLICA_URL, conn_max_age=60, conn_health_checks=True
+        )
+    except ValueError as error:
+        raise ImproperlyConfigured(f"DATABASE_REPLICA_URL is not a database URL: {error}") from None
+    DATABASES["replica"]["ENGINE"] = "relayer.postgres"
+    # Tests read the replica alias from the test database itself.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["relayer.replica.ReplicaRouter"]
+    # Before django-axes's, which stays last.
+    MIDDLEWARE.insert(len(MIDDLEWARE) - 1, "relayer.replica.PublicReadsMiddleware")
+
 # Redis for the cache and the Celery broker, in production and in `make run` (which starts
 # its own Redis on a unix socket in VAR_DIR: docs/runtime.md). Without REDIS_URL the web
 # app and management commands still run (a database cache), but there is no broker: a
