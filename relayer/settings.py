@@ -176,6 +176,10 @@ else:
     CELERY_BROKER_URL = "memory://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {}
 CELERY_IMPORTS = ["chain.tick_schedule"]
+# Queues per network (chain/tasks.py network_queue): each network's chain jobs go to the
+# queue `chain-<network id>`, served by the workers started with `-Q celery,chain-<id>`
+# (docs/deploying.md); off, every job is on the default queue `celery`.
+CELERY_NETWORK_QUEUES = env_bool("CELERY_NETWORK_QUEUES", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
