@@ -100,11 +100,17 @@ TEMPLATES = [
 
 # PostgreSQL in production and CI; a local SQLite file is the embedded default.
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'relayer.sqlite3'}")
+# Seconds a connection is kept between requests. relayer/serve.py (uvicorn) sets 0: under
+# ASGI each request runs in a thread of its own, and a kept connection would outlive it
+# unused (the server runs out of connections under load).
+DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
 try:
     # Health checks: a kept connection the server dropped (a restart, a failover, an idle
     # timeout) is replaced at the start of the next request instead of failing it.
     DATABASES = {
-        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+        "default": dj_database_url.parse(
+            DATABASE_URL, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True
+        )
     }
 except ValueError as error:
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {error}") from None
@@ -138,7 +144,7 @@ if DATABASE_REPLICA_URL:
         raise ImproperlyConfigured("DATABASE_REPLICA_URL needs PostgreSQL as DATABASE_URL")
     try:
         DATABASES["replica"] = dj_database_url.parse(
-            DATABASE_REPLICA_URL, conn_max_age=60, conn_health_checks=True
+            DATABASE_REPLICA_URL, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True
         )
     except ValueError as error:
         raise ImproperlyConfigured(f"DATABASE_REPLICA_URL is not a database URL: {error}") from None

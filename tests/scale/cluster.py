@@ -214,12 +214,18 @@ class Processes:
         self.started.append(started)
         return started
 
-    def web(self, name: str, env: dict[str, str]) -> Process:
-        """A web replica: REST and /ws under uvicorn (relayer/serve.py), one process."""
+    def web(self, name: str, env: dict[str, str], *, server: str = "uvicorn") -> Process:
+        """A web replica: REST and /ws under uvicorn (relayer/serve.py), one process; or
+        REST under gunicorn as deployed (docker/gunicorn.conf.py: two sync workers)."""
         port = free_port()
-        argv = [PYTHON, "-m", "relayer.serve", "--host", "127.0.0.1", "--port", str(port)]
+        if server == "gunicorn":
+            argv = [str(Path(PYTHON).parent / "gunicorn"), "relayer.wsgi:application"]
+            argv += ["--config", str(ROOT / "docker" / "gunicorn.conf.py")]
+            argv += ["--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null"]
+        else:
+            argv = [PYTHON, "-m", "relayer.serve", "--host", "127.0.0.1", "--port", str(port)]
         web = self.spawn(name, argv, env, f"http://127.0.0.1:{port}")
-        _wait_for(web.url, web.process, web.log_path)
+        _wait_for(web.url, web.process, web.log_path, tries=2)
         return web
 
     def worker(self, name: str, env: dict[str, str], queues: str) -> Process:

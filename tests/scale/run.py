@@ -26,12 +26,14 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import shutil
 import sys
 import tempfile
 import threading
 import time
 import traceback
+from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -409,7 +411,7 @@ class Load:
         self.trades: list[str] = []
         self.cancels: list[str] = []
         self.withdrawals: list[tuple[str, int]] = []
-        self.refused = 0
+        self.refused: Counter[str] = Counter()
         self.threads = [
             threading.Thread(target=self._loop, args=(work,), daemon=True)
             for work in (self._order, self._order_and_fill, self._order_and_cancel, self._withdraw)
@@ -420,9 +422,10 @@ class Load:
         while not self.stop.is_set():
             try:
                 work(client)
-            except Exception:
+            except Exception as error:
+                status = re.search(r": (\d{3}) ", str(error))
                 with self.lock:
-                    self.refused += 1
+                    self.refused[status.group(1) if status else type(error).__name__] += 1
                 time.sleep(0.2)
 
     def _order(self, client) -> None:
@@ -486,10 +489,11 @@ def check_failover(exchange: Exchange, checks: Checks) -> None:
         counts = (orders, trades, cancelled.count(), withdrawals)
         wanted = (len(load.orders), len(load.trades), len(load.cancels), len(load.withdrawals))
         assert counts == wanted, f"present {counts}, acknowledged {wanted}"
+        assert "500" not in load.refused, f"500s during the failover: {dict(load.refused)}"
         row.text = (
             f"acknowledged and present: {orders} orders, {trades} trades, {counts[2]} cancels, "
-            f"{withdrawals} withdrawal requests; {load.refused} requests refused during the "
-            f"switch; writes again {recovered:.1f} s after the promotion"
+            f"{withdrawals} withdrawal requests; refused during the switch (status: count) "
+            f"{dict(load.refused)}; writes again {recovered:.1f} s after the promotion"
         )
     with checks.check("reconcile clean after failover (nothing paid twice)") as row:
         run = wait_until("a clean reconciliation once settled and paid", _settled_and_reconciled)
