@@ -114,6 +114,10 @@ try:
     }
 except ValueError as error:
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {error}") from None
+if DATABASES["default"].get("OPTIONS", {}).get("host"):
+    # Hosts listed in the query string (libpq's multi-host failover, docs/deploying.md:
+    # `?host=a,b&port=5432,5432&target_session_attrs=read-write`) win over the URL's own.
+    DATABASES["default"]["HOST"] = DATABASES["default"]["PORT"] = ""
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's, with a health check that needs no round trip while the connection
     # is sound (relayer/postgres/base.py).
