@@ -7,6 +7,9 @@ from exchange.api.views.operations import healthz
 from exchange.dashboard import dashboard
 from relayer.views import landing
 
+# Django's own 500 page, outside DRF (middleware): JSON, and a 503 when the database is gone.
+handler500 = "exchange.api.errors.server_error"
+
 urlpatterns = [
     path("", landing, name="landing"),
     path("admin/dashboard/", dashboard, name="operator-dashboard"),

@@ -139,6 +139,7 @@ def run(seconds: float, root: Path, processes: Processes, stack: contextlib.Exit
     results["commit_ms_async"] = _commit_latency_ms(primary)
     _synchronous(primary, on=True)
     results["cores"] = os.cpu_count()
+    results["load_average"] = round(os.getloadavg()[0], 2)
     return results
 
 
@@ -192,7 +193,10 @@ def report(results: dict) -> str:
     lines = ["| Figure | Value | Ratio |", "|---|---:|---:|"]
     lines += [f"| {name} | {value} | {ratio} |" for name, value, ratio in rows]
     failed = {k: v["failed"] for k, v in results.items() if isinstance(v, dict) and v["failed"]}
-    lines.append(f"\n{results['cores']} cores; non-2xx or failed requests: {failed or 'none'}")
+    lines.append(
+        f"\n{results['cores']} cores, 1-minute load {results['load_average']} at the end; "
+        f"non-2xx or failed requests: {failed or 'none'}"
+    )
     return "\n".join(lines)
 
 
