@@ -78,7 +78,7 @@ bench: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	SECRET_KEY="$${SECRET_KEY:-benchmark-only-not-a-production-key}" \
 	REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/14}" \
-	$(PY) manage.py benchmark $(BENCH_ARGS)
+	$(PY) -m benchmarks $(BENCH_ARGS)
 
 # The manual (docs/) as a site in site/, warnings as errors (mkdocs.yml).
 docs: install

@@ -1,6 +1,6 @@
 """A local anvil node: started on a free port, its funded development accounts, stopped
 with its process group. The tests (tests/anvil.py) and the benchmark's worker scenarios
-(exchange/benchmarks/workers.py) start theirs with this."""
+(benchmarks/workers.py) start theirs with this."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """gunicorn as deployed: the image's CMD and compose's web service load this file, and
-`manage.py benchmark` serves the API and its baseline with it (only the bind address
+`python -m benchmarks` serves the API and its baseline with it (only the bind address
 differs there), so the benchmark measures the production server's settings."""
 
 bind = "0.0.0.0:8000"

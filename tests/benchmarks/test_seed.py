@@ -3,9 +3,9 @@
 import pytest
 from django.db.models import F, Sum
 
+from benchmarks.seed import seed
 from chain.hashing import order_hash
 from chain.signatures import recover_signer
-from exchange.benchmarks.seed import seed
 from exchange.models import Balance, Candle, LedgerEntry, Market, Order, Trade
 from exchange.services.candles import candles_rebuild
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from exchange.benchmarks.settlement_scenario import measure_trades_settled
+from benchmarks.settlement_scenario import measure_trades_settled
 from exchange.models import FeeSchedule, SettlementStatus, Trade
 
 pytestmark = pytest.mark.django_db

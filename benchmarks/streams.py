@@ -1,4 +1,4 @@
-"""The streams' fan-out benchmark: `manage.py benchmark --only streams`.
+"""The streams' fan-out benchmark: `python -m benchmarks --only streams`.
 
 A uvicorn process (relayer/serve.py, the production server) on the benchmark
 database and Redis; SUBSCRIBERS WebSocket clients (one asyncio process, `websockets`)
@@ -88,7 +88,7 @@ async def _clients(url: str, count: int, expected: int, ready: asyncio.Event, re
 
 
 def run_streams(log=print, subscribers: int = SUBSCRIBERS, events: int = EVENTS) -> dict:
-    from exchange.benchmarks.runner import bench_rate_limits
+    from benchmarks.runner import bench_rate_limits
     from exchange.models import Network
     from exchange.streams.outbox import emit
 

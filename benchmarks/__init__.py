@@ -1,4 +1,4 @@
-"""The benchmark harness (`python manage.py benchmark`, `make bench`).
+"""The benchmark harness (`python -m benchmarks`, `make bench`).
 
 It seeds a dedicated PostgreSQL database at scale, serves the API under gunicorn
 as deployed, drives it with wrk over pre-signed requests and reports every figure

@@ -9,18 +9,18 @@ from django.conf import settings
 from django.db import connection
 from django.urls import Resolver404, resolve
 
-from exchange.benchmarks.load import Load, run_wrk, write_requests
-from exchange.benchmarks.machine import machine
-from exchange.benchmarks.scenarios import (
+from benchmarks.load import Load, run_wrk, write_requests
+from benchmarks.machine import machine
+from benchmarks.scenarios import (
     BASELINES,
     SCENARIOS,
     WORKER_SCENARIOS,
     Scenario,
     WorkerScenario,
 )
-from exchange.benchmarks.seed import Seeded, reuse, seed
-from exchange.benchmarks.server import DEPLOYED_CONFIG, WORKERS, Server
-from exchange.benchmarks.workers import WorkerRun, worker_chain
+from benchmarks.seed import Seeded, reuse, seed
+from benchmarks.server import DEPLOYED_CONFIG, WORKERS, Server
+from benchmarks.workers import WorkerRun, worker_chain
 from exchange.models import CostClass, RateLimitPolicy
 
 WARM_UP_SECONDS = 1
@@ -192,8 +192,8 @@ def _http(seeded: Seeded, load: Load, selected, database_url: str, work_dir: Pat
     log("baseline (minimal Django/DRF app, same gunicorn config):")
     with Server(
         name="baseline",
-        app="exchange.benchmarks.baseline.wsgi:application",
-        env=server_env(database_url, "exchange.benchmarks.baseline.settings"),
+        app="benchmarks.baseline.wsgi:application",
+        env=server_env(database_url, "benchmarks.baseline.settings"),
         log_path=work_dir / "baseline-gunicorn.log",
     ) as server:
         for scenario in BASELINES:

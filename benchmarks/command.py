@@ -1,4 +1,4 @@
-"""`python manage.py benchmark`: seeds the benchmark database, serves the API and a
+"""`python -m benchmarks` (benchmarks/__main__.py): seeds the benchmark database, serves the API and a
 minimal baseline under gunicorn, drives both with wrk and reports every figure."""
 
 import json
@@ -11,11 +11,11 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from exchange.benchmarks import database
-from exchange.benchmarks.load import Load, wrk_binary
-from exchange.benchmarks.report import save, table
-from exchange.benchmarks.runner import run
-from exchange.benchmarks.scenarios import SCENARIOS, WORKER_SCENARIOS
+from benchmarks import database
+from benchmarks.load import Load, wrk_binary
+from benchmarks.report import save, table
+from benchmarks.runner import run
+from benchmarks.scenarios import SCENARIOS, WORKER_SCENARIOS
 
 # Set in the re-executed process, which runs with DATABASE_URL pointing at the bench db.
 REEXEC_MARKER = "RELAYER_BENCHMARK_PROCESS"
@@ -51,7 +51,7 @@ class Command(BaseCommand):
         if options["duration"] < 1 or options["connections"] < options["threads"] < 1:
             raise CommandError("need --duration >= 1 and --connections >= --threads >= 1")
         only = {name for name in options["only"].split(",") if name} or None
-        if only == {"streams"}:  # exchange/benchmarks/streams.py
+        if only == {"streams"}:  # benchmarks/streams.py
             return self._streams()
         unknown = (only or set()) - {s.name for s in [*SCENARIOS, *WORKER_SCENARIOS]}
         if unknown:
@@ -79,7 +79,7 @@ class Command(BaseCommand):
         self.stdout.write(f"\nwritten to {save(result, out_dir)}")
 
     def _streams(self) -> None:
-        from exchange.benchmarks.streams import run_streams
+        from benchmarks.streams import run_streams
 
         url = database.bench_url()
         if connection.settings_dict["NAME"] != database.database_name(url):
@@ -99,5 +99,7 @@ class Command(BaseCommand):
         env = {**os.environ, "DATABASE_URL": url, REEXEC_MARKER: "1"}
         sys.stdout.flush()
         sys.stderr.flush()
-        manage = str(Path(settings.BASE_DIR) / "manage.py")
-        os.execve(sys.executable, [sys.executable, manage, "benchmark", *sys.argv[2:]], env)
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(settings.BASE_DIR), env.get("PYTHONPATH")])
+        )
+        os.execve(sys.executable, [sys.executable, "-m", "benchmarks", *sys.argv[1:]], env)

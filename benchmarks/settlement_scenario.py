@@ -29,12 +29,12 @@ from django.db.models import Max
 from django.test import override_settings
 from eth_hash.auto import keccak
 
+from benchmarks.keys import Account, account_of_key
 from chain import hashing, rpc_batch
 from chain.client import ETHER, ExchangeClient
 from chain.reconciliation import reconcile_network
 from chain.settler import trades_settle_run
 from chain.watcher import deposits_watch_run, required_confirmations
-from exchange.benchmarks.keys import Account, account_of_key
 from exchange.models import Market, Network, Order, SettlementStatus, Token, Trade
 from exchange.services.orders import order_place
 from exchange.services.trades import TradeRequest, trade_execute

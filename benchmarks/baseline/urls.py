@@ -1,6 +1,6 @@
 from django.urls import path
 
-from exchange.benchmarks.baseline import views
+from benchmarks.baseline import views
 
 urlpatterns = [
     path("tiny", views.TinyView.as_view()),

@@ -9,7 +9,7 @@ SECRET_KEY = env_str("SECRET_KEY", "benchmark-baseline-key")
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 INSTALLED_APPS = ["django.contrib.contenttypes", "rest_framework", "exchange", "chain"]
 MIDDLEWARE: list[str] = []
-ROOT_URLCONF = "exchange.benchmarks.baseline.urls"
+ROOT_URLCONF = "benchmarks.baseline.urls"
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/relayer_bench"),

@@ -1,7 +1,7 @@
 """Gas per settled trade and per paid withdrawal, by signature type, and the cost of a typed
 digest and recovery in Python next to the spec's (docs/signing-eip712.md, "Cost").
 
-    .venv/bin/python -m exchange.benchmarks.signature_gas
+    .venv/bin/python -m benchmarks.signature_gas
 
 Starts its own anvil (a free port), deploys the Exchange and a token, and settles the same
 ask twice per signature scheme from the same state (the first fill writes fresh balance

@@ -24,8 +24,8 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 
+from benchmarks.keys import Account, accounts
 from chain.hashing import order_hash
-from exchange.benchmarks.keys import Account, accounts
 from exchange.models import FeeSchedule, Market, Network, Order, Token
 from exchange.models.market_data import CANDLE_PERIODS
 

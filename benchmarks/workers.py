@@ -12,7 +12,7 @@ in the benchmark database; the node is started once per benchmark run and stoppe
 - credit_delay: a real Celery worker and beat (settings.CELERY_BEAT_SCHEDULE) run the
   watcher; one deposit at a time gets its confirmations and the time from the block
   that gave the last one to its ledger entry is taken.
-- trades_settled: the settler over booked trades (exchange/benchmarks/settlement_scenario.py).
+- trades_settled: the settler over booked trades (benchmarks/settlement_scenario.py).
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ from pathlib import Path
 
 from django.conf import settings
 
+from benchmarks.settlement_scenario import measure_trades_settled
 from chain.anvil import AnvilNode, Deployment, DevAccount, deploy, start_anvil, stop_anvil
 from chain.client import ETHER, ExchangeClient
 from chain.models import ChainBlock, UnknownTokenDeposit, WatcherCursor
 from chain.rpc_batch import batch, selector
-from exchange.benchmarks.settlement_scenario import measure_trades_settled
 from exchange.models import (
     Balance,
     LedgerEntry,
@@ -231,6 +231,9 @@ def blocks_scanned(run: WorkerRun) -> dict:
     wanted = run.count(FULL_BLOCKS, 2_000)
     node = start_anvil(accounts=10, extra_args=BLOCKS_NODE_ARGS)
     try:
+        # A fresh anvil would deploy at the deposits network's address, which a network
+        # may not share (PROTOCOL.md: signatures cover the contract address).
+        node.rpc("anvil_setNonce", [node.accounts[0].address, hex(1_000)])
         deployment = deploy(node)
         network = chain_network(BLOCKS_NETWORK_ID, node, deployment)
         client = deployment.client

@@ -2,17 +2,17 @@
 
 An HTTP scenario runs once its endpoint resolves in relayer/urls.py (the branch that
 builds it has been merged); until then it is reported as "not measured yet". A worker
-scenario is a function of exchange/benchmarks/workers.py run against a local anvil.
+scenario is a function of benchmarks/workers.py run against a local anvil.
 """
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from benchmarks import workers
+from benchmarks.load import Request
+from benchmarks.seed import ONE, Seeded
 from chain.hashing import order_hash, trade_hash
-from exchange.benchmarks import workers
-from exchange.benchmarks.load import Request
-from exchange.benchmarks.seed import ONE, Seeded
 
 # How many signed bodies a write scenario prepares per second of load: above what two
 # gunicorn workers on this machine can take, so no request is ever replayed.
