@@ -2,8 +2,8 @@
 machine (figures: docs/deploying.md).
 
 A PostgreSQL primary with a synchronous standby (tests/scale/cluster.py), the benchmark's
-seeded exchange (exchange/benchmarks/seed.py), web replicas under gunicorn as deployed
-(docker/gunicorn.conf.py, two sync workers each) behind nginx, driven by wrk (exchange/benchmarks/load.py):
+seeded exchange (benchmarks/seed.py), web replicas under gunicorn as deployed
+(docker/gunicorn.conf.py, two sync workers each) behind nginx, driven by wrk (benchmarks/load.py):
 
   order-book reads/s and signed order posts/s through the proxy, 1 replica vs 2;
   order-book reads/s served by the standby vs by the primary (1 replica each);
@@ -85,10 +85,10 @@ def run(seconds: float, root: Path, processes: Processes, stack: contextlib.Exit
     django.setup()
     from django.core.management import call_command
 
-    from exchange.benchmarks.load import Load, run_wrk, write_requests
-    from exchange.benchmarks.runner import bench_rate_limits
-    from exchange.benchmarks.scenarios import _create_orders, _orderbook
-    from exchange.benchmarks.seed import seed
+    from benchmarks.load import Load, run_wrk, write_requests
+    from benchmarks.runner import bench_rate_limits
+    from benchmarks.scenarios import _create_orders, _orderbook
+    from benchmarks.seed import seed
     from tests.edge.proxy import nginx_proxy
 
     call_command("migrate", interactive=False, verbosity=0)
