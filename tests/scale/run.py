@@ -58,6 +58,8 @@ MARKET = "ETH_TST"
 CHAIN_TICK_SECONDS = 2
 MAX_LAG_SECONDS = 2
 WAIT = 90.0
+SERVING = "relayer_database_replica_serving"
+LAG = "relayer_database_replica_lag_seconds"
 
 
 class SourceAddressAdapter(HTTPAdapter):
@@ -393,10 +395,6 @@ def check_reads_fall_back(exchange: Exchange, checks: Checks) -> None:
             f"standby lag {lag:.1f} s > bound {MAX_LAG_SECONDS} s: the new order was in "
             "6 of 6 books through the proxy (not yet on the standby); serving again once resumed"
         )
-
-
-SERVING = "relayer_database_replica_serving"
-LAG = "relayer_database_replica_lag_seconds"
 
 
 class Load:
