@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: soak run test test-sqlite lint format bench install clean contracts node docs
+.PHONY: scale-test bench-scale soak run test test-sqlite lint format bench install clean contracts node docs
 
 install: $(STAMP) node_modules/.installed
 
@@ -33,6 +33,22 @@ node: node_modules/.installed
 # Ports: DEMO_HTTP_PORT (8000), DEMO_CHAIN_PORT (8545). Ctrl-C stops it all.
 run: install
 	$(PY) -m relayer.demo
+
+# The exchange past one machine, as real processes here (tests/scale/run.py,
+# docs/deploying.md): a PostgreSQL primary and synchronous standby (run as the postgres
+# user), nginx, 2 web replicas, 2 workers on one network, beat, anvil, the machine's Redis
+# (db SCALE_REDIS_DB, 10); prints each check as a row. Needs root (runuser, apt for nginx).
+scale-test: install
+	./.ci/ensure-nginx
+	REQUIRE_NGINX=1 $(PY) -m tests.scale.run
+
+# What that topology buys, in one run (tests/scale/bench.py; figures in docs/deploying.md):
+# order-book reads/s and signed order posts/s with 1 and 2 web replicas, reads on the
+# standby vs the primary, write latency with synchronous replication on and off.
+bench-scale: install
+	./.ci/ensure-nginx
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	REQUIRE_NGINX=1 $(PY) -m tests.scale.bench $(BENCH_SCALE_ARGS)
 
 # `make run` under load for SOAK_MINUTES (tests/soak.py, docs/runtime.md): a CPU hog on
 # every core, deposits, orders, fills and withdrawals; asserts every one went through.

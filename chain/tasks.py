@@ -60,9 +60,18 @@ def _network(network_id: int) -> Network | None:
     return _chain_networks().filter(pk=network_id).first()
 
 
+def network_queue(network_id: int) -> dict[str, str]:
+    """apply_async's routing for a network's job: with CELERY_NETWORK_QUEUES, the queue
+    `chain-<network id>` (a worker serves a network by listening on it: `-Q
+    celery,chain-1`); else the default queue. Beat's fan-outs stay on the default."""
+    if settings.CELERY_NETWORK_QUEUES:
+        return {"queue": f"chain-{network_id}"}
+    return {}
+
+
 def _fan_out(task: Task[[int], None]) -> None:
     for network_id in _chain_networks().values_list("id", flat=True):
-        task.delay(network_id)
+        task.apply_async((network_id,), **network_queue(network_id))
 
 
 def _locked_run(lock: str, job: str, network_id: int, run: NetworkRun[_Result]) -> _Result | None:

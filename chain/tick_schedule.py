@@ -70,7 +70,7 @@ def tick_send(*, now: float | None = None) -> list[tuple[int, str]]:
                 continue
             if cache.add(_waiting_key(network_id, lane), now, timeout=WAITING_TTL_SECONDS):
                 cache.set(_sent_key(network_id, lane), now, STATE_TTL_SECONDS)
-                network_tick.delay(network_id, lane, now)
+                network_tick.apply_async((network_id, lane, now), **tasks.network_queue(network_id))
                 sent.append((network_id, lane))
     return sent
 

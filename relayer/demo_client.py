@@ -329,6 +329,20 @@ class DemoClient:
         self.show("filled", trades)
         return trades
 
+    def cancel(self, account: int, order_hash: str) -> dict:
+        """Cancels the account's order (delete_orders, signed over cancelHash)."""
+        nonce = self.nonce()
+        cancel_hash = hashing.cancel_hash(order_hash=order_hash, nonce=nonce)
+        request = {"orderHash": order_hash, "account": self.address(account), "nonce": str(nonce)}
+        message = {"orderHash": order_hash, "nonce": nonce}
+        answer = self.call(
+            "POST",
+            "/delete_orders",
+            {**request, **self.signed(account, cancel_hash, "Cancel", message)},
+        )
+        self.show("order cancelled", answer)
+        return answer
+
     def withdraw(self, account: int, symbol: str, amount: str, *, wait: bool = True) -> dict:
         """A signed withdrawal; waits until the worker has paid it on chain (COMPLETE)."""
         token = self.token(symbol)

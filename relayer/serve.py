@@ -34,6 +34,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "relayer.settings")
+    # Django's ASGI handler runs each request in a thread of its own (ThreadSensitiveContext):
+    # a connection kept past the request would never be used again nor closed, and under
+    # load the database refuses new ones ("too many clients"): one per request instead.
+    os.environ.setdefault("DATABASE_CONN_MAX_AGE", "0")
     uvicorn.run(
         "relayer.asgi:application",
         host=args.host,

@@ -1,5 +1,6 @@
 """One settings module, configured from the environment (see .env.example)."""
 
+import ipaddress
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -104,14 +105,24 @@ TEMPLATES = [
 
 # PostgreSQL in production and CI; a local SQLite file is the embedded default.
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'relayer.sqlite3'}")
+# Seconds a connection is kept between requests. relayer/serve.py (uvicorn) sets 0: under
+# ASGI each request runs in a thread of its own, and a kept connection would outlive it
+# unused (the server runs out of connections under load).
+DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
 try:
     # Health checks: a kept connection the server dropped (a restart, a failover, an idle
     # timeout) is replaced at the start of the next request instead of failing it.
     DATABASES = {
-        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+        "default": dj_database_url.parse(
+            DATABASE_URL, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True
+        )
     }
 except ValueError as error:
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {error}") from None
+if DATABASES["default"].get("OPTIONS", {}).get("host"):
+    # Hosts listed in the query string (libpq's multi-host failover, docs/deploying.md:
+    # `?host=a,b&port=5432,5432&target_session_attrs=read-write`) win over the URL's own.
+    DATABASES["default"]["HOST"] = DATABASES["default"]["PORT"] = ""
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's, with a health check that needs no round trip while the connection
     # is sound (relayer/postgres/base.py).
@@ -129,6 +140,29 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# A PostgreSQL standby for the public market reads (relayer/replica.py, docs/deploying.md):
+# unset, everything reads the primary. Above DATABASE_REPLICA_MAX_LAG_SECONDS of replay lag
+# (measured at most every DATABASE_REPLICA_LAG_CHECK_SECONDS per process) or while the
+# standby does not answer, those reads fall back to the primary.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL", "")
+DATABASE_REPLICA_MAX_LAG_SECONDS = env_int("DATABASE_REPLICA_MAX_LAG_SECONDS", 5, minimum=0)
+DATABASE_REPLICA_LAG_CHECK_SECONDS = env_int("DATABASE_REPLICA_LAG_CHECK_SECONDS", 1, minimum=0)
+if DATABASE_REPLICA_URL:
+    if DATABASES["default"]["ENGINE"] != "relayer.postgres":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs PostgreSQL as DATABASE_URL")
+    try:
+        DATABASES["replica"] = dj_database_url.parse(
+            DATABASE_REPLICA_URL, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True
+        )
+    except ValueError as error:
+        raise ImproperlyConfigured(f"DATABASE_REPLICA_URL is not a database URL: {error}") from None
+    DATABASES["replica"]["ENGINE"] = "relayer.postgres"
+    # Tests read the replica alias from the test database itself.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["relayer.replica.ReplicaRouter"]
+    # Before django-axes's, which stays last.
+    MIDDLEWARE.insert(len(MIDDLEWARE) - 1, "relayer.replica.PublicReadsMiddleware")
 
 # Redis for the cache and the Celery broker, in production and in `make run` (which starts
 # its own Redis on a unix socket in VAR_DIR: docs/runtime.md). Without REDIS_URL the web
@@ -157,6 +191,10 @@ else:
     CELERY_BROKER_URL = "memory://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {}
 CELERY_IMPORTS = ["chain.tick_schedule"]
+# Queues per network (chain/tasks.py network_queue): each network's chain jobs go to the
+# queue `chain-<network id>`, served by the workers started with `-Q celery,chain-<id>`
+# (docs/deploying.md); off, every job is on the default queue `celery`.
+CELERY_NETWORK_QUEUES = env_bool("CELERY_NETWORK_QUEUES", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -280,8 +318,23 @@ RATELIMIT_USE_CACHE = "default"
 RATELIMIT_FAIL_OPEN = True
 # Paths outside the API: never counted, never carry the headers.
 RATELIMIT_EXEMPT_PATHS = ["/admin/", "/static/", "/healthz", "/metrics"]
-# Behind N reverse proxies, the client is the N-th address from the right of X-Forwarded-For.
+# Behind N reverse proxies, the client is the N-th address from the right of X-Forwarded-For,
+# but only for a request whose connecting peer is one of RATELIMIT_TRUSTED_PROXY_ADDRESSES
+# (addresses or networks, comma-separated): anyone else's X-Forwarded-For is ignored and the
+# client is the socket's address (docs/deploying.md). The default covers loopback and the
+# private ranges a container network uses; name your proxies' addresses in production.
 RATELIMIT_TRUSTED_PROXIES = env_int("RATELIMIT_TRUSTED_PROXIES", 0, minimum=0)
+RATELIMIT_TRUSTED_PROXY_ADDRESSES = env_list(
+    "RATELIMIT_TRUSTED_PROXY_ADDRESSES",
+    ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"],
+)
+for _proxy in RATELIMIT_TRUSTED_PROXY_ADDRESSES:
+    try:
+        ipaddress.ip_network(_proxy.strip(), strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"RATELIMIT_TRUSTED_PROXY_ADDRESSES: {_proxy!r} is not an address or network"
+        ) from None
 # A client throttled more than BAN_AFTER times within BAN_WINDOW seconds is banned (418)
 # for BAN_BASE_SECONDS, doubling with each ban in a row up to BAN_MAX_SECONDS.
 RATELIMIT_BAN_AFTER = env_int("RATELIMIT_BAN_AFTER", 20, minimum=1)

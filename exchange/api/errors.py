@@ -9,6 +9,7 @@ in DOMAIN_ERRORS, and nowhere else; this module re-exports them for the API's ow
 """
 
 import logging
+import sys
 from collections.abc import Iterator
 from enum import IntEnum
 
@@ -178,12 +179,28 @@ def exception_handler(exc: Exception, context: dict) -> Response:
             type(exc).__name__,
         )
         return Response(
-            error_body(503, "Service unavailable: the database did not answer; retry"),
+            error_body(503, DATABASE_UNAVAILABLE),
             status=503,
             headers={"Retry-After": "1"},
         )
     logger.exception("event=unhandled_api_error view=%s", type(context.get("view")).__name__)
     return Response(error_body(500, "Internal server error"), status=500)
+
+
+DATABASE_UNAVAILABLE = "Service unavailable: the database did not answer; retry"
+
+
+def server_error(request) -> JsonResponse:
+    """handler500: an exception outside DRF's views (a middleware's query, the rate
+    limiter's first connection of a request) is the spec's JSON body; the database gone
+    (a failover, a restart) is a 503 to retry there too, as in the views."""
+    exc = sys.exception()
+    if isinstance(exc, OperationalError | InterfaceError):
+        logger.error("event=database_unavailable view=- error=%s", type(exc).__name__)
+        response = json_error_response(503, DATABASE_UNAVAILABLE)
+        response["Retry-After"] = "1"
+        return response
+    return json_error_response(500, "Internal server error")
 
 
 def json_error_response(http_status: int, reason: str) -> JsonResponse:

@@ -15,6 +15,7 @@ RATELIMIT_BAN_AFTER requests while throttled within RATELIMIT_BAN_WINDOW seconds
 is banned (418) for an escalating period (exchange/services/bans.py).
 """
 
+import functools
 import ipaddress
 import logging
 from collections.abc import Callable
@@ -58,13 +59,29 @@ def is_rate_limited_path(path: str) -> bool:
     return not any(path.startswith(prefix) for prefix in settings.RATELIMIT_EXEMPT_PATHS)
 
 
+@functools.lru_cache(maxsize=8)
+def _trusted_networks(addresses: tuple[str, ...]) -> tuple:
+    return tuple(ipaddress.ip_network(address.strip(), strict=False) for address in addresses)
+
+
+def is_trusted_proxy(peer: str) -> bool:
+    """Whether the connecting peer is one of RATELIMIT_TRUSTED_PROXY_ADDRESSES."""
+    try:
+        parsed = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    networks = _trusted_networks(tuple(settings.RATELIMIT_TRUSTED_PROXY_ADDRESSES))
+    return any(parsed in network for network in networks if network.version == parsed.version)
+
+
 def client_ip(request: HttpRequest) -> str:
-    """The client's address: REMOTE_ADDR, or behind RATELIMIT_TRUSTED_PROXIES proxies the
-    address the outermost trusted proxy saw (X-Forwarded-For, counted from the right).
+    """The client's address: REMOTE_ADDR, or, when that peer is a trusted proxy, behind
+    RATELIMIT_TRUSTED_PROXIES proxies the address the outermost one saw (X-Forwarded-For,
+    counted from the right). Anyone else's X-Forwarded-For changes nothing.
     An IPv6 client is its /64, as it usually holds the whole prefix."""
     address = request.META.get("REMOTE_ADDR", "") or "unknown"
     proxies = settings.RATELIMIT_TRUSTED_PROXIES
-    if proxies:
+    if proxies and is_trusted_proxy(address):
         hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
         hops = [hop for hop in hops if hop]
         if len(hops) >= proxies:

@@ -16,6 +16,7 @@ from exchange.services.operations import market_status_set, network_order_submis
 from exchange.services.trade_settlement import settlement_resume
 from exchange.services.withdrawal_retry import WithdrawalRetryRefused, withdrawal_retry
 from relayer.dashboard.figures import dashboard_get
+from relayer.replica import replica_state
 
 
 def _act(request: HttpRequest) -> None:
@@ -81,6 +82,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "title": "Operator dashboard",
         "statuses": MarketStatus.choices,
         "now": now,
+        "replica": replica_state(),
         **figures,
     }
     context.update(dashboard_charts_get(now=now, markets=figures["markets"]))

@@ -304,6 +304,27 @@ def test_behind_trusted_proxies_the_forwarded_client_is_counted(
     assert _fee_info(api, "10.9.9.9", HTTP_X_FORWARDED_FOR="198.51.100.8").status_code == 200
 
 
+def test_a_forged_forwarded_for_from_a_peer_that_is_no_proxy_changes_nothing(
+    api, network, settings, small_limits
+):
+    settings.RATELIMIT_TRUSTED_PROXIES = 1
+    settings.RATELIMIT_TRUSTED_PROXY_ADDRESSES = ["172.20.0.2/32"]
+    for i in range(2):
+        _fee_info(api, "203.0.113.50", HTTP_X_FORWARDED_FOR=f"198.51.100.{i}")
+    # Every forged address was the sender's own: its budget is spent whatever it claims.
+    assert _fee_info(api, "203.0.113.50", HTTP_X_FORWARDED_FOR="198.51.100.9").status_code == 429
+    # Through the configured proxy, the forwarded client is counted.
+    assert _fee_info(api, "172.20.0.2", HTTP_X_FORWARDED_FOR="198.51.100.9").status_code == 200
+
+
+def test_trusted_proxy_addresses_are_networks_of_either_family(settings):
+    settings.RATELIMIT_TRUSTED_PROXY_ADDRESSES = ["10.1.0.0/16", "fd00::/8"]
+    assert throttling.is_trusted_proxy("10.1.200.3") and throttling.is_trusted_proxy("fd12::1")
+    assert not throttling.is_trusted_proxy("10.2.0.1")
+    assert not throttling.is_trusted_proxy("::ffff:10.1.0.1")
+    assert not throttling.is_trusted_proxy("not-an-address")
+
+
 def test_with_the_cache_down_requests_are_served_with_the_headers(api, network, settings):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -42,6 +42,18 @@ def test_a_started_network_tick_lets_the_next_one_go_and_records_its_delay(netwo
     assert tick_schedule.tick_send(now=1001.0) == [(network.id, "deposits")]
 
 
+@pytest.mark.django_db
+def test_with_network_queues_each_network_tick_goes_to_its_networks_queue(network, settings):
+    settings.CELERY_NETWORK_QUEUES = True
+    queue = f"chain-{network.id}"
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        channel.queue_purge(queue), channel.queue_purge("celery")
+        tick_schedule.tick_send(now=1000.0)
+        # Both lanes' network ticks wait on the network's queue, none on the default.
+        assert (channel.queue_purge(queue), channel.queue_purge("celery") or 0) == (2, 0)
+
+
 def test_no_periodic_message_expires():
     from django.conf import settings
 

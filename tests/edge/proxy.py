@@ -42,11 +42,19 @@ def production_gunicorn(tmp_path: Path, **env: str) -> Iterator[Server]:
         yield server
 
 
-def nginx_conf(tmp_path: Path, *, listen: int, upstream: str) -> Path:
-    """docker/nginx.conf with the test's ports, and its temporary files under tmp_path."""
+def nginx_conf(
+    tmp_path: Path, *, listen: int, upstream: str | list[str], bind: str | None = None
+) -> Path:
+    """docker/nginx.conf with the test's ports (one upstream, or several web replicas),
+    and its temporary files under tmp_path; with `bind`, nginx connects to the upstreams
+    from that address (proxy_bind: the app's trusted proxy)."""
+    upstreams = [upstream] if isinstance(upstream, str) else upstream
+    servers = " ".join(f"server {address};" for address in upstreams)
     text = (ROOT / "docker" / "nginx.conf").read_text()
-    text = text.replace("server web:8000;", f"server {upstream};")
-    text = text.replace("server streams:8001;", f"server {upstream};")
+    text = text.replace("server web:8000;", servers)
+    text = text.replace("server streams:8001;", servers)
+    if bind is not None:
+        text = text.replace("http {\n", f"http {{\n    proxy_bind {bind};\n", 1)
     text = text.replace("listen 8000 default_server;", f"listen 127.0.0.1:{listen} default_server;")
     temp = tmp_path / "nginx-temp"
     temp.mkdir(exist_ok=True)
@@ -62,10 +70,12 @@ def nginx_conf(tmp_path: Path, *, listen: int, upstream: str) -> Path:
 
 
 @contextmanager
-def nginx_proxy(tmp_path: Path, upstream: str) -> Iterator[Server]:
+def nginx_proxy(
+    tmp_path: Path, upstream: str | list[str], *, bind: str | None = None
+) -> Iterator[Server]:
     binary = nginx_or_skip()
     port = free_port()
-    conf = nginx_conf(tmp_path, listen=port, upstream=upstream)
+    conf = nginx_conf(tmp_path, listen=port, upstream=upstream, bind=bind)
     command = [
         *(binary, "-p", str(tmp_path), "-c", str(conf), "-e", "stderr"),
         *("-g", f"daemon off; pid {tmp_path / 'nginx.pid'};"),
