@@ -94,25 +94,35 @@ def started(
         )
     server = Server(f"http://127.0.0.1:{port}", process, log_path)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, server.log()[-3000:]
-            try:
-                for _ in range(ready_requests):
-                    requests.get(server.url + "/helpers/return_contract_address", timeout=30)
-                break
-            except (requests.ConnectionError, requests.Timeout):
-                assert time.monotonic() < deadline, f"{name} did not start: {server.log()}"
-                time.sleep(0.1)
+        serving_wait(server, name=name, ready_requests=ready_requests)
         yield server
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        process_stop(process)
+
+
+def serving_wait(server: Server, *, name: str, ready_requests: int = 1) -> None:
+    """Waits (60 s at most) until `ready_requests` requests in a row are answered."""
+    deadline = time.monotonic() + 60
+    while True:
+        assert server.process.poll() is None, server.log()[-3000:]
+        try:
+            for _ in range(ready_requests):
+                requests.get(server.url + "/helpers/return_contract_address", timeout=30)
+            return
+        except (requests.ConnectionError, requests.Timeout):
+            assert time.monotonic() < deadline, f"{name} did not start: {server.log()}"
+            time.sleep(0.1)
+
+
+def process_stop(process: subprocess.Popen) -> None:
+    """Stops a process started in its own group: SIGTERM to the group, then SIGKILL."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 @contextlib.contextmanager

@@ -22,7 +22,7 @@ import requests
 
 from relayer.demo import ANVIL, CHAIN_ID, OPERATOR_ADDRESS, OPERATOR_KEY
 from relayer.ports import free_port
-from tests.edge.proxy import _stop, _wait_for
+from tests.reliability.servers import Server, process_stop, serving_wait
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -225,7 +225,7 @@ class Processes:
         else:
             argv = [PYTHON, "-m", "relayer.serve", "--host", "127.0.0.1", "--port", str(port)]
         web = self.spawn(name, argv, env, f"http://127.0.0.1:{port}")
-        _wait_for(web.url, web.process, web.log_path, tries=2)
+        serving_wait(Server(web.url, web.process, web.log_path), name=name, ready_requests=2)
         return web
 
     def worker(self, name: str, env: dict[str, str], queues: str) -> Process:
@@ -263,6 +263,6 @@ class Processes:
     def stop_all(self) -> None:
         for started in reversed(self.started):
             with contextlib.suppress(ProcessLookupError):
-                _stop(started.process)
+                process_stop(started.process)
         for cluster in self.clusters:
             cluster.stop()
