@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import TypedDict
 
 from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Max, Q
 from django.utils.safestring import SafeString
@@ -24,8 +25,18 @@ from exchange.models import (
     TransferKind,
     TransferStatus,
 )
-from exchange.selectors.dashboard import Context, MarketActivity
 from exchange.trading_math import to_human
+
+# What the dashboard's template reads: model rows and figures, not JSON.
+Context = dict[str, object]
+
+
+class MarketActivity(TypedDict):
+    market: Market
+    trades_24h: int
+    base_volume_24h: Decimal
+    quote_volume_24h: Decimal
+
 
 HOURS = 24
 CANDLE_PERIOD = 1800  # the 30-minute candles, two per hour: the hour's last close

@@ -31,20 +31,11 @@ from exchange.models import (
     TransferKind,
     TransferStatus,
 )
+from exchange.selectors.dashboard_charts import Context, MarketActivity
 from exchange.trading_math import to_human
 
 UNREACHABLE = "node unreachable"
 PROBLEM_ROWS = 20  # withdrawals listed for action per network
-
-# What the dashboard's template reads: model rows and figures, not JSON.
-Context = dict[str, object]
-
-
-class MarketActivity(TypedDict):
-    market: Market
-    trades_24h: int
-    base_volume_24h: Decimal
-    quote_volume_24h: Decimal
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from django.db import connections
 
 from chain.models import WatcherCursor
 from exchange.models import Transfer, TransferKind
-from exchange.services.deposit_records import deposit_confirm
+from exchange.services.deposit_records import deposits_confirm
 from exchange.streams.operator import watcher_moved
 from tests.exchange.test_operator_dashboard_browser import (  # noqa: F401 (fixtures)
     ARTIFACTS,
@@ -92,7 +92,7 @@ def test_the_dashboard_shows_trades_deposits_and_watcher_lag_as_they_commit(
             assert row.locator(".trades-24h").inner_text() == "0"
 
             in_thread(lambda: trades.extend(execute(network, [fill(taker, order, 1000 * ETH)])))
-            in_thread(lambda: deposit_confirm(deposit_id=deposit.id, block_hash=BLOCK))
+            in_thread(lambda: deposits_confirm(network=network, confirmed={BLOCK: [deposit.id]}))
             in_thread(lambda: watcher_moved(network_id=network.id, scanned_block=120, head=127))
 
             expect(row.locator(".trades-24h")).to_have_text("1", timeout=WAIT_MS)

@@ -4,10 +4,10 @@ status and the balance."""
 
 import pytest
 
-from chain import hashing
 from chain.client import ETHER
 from chain.tasks import deposits_watch, withdrawals_confirm
 from exchange.models import Transfer
+from exchange.protocol import hashing
 from tests.celery_worker import wait_for
 from tests.chain.contract import ONE, deposit_ether
 from tests.signing import next_nonce
