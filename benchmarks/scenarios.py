@@ -152,7 +152,7 @@ def _delete_orders(seeded: Seeded, seconds: float) -> list[Request]:
 
     count = int(WRITE_RATE_CEILING * seconds)
     by_address = {account.address: account for account in seeded.accounts}
-    open_orders = []
+    open_orders: list[tuple[str, str]] = []
     for market in ("ETH_TKB", "ETH_TKA"):
         open_orders += (
             Order.objects.filter(

@@ -186,7 +186,7 @@ def reuse(*, scale: float) -> Seeded | None:
 
 def _market_fill_hashes(markets: dict[str, int]) -> list[list[dict]]:
     """The create_trades_markets asks an earlier seed placed (the last ones of each market)."""
-    found = []
+    found: list[list[dict]] = []
     for name in sorted(markets):
         hashes = (
             Order.objects.filter(market_id=markets[name], status="OPEN", nonce__gte=MARKET_NONCE)

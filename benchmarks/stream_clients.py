@@ -165,7 +165,7 @@ async def main(host: str, port: int, path: str, count: int, out: str, names: lis
 def _complete(clients: list[Subscriber], last: list[int]) -> bool:
     """Every client has the last sequence of every channel (events arrive in order)."""
     for client in clients:
-        seen = {}
+        seen: dict[int, int] = {}
         for index in range(len(client.sequences) - 1, -1, -1):
             seen.setdefault(client.channels[index], client.sequences[index])
             if len(seen) == len(last):

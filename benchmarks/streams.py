@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -131,7 +132,8 @@ class _Uvicorn:
 
 def _subscribers(port: int, count: int, work_dir: Path, log) -> tuple[list, dict]:
     """The client processes, each connected and subscribed (or failed)."""
-    processes, ready = [], {"connected": 0, "failed": 0, "errors": []}
+    processes: list[tuple[subprocess.Popen[str], Path]] = []
+    ready: dict[str, Any] = {"connected": 0, "failed": 0, "errors": []}
     shares = [
         count // CLIENT_PROCESSES + (i < count % CLIENT_PROCESSES) for i in range(CLIENT_PROCESSES)
     ]
@@ -149,6 +151,7 @@ def _subscribers(port: int, count: int, work_dir: Path, log) -> tuple[list, dict
         )
         processes.append((process, out))
     for process, _out in processes:
+        assert process.stdout is not None
         _word, connected, failed, error = process.stdout.readline().split(" ", 3)
         ready["connected"] += int(connected)
         ready["failed"] += int(failed)

@@ -58,11 +58,11 @@ class ChainTickCollector:
     """relayer_chain_tick_delay_seconds and relayer_chain_tick_age_seconds per network
     and lane (chain/tick_schedule.py), read from the cache at scrape time."""
 
-    def describe(self):
+    def describe(self) -> Iterator[Metric]:
         yield GaugeMetricFamily("relayer_chain_tick_delay_seconds", "", labels=["network", "lane"])
         yield GaugeMetricFamily("relayer_chain_tick_age_seconds", "", labels=["network", "lane"])
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         # Imported here: tick_schedule reads chain.tasks, which a web process that
         # serves no scrape need not load.
         from chain.tick_schedule import tick_states

@@ -134,7 +134,7 @@ def claim(
     node_nonce = client.nonce(operator)
     with transaction.atomic():
         queued = set(
-            outbox.model.objects.select_for_update(of=("self",))
+            outbox.model._default_manager.select_for_update(of=("self",))
             .filter(id__in=[row_id for row_id, _ in batch], **outbox.queued)
             .values_list("id", flat=True)
         )
@@ -232,7 +232,7 @@ def broadcast_batch(
 
 def _mark_broadcast(outbox: OperatorOutbox, **rows: Any) -> None:
     """The node has the rows' transactions: their send is no longer unknown."""
-    outbox.model.objects.filter(**rows).update(
+    outbox.model._default_manager.filter(**rows).update(
         broadcast_at=timezone.now(), **{outbox.error_field: ""}
     )
 
@@ -242,7 +242,7 @@ def _send_rejected(
 ) -> None:
     # "already known" and the like: the next run finds out what the node has. The
     # reason stays visible in the admin (an operator account out of gas money, say).
-    outbox.model.objects.filter(id=row_id, transaction_hash=signed.hash).update(
+    outbox.model._default_manager.filter(id=row_id, transaction_hash=signed.hash).update(
         **{outbox.error_field: f"send rejected: {error}"[: outbox.error_length]}
     )
     logger.warning(
@@ -313,7 +313,7 @@ def _resign(outbox: OperatorOutbox, *, row: Any, client: ExchangeClient, operato
     node_nonce = client.nonce(operator)
     with transaction.atomic():
         locked = (
-            outbox.model.objects.select_for_update(of=("self",))
+            outbox.model._default_manager.select_for_update(of=("self",))
             .filter(id=row.id, transaction_hash=row.transaction_hash, **outbox.in_flight)
             .first()
         )
@@ -325,7 +325,7 @@ def _resign(outbox: OperatorOutbox, *, row: Any, client: ExchangeClient, operato
         signed = client.sign_offline(
             to=client.exchange_address, data=data, nonce=tx_nonce, terms=terms
         )
-        outbox.model.objects.filter(id=row.id).update(
+        outbox.model._default_manager.filter(id=row.id).update(
             operator_nonce=signed.nonce,
             raw_transaction="0x" + signed.raw.hex(),
             transaction_hash=signed.hash,

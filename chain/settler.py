@@ -37,6 +37,7 @@ network is mined. An operator can still halt a network's settlement by hand
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 
@@ -87,7 +88,7 @@ class SettleResult:
     halted: bool = False
 
 
-def trade_fields(trade: Trade) -> dict:
+def trade_fields(trade: Trade) -> dict[str, Any]:
     """The keyword arguments of ExchangeClient.prepare_trade for a trade: the maker's
     signed order and the taker's signed fill, with the fees the ledger charged (maker fee
     in the take token out of what the maker receives; taker and gas fees in the give token
@@ -178,7 +179,7 @@ class TradeOutbox(OperatorOutbox):
         )
         return False
 
-    def resign_fields(self) -> dict:
+    def resign_fields(self) -> dict[str, Any]:
         return {"gas_used": None, "block_number": None}
 
 

@@ -60,7 +60,11 @@ def _network(network_id: int) -> Network | None:
     return _chain_networks().filter(pk=network_id).first()
 
 
-def network_queue(network_id: int) -> dict[str, str]:
+class QueueOption(TypedDict, total=False):
+    queue: str
+
+
+def network_queue(network_id: int) -> QueueOption:
     """apply_async's routing for a network's job: with CELERY_NETWORK_QUEUES, the queue
     `chain-<network id>` (a worker serves a network by listening on it: `-Q
     celery,chain-1`); else the default queue. Beat's fan-outs stay on the default."""

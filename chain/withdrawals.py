@@ -10,6 +10,7 @@ released) only if the contract says the hash was not paid.
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
@@ -144,13 +145,13 @@ def _pending(withdrawal_id: int) -> Transfer | None:
     )
 
 
-def _withdraw_fields(withdrawal: Transfer) -> dict:
+def _withdraw_fields(withdrawal: Transfer) -> dict[str, Any]:
     """adminWithdraw's arguments for a withdrawal (all fixed when it was requested)."""
     return {
         "token": withdrawal.token.address,
         "amount": int(withdrawal.amount),
         "user": withdrawal.account,
-        "nonce": int(withdrawal.nonce),
+        "nonce": int(withdrawal.nonce or 0),  # a withdrawal always has its signed nonce
         "signature": withdrawal.signature,
         "fee": int(withdrawal.fee),
         "signature_type": withdrawal.signature_type,
@@ -166,7 +167,7 @@ def _refused(*, withdrawal_id: int, reason: str, client: ExchangeClient) -> str:
             error=f"waiting: {reason}"
         )
         return "deferred"
-    if "already withdrawn" in reason or client.withdrawn(withdrawal.hash):
+    if "already withdrawn" in reason or client.withdrawn(withdrawal.hash or ""):
         # Paid on chain but not here: an operator must reconcile; never release the hold.
         Transfer.objects.filter(id=withdrawal_id, status=TransferStatus.PENDING).update(
             error=f"the contract has paid this withdrawHash already: {reason}"
@@ -228,7 +229,7 @@ def _confirm_one(
             block_hash=receipt.block_hash,
         )
         return "completed" if done else None
-    if client.withdrawn(withdrawal.hash):
+    if client.withdrawn(withdrawal.hash or ""):
         _note(
             withdrawal.id,
             f"{withdrawal.transaction_hash} reverted but the contract has paid this "
@@ -270,7 +271,7 @@ class WithdrawalOutbox(OperatorOutbox):
         transfers_changed([withdrawal_id for withdrawal_id, _ in claimed])
 
     def done_on_chain(self, row: Transfer, client: ExchangeClient) -> bool:
-        return client.withdrawn(row.hash)
+        return client.withdrawn(row.hash or "")
 
     def done_elsewhere(self, row: Transfer) -> str:
         Transfer.objects.filter(id=row.id).update(
@@ -284,7 +285,7 @@ class WithdrawalOutbox(OperatorOutbox):
             withdrawal_fail(withdrawal_id=row.id, reason=f"refused by the contract: {reason}")
         return "waiting"
 
-    def resign_fields(self) -> dict:
+    def resign_fields(self) -> dict[str, Any]:
         return {"updated_at": timezone.now()}
 
     def resigned(self, row_id: int) -> None:

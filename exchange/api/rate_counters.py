@@ -16,6 +16,7 @@ cache's own (make_and_validate_key: its prefix and version), so cache.clear() cl
 
 import time
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache as memoize
 
@@ -86,7 +87,7 @@ def window_end(value: str, window: int, now: int) -> int:
 
 
 def count(
-    counters: list[Counter], peeks: list[Counter] = (), reads: list[str] = ()
+    counters: Sequence[Counter], peeks: Sequence[Counter] = (), reads: Sequence[str] = ()
 ) -> tuple[dict, list[Usage]]:
     """One more request on each counter, and what each peek would say with this request
     counted (nothing written there), in that order; with the cache entries `reads` (cache

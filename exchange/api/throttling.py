@@ -18,7 +18,7 @@ is banned (418) for an escalating period (exchange/services/bans.py).
 import functools
 import ipaddress
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from django.conf import settings
@@ -157,7 +157,7 @@ def _count(counters: list[Counter]) -> list[Usage]:
 
 
 def _ban_and_count(
-    clients: list[str], counters: list[Counter], moment: datetime, peeks: list[Counter] = ()
+    clients: list[str], counters: list[Counter], moment: datetime, peeks: Sequence[Counter] = ()
 ) -> tuple[ActiveBan | None, list[Usage]]:
     """The ban in force on any of `clients`, else one more request on each counter and
     what each of `peeks` would say with it counted: the cached ban states are read and
@@ -258,6 +258,7 @@ class RateLimitMiddleware:
             moment,
             peeks,
         )
+        response: HttpResponse
         if ban is not None:
             response = _banned(ban, moment)
             limit = min(limit for _, limit in counters)

@@ -11,7 +11,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.core.cache import cache
@@ -33,8 +33,9 @@ def ban_cache_key(client: str) -> str:
     return f"access:ban:{client}"
 
 
-def cache_call(method: str, *args, default=None):
-    """A cache call that degrades to the database when the cache is down (`default`)."""
+def cache_call(method: str, *args: object, default: object = None) -> Any:
+    """A cache call that degrades to the database when the cache is down (`default`); the
+    cache's own methods answer Any: whatever was stored."""
     try:
         return getattr(cache, method)(*args)
     except Exception:
@@ -45,7 +46,7 @@ def cache_call(method: str, *args, default=None):
 def api_key_find(*, raw_key: str) -> ApiKey | None:
     """The active key with this raw value, or None for an unknown or revoked one."""
     key_hash = api_key_hash(raw_key)
-    api_key = cache_call("get", api_key_cache_key(key_hash))
+    api_key: ApiKey | None = cache_call("get", api_key_cache_key(key_hash))
     if api_key is None:
         api_key = ApiKey.objects.filter(key_hash=key_hash, revoked_at__isnull=True).first()
         if api_key is not None:

@@ -5,13 +5,27 @@ the market row (rules_annotate), from an annotated row (rules_of) or on their ow
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TypedDict, TypeVar, cast
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import Model, OuterRef, QuerySet, Subquery
 from django.utils import timezone
+from django_stubs_ext import WithAnnotations
 
 from exchange.models import Market, MarketRules
+from exchange.records import Record
 
 _FIELDS = ("price_tick", "amount_step", "min_total", "max_open_orders")
+_M = TypeVar("_M", bound=Model)
+
+
+class RuleAnnotations(TypedDict):
+    """What rules_annotate adds to a market: its MarketRules fields in force, all None
+    when none is (the columns are NOT NULL, so one None means no rules)."""
+
+    rule_price_tick: Decimal | None
+    rule_amount_step: Decimal | None
+    rule_min_total: Decimal | None
+    rule_max_open_orders: int | None
 
 
 @dataclass(frozen=True)
@@ -21,7 +35,7 @@ class Rules:
     min_total: int = 0
     max_open_orders: int = 0
 
-    def as_api(self) -> dict:
+    def as_api(self) -> Record:
         tick = self.price_tick.normalize() if self.price_tick else Decimal(0)
         return {
             "priceTick": f"{tick:f}",
@@ -34,30 +48,34 @@ class Rules:
 NO_RULES = Rules()
 
 
-def rules_annotate(queryset, at: datetime | None = None, prefix: str = ""):
+def rules_annotate(
+    queryset: QuerySet[_M], at: datetime | None = None, prefix: str = ""
+) -> QuerySet[_M]:
     """Annotates each market (pk, or `prefix`market_id) with the rules in force at `at`."""
     at = at or timezone.now()
     ref = OuterRef(f"{prefix}market_id" if prefix else "pk")
     in_force = MarketRules.objects.filter(market=ref, effective_at__lte=at).order_by(
         "-effective_at"
     )
-    return queryset.annotate(
+    annotated: QuerySet[_M] = queryset.annotate(
         **{f"rule_{name}": Subquery(in_force.values(name)[:1]) for name in _FIELDS}
     )
+    return annotated
 
 
 def rules_of(market: Market) -> Rules:
     """The Rules an annotated market carries (read now if it was not annotated)."""
     if not hasattr(market, "rule_price_tick"):
         return rules_get(market)
-    row = market
+    # Annotated: rules_annotate's fields are there (checked just above).
+    row = cast("WithAnnotations[Market, RuleAnnotations]", market)
     if row.rule_price_tick is None:
         return NO_RULES
     return Rules(
         price_tick=Decimal(row.rule_price_tick),
-        amount_step=int(row.rule_amount_step),
-        min_total=int(row.rule_min_total),
-        max_open_orders=int(row.rule_max_open_orders),
+        amount_step=int(row.rule_amount_step or 0),
+        min_total=int(row.rule_min_total or 0),
+        max_open_orders=int(row.rule_max_open_orders or 0),
     )
 
 

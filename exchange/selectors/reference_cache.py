@@ -19,13 +19,14 @@ needs no invalidation.
 
 import logging
 import secrets
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Model, QuerySet
 from django.db.models.signals import post_delete, post_migrate, post_save
 from django.utils import timezone
 
@@ -33,11 +34,13 @@ from exchange.models import FeeSchedule, Market, MarketRules, Network, OrderSide
 from exchange.selectors.market_rules import NO_RULES, Rules
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
+_Row = TypeVar("_Row", bound=Model)
 
 GENERATION_KEY = "reference:generation"
 
 _kept: dict[Hashable, Any] = {}
-_state = {"generation": None}
+_state: dict[str, str | None] = {"generation": None}
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ class PairMarket:
         return _in_force(self.rules_history, at)
 
 
-def _cache_call(method: str, *args, default=None):
+def _cache_call(method: str, *args: object, default: object = None) -> Any:
     try:
         return getattr(cache, method)(*args)
     except Exception:
@@ -66,14 +69,14 @@ def _cache_call(method: str, *args, default=None):
 
 def _generation() -> str | None:
     """The shared generation token (a new one if none is set); None if the cache is down."""
-    token = _cache_call("get", GENERATION_KEY)
+    token: str | None = _cache_call("get", GENERATION_KEY)
     if token is None:
         _cache_call("add", GENERATION_KEY, secrets.token_hex(8), None)
         token = _cache_call("get", GENERATION_KEY)
     return token
 
 
-def _kept_or_load(key: Hashable, load: Callable[[], Any]) -> Any:
+def _kept_or_load(key: Hashable, load: Callable[[], _T]) -> _T:
     generation = _generation()
     if generation is None:
         return load()
@@ -81,7 +84,8 @@ def _kept_or_load(key: Hashable, load: Callable[[], Any]) -> Any:
         _kept.clear()
         _state["generation"] = generation
     if key in _kept:
-        return _kept[key]
+        kept: _T = _kept[key]
+        return kept
     row = load()
     if row is not None:
         # Only what exists is kept: made-up addresses or ids cannot grow a process.
@@ -89,7 +93,7 @@ def _kept_or_load(key: Hashable, load: Callable[[], Any]) -> Any:
     return row
 
 
-def reference_forget(**_kwargs) -> None:
+def reference_forget(**_kwargs: object) -> None:
     """Every process drops its kept rows on its next lookup: the token is deleted now and
     again after commit (a lookup between the two may have kept the old rows)."""
     _kept.clear()
@@ -115,7 +119,7 @@ def token_kept(network_id: int, address: str) -> Token | None:
     )
 
 
-def _markets_of(network_id: int) -> dict[tuple[str, str], tuple[Market, tuple]]:
+def _markets_of(network_id: int) -> dict[tuple[str, str], tuple[Market, tuple[MarketRules, ...]]]:
     """(base address, quote address) -> (market with base, quote and network, its rules
     history newest first), listed markets only: two queries."""
     markets = list(
@@ -155,11 +159,11 @@ def market_kept(market_id: int) -> Market | None:
     )
 
 
-def _rows_history(queryset) -> list:
+def _rows_history(queryset: QuerySet[_Row]) -> list[_Row]:
     return list(queryset.order_by("-effective_at"))
 
 
-def _in_force(history, at: datetime | None) -> Rules:
+def _in_force(history: Sequence[MarketRules], at: datetime | None) -> Rules:
     at = at or timezone.now()
     for row in history:
         if row.effective_at <= at:

@@ -8,6 +8,8 @@ the sums of the trades' base_amount (BASE) and quote_amount (QUOTE), in base uni
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -39,10 +41,10 @@ RETURNING {returning}
 
 @dataclass
 class _Bucket:
-    open: object
-    high: object
-    low: object
-    close: object
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
     base_volume: int
     quote_volume: int
     trade_count: int
@@ -119,7 +121,7 @@ def candles_published(*, market_id: int, trades: Sequence[Trade]) -> None:
     candles_changed(market_id, list(rows))
 
 
-def candles_upsert(*, market_id: int, trades: Sequence[Trade]) -> tuple[str, list] | None:
+def candles_upsert(*, market_id: int, trades: Sequence[Trade]) -> tuple[str, list[Any]] | None:
     """The PostgreSQL statement (sql, params) that adds trades of one market (their ids
     set) to their candles, as candles_record runs it; None without trades. The trade
     hot path runs it inside its one write statement (exchange/services/trades.py):
@@ -127,7 +129,7 @@ def candles_upsert(*, market_id: int, trades: Sequence[Trade]) -> tuple[str, lis
     buckets = _buckets(sorted(trades, key=lambda trade: trade.id))
     if not buckets:
         return None
-    params: list = []
+    params: list[Any] = []
     for (period, start), b in sorted(buckets.items()):
         params += [market_id, period, start, b.open, b.high, b.low, b.close]
         params += [b.base_volume, b.quote_volume, b.trade_count, b.first_trade_id, b.last_trade_id]
@@ -139,11 +141,13 @@ def candles_upsert(*, market_id: int, trades: Sequence[Trade]) -> tuple[str, lis
     return sql, params
 
 
-def _merge_by_orm(market_id: int, buckets: dict[tuple[int, int], _Bucket]) -> list[tuple]:
+def _merge_by_orm(
+    market_id: int, buckets: dict[tuple[int, int], _Bucket]
+) -> list[tuple[object, ...]]:
     """The embedded SQLite mode: writers are serialised, and Python keeps the sums
     exact (SQLite's arithmetic on NUMERIC columns would round big amounts). Returns the
     candles' (period, *CANDLE_RECORD_FIELDS)."""
-    merged = []
+    merged: list[tuple[object, ...]] = []
     for (period, start), b in sorted(buckets.items()):
         candle = Candle.objects.filter(
             market_id=market_id, period=period, bucket_start=start
@@ -167,7 +171,7 @@ def _merge_by_orm(market_id: int, buckets: dict[tuple[int, int], _Bucket]) -> li
     return merged
 
 
-def _returned(period: int, candle: Candle) -> tuple:
+def _returned(period: int, candle: Candle) -> tuple[object, ...]:
     return (period, *(getattr(candle, field) for field in CANDLE_RECORD_FIELDS))
 
 

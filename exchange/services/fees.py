@@ -88,7 +88,7 @@ def fees_roll_up(*, network: Network) -> int:
         # committed meanwhile waits for the next run.
         taken = _taken(network, token_ids)
         balance_changes(
-            (balances[(fee_account, token_id)], kind, int(amount), 0, reference)
+            (balances[(fee_account, token_id)], LedgerKind(kind), int(amount), 0, reference)
             for _id, token_id, kind, amount, reference in taken
         )
     return len(taken)

@@ -6,6 +6,7 @@ transactions that need the same balances can never deadlock.
 
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Model, Q
@@ -108,7 +109,7 @@ def _write(
     entries: list[LedgerEntry],
     updates: Sequence[tuple[Sequence[Model], Sequence[str]]] = (),
     inserts: Sequence[Sequence[Model]] = (),
-    statements: Sequence[tuple[str, list]] = (),
+    statements: Sequence[tuple[str, list[Any]]] = (),
 ) -> None:
     """The balances' new total and held and their entries (with the caller's other
     rows, if any): one statement on PostgreSQL."""
@@ -131,7 +132,7 @@ def balance_changes(
     *,
     updates: Sequence[tuple[Sequence[Model], Sequence[str]]] = (),
     inserts: Sequence[Sequence[Model]] = (),
-    statements: Sequence[tuple[str, list]] = (),
+    statements: Sequence[tuple[str, list[Any]]] = (),
 ) -> list[LedgerEntry]:
     """balance_change for many (balance, kind, total_delta, held_delta, reference), in
     order, with the same per-change refusal, written in one statement on PostgreSQL

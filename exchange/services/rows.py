@@ -42,7 +42,7 @@ def rows_write(
     *,
     updates: Sequence[tuple[Sequence[Model], Sequence[str]]] = (),
     inserts: Sequence[Sequence[Model]] = (),
-    statements: Sequence[tuple[str, list]] = (),
+    statements: Sequence[tuple[str, list[Any]]] = (),
 ) -> None:
     """Several rows_update (objects, fields), bulk inserts (their pks set, or kept if
     every object has one) and other data-modifying statements (sql, params; PostgreSQL
@@ -56,7 +56,7 @@ def rows_write(
         for objs, fields in updates:
             rows_update(objs, fields)
         for objs in inserts:
-            type(objs[0]).objects.bulk_create(objs)
+            type(objs[0])._default_manager.bulk_create(objs)
         return
     if not inserts:
         for objs, fields in updates:
@@ -78,7 +78,7 @@ def rows_write(
         parts.append(f"i{index} AS ({sql})")
         params += part_params
     returned = " UNION ALL ".join(
-        f"SELECT {index}, {connection.ops.quote_name(objs[0]._meta.pk.column)} FROM i{index}"
+        f"SELECT {index}, {connection.ops.quote_name(_column_name(_pk(objs[0])))} FROM i{index}"
         for index, objs in enumerate(inserts)
     )
     with connection.cursor() as cursor:
@@ -89,6 +89,13 @@ def rows_write(
         for obj, pk in zip(objs, pks, strict=True):
             obj.pk = pk
             obj._state.adding, obj._state.db = False, connection.alias
+
+
+def _pk(obj: Model) -> Field[Any, Any]:
+    pk = obj._meta.pk
+    if not isinstance(pk, Field):
+        raise ValueError(f"{obj._meta.db_table} has no primary key column")
+    return pk
 
 
 def _column(meta: Options[Model], name: str) -> Field[Any, Any]:
@@ -152,7 +159,7 @@ def _insert_sql(objs: Sequence[Model]) -> tuple[str, list[Any]]:
     return sql, params
 
 
-def prepared_fetchone(sql: str, params: dict) -> tuple | None:
+def prepared_fetchone(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
     """Runs one of the write hot paths' fixed statements (PostgreSQL) as a prepared
     statement of this connection and returns its first row.
 
@@ -173,12 +180,12 @@ def prepared_fetchone(sql: str, params: dict) -> tuple | None:
     return row
 
 
-def prepared_row(model: type[Model], where: str, params: dict) -> Model | None:
+def prepared_row(model: type[Model], where: str, params: dict[str, Any]) -> Model | None:
     """The one row of `model` matching `where` (SQL over its columns, named parameters),
     read by a prepared statement (prepared_fetchone), as a model instance; or None."""
     meta = model._meta
     fields = meta.concrete_fields
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    columns = ", ".join(connection.ops.quote_name(_column_name(field)) for field in fields)
     sql = f"SELECT {columns} FROM {connection.ops.quote_name(meta.db_table)} WHERE {where}"
     row = prepared_fetchone(sql, params)
     if row is None:
@@ -190,10 +197,10 @@ def prepared_row(model: type[Model], where: str, params: dict) -> Model | None:
     return model.from_db(connection.alias, [field.attname for field in fields], values)
 
 
-_model_converters: dict[type[Model], list] = {}
+_model_converters: dict[type[Model], list[tuple[int, Col, list[Any]]]] = {}
 
 
-def _converters(model: type[Model]) -> list[tuple[int, Col, list]]:
+def _converters(model: type[Model]) -> list[tuple[int, Col, list[Any]]]:
     """(column index, column, converters) as the ORM applies them to the driver's values
     (the backend's, then the field's from_db_value), for the columns that have any."""
     if model not in _model_converters:

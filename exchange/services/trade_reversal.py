@@ -66,7 +66,7 @@ def _reverse_legs(
 def trade_reverse(*, trade_id: int) -> Trade:
     """FAILED -> REVERSED with the trade's ledger legs undone; ReversalRefused otherwise."""
     network_id = Trade.objects.filter(id=trade_id).values_list("network_id", flat=True).first()
-    network = Network.objects.filter(id=network_id).first()
+    network = None if network_id is None else Network.objects.filter(id=network_id).first()
     if network is not None:
         fees_roll_up(network=network)  # the fees taken back are in the fee account's balance
     with transaction.atomic():

@@ -294,7 +294,7 @@ def _validation(id_, field: str, code: int, reason: str) -> str:
 # Channel parsing and the first frames -----------------------------------------------
 
 
-def _parse_channels(network, names, scope: dict) -> list[tuple[str, str, object]]:
+def _parse_channels(network, names, scope: dict) -> list[tuple[str, str, Market | None]]:
     """(channel as named in frames, kind, argument) for each name, or BadChannels.
     `operator` exists only for a staff member's connection (exchange/streams/operator.py)."""
     from exchange.api.errors import FieldError

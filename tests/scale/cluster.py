@@ -96,7 +96,9 @@ class Cluster:
 
     def value(self, query: str, dbname: str = "postgres"):
         with self.connect(dbname) as conn:
-            return conn.execute(query).fetchone()[0]
+            row = conn.execute(query).fetchone()
+            assert row is not None, query
+            return row[0]
 
     def url(self, dbname: str) -> str:
         return f"postgres://postgres@127.0.0.1:{self.port}/{dbname}"

@@ -177,7 +177,7 @@ class Exchange:
         from relayer.demo import _deploy_steps
         from tests.reliability.test_concurrency import raise_rate_limits
 
-        _deploy_steps(SimpleNamespace(rpc_url=self.node.url), call_command, io.StringIO())
+        _deploy_steps(SimpleNamespace(rpc_url=self.node.url), call_command, io.StringIO())  # type: ignore[arg-type]  # the steps read only rpc_url
         raise_rate_limits()
         from exchange.models import Network
 

@@ -76,7 +76,7 @@ class NetworkPageView(ExchangeView):
         return paginated_response(request, page, total, records)
 
 
-def _page_schema(name: str, item: type[serializers.Serializer], **text: str):
+def _page_schema(name: str, item: type[serializers.Serializer], *, summary: str, description: str):
     """The schema of a NetworkPageView's GET: get_<name>s, a page of `item`."""
     return extend_schema_view(
         get=extend_schema(
@@ -84,7 +84,8 @@ def _page_schema(name: str, item: type[serializers.Serializer], **text: str):
             tags=["reference"],
             parameters=[NETWORK_ID, *PAGE_PARAMETERS],
             responses={200: page_envelope(f"{name.title()}Page", item)},
-            **text,
+            summary=summary,
+            description=description,
         )
     )
 
