@@ -53,7 +53,7 @@ def _prune_batch(cutoff: datetime, size: int) -> int:
     with transaction.atomic():
         ids = list(
             StreamEvent.objects.filter(created_at__lt=cutoff)
-            .order_by("created_at")
+            .order_by("created_at", "id")
             .select_for_update(skip_locked=True)
             .values_list("id", flat=True)[:size]
         )
