@@ -13,7 +13,7 @@ from django.db.models import Model, Q
 from django.utils import timezone
 
 from exchange.models import Balance, LedgerEntry, LedgerKind, Network, Token
-from exchange.services.rows import rows_write
+from exchange.services.rows import as_saved, rows_write
 from exchange.streams.events import balances_changed
 
 BalanceKey = tuple[str, int]  # (account, token id)
@@ -119,6 +119,22 @@ def _write(
         statements=statements,
     )
     balances_changed(balances)
+
+
+def balance_returned(*, account: str, token_id: int, row: Sequence[Any]) -> Balance:
+    """The balance a hot path's statement changed and returned as (id, network id,
+    total, held): what its stream event needs, without a read."""
+    balance_id, network_id, total, held = row
+    return as_saved(
+        Balance(
+            id=balance_id,
+            network_id=network_id,
+            account=account,
+            token_id=token_id,
+            total=total,
+            held=held,
+        )
+    )
 
 
 def token_balance_lock(*, token: Token, account: str) -> Balance:

@@ -20,7 +20,6 @@ from django.utils import timezone
 from exchange.clock import now_ms
 from exchange.market_snapshots import market_data_changed
 from exchange.models import (
-    Balance,
     LedgerKind,
     Market,
     MarketStatus,
@@ -45,9 +44,14 @@ from exchange.services.errors import (
     NotFound,
     OrderSubmissionDisabled,
 )
-from exchange.services.ledger import balance_change, balance_changes, balances_lock
+from exchange.services.ledger import (
+    balance_change,
+    balance_changes,
+    balance_returned,
+    balances_lock,
+)
 from exchange.services.market_rules import open_orders_check, order_rules_check
-from exchange.services.rows import prepared_fetchone, prepared_row, rows_update
+from exchange.services.rows import as_saved, prepared_fetchone, prepared_row, rows_update
 from exchange.services.signing import signature_error, signed_message
 from exchange.streams.events import balances_changed, orders_changed
 
@@ -210,12 +214,20 @@ def order_place(
     except DomainError:
         _switches_check(market.id)
         raise
-    order = None
-    if placed.fast and connection.vendor == "postgresql":
-        order = _order_insert_fast(placed)
-    if order is None:
-        _switches_check(market.id)
-        order = _order_insert_orm(placed)
+    try:
+        order = None
+        if placed.fast and connection.vendor == "postgresql":
+            order = _order_insert_fast(placed)
+        if order is None:
+            _switches_check(market.id)
+            order = _order_insert_orm(placed)
+    except IntegrityError:
+        # A twin already placed (its hold was taken under the same balance lock, or on
+        # another network's row by a hash collision): the unique index refused this
+        # one and the transaction rolled back, hold and ledger entry with it.
+        if Order.objects.filter(hash=placed.hash).exists():
+            raise _duplicate(placed.hash) from None
+        raise
     logger.info("event=order_placed hash=%s account=%s side=%s", order.hash, account, side)
     return order
 
@@ -457,30 +469,17 @@ def _order_insert_fast(placed: _Placement) -> Order | None:
         "price": placed.price,
         "open": OrderStatus.OPEN.value,
     }
-    try:
-        with transaction.atomic():
-            row = prepared_fetchone(_PLACE_SQL, params)
-            if row is None:
-                return None
-            order_id, balance_id, network_id, total, held = row
-            order = placed.order(id=order_id, created_at=moment, updated_at=moment)
-            order._state.adding, order._state.db = False, connection.alias
-            balance = Balance(
-                id=balance_id,
-                network_id=network_id,
-                account=placed.account,
-                token_id=placed.give_token.id,
-                total=total,
-                held=held,
-            )
-            balances_changed([balance])
-            orders_changed([order], placed.market)
-            market_data_changed(network_id=placed.network.id, market_ids=[placed.market.id])
-    except IntegrityError:
-        # The unique index on the hash: a twin was placed first; nothing was written.
-        if Order.objects.filter(hash=placed.hash).exists():
-            raise _duplicate(placed.hash) from None
-        raise
+    with transaction.atomic():
+        row = prepared_fetchone(_PLACE_SQL, params)
+        if row is None:
+            return None
+        order = as_saved(placed.order(id=row[0], created_at=moment, updated_at=moment))
+        balance = balance_returned(
+            account=placed.account, token_id=placed.give_token.id, row=row[1:]
+        )
+        balances_changed([balance])
+        orders_changed([order], placed.market)
+        market_data_changed(network_id=placed.network.id, market_ids=[placed.market.id])
     return order
 
 
@@ -490,63 +489,55 @@ def _order_insert_orm(placed: _Placement) -> Order:
     network, account, give_token = placed.network, placed.account, placed.give_token
     guard = account_guard(network=network, accounts=[account])
     guard.read(account, give_token.address)
-    try:
-        with transaction.atomic():
-            key = (account, give_token.id)
-            keys = [key]
-            if placed.rules.max_open_orders:
-                # Both of the account's balances in the market: its placements on either
-                # side wait for each other, so the open-order count below cannot race.
-                keys.append((account, placed.take_token.id))
-            balance = balances_lock(network=network, keys=keys)[key]
-            # A twin of this order (same hash) is refused by the unique index on insert
-            # (below); here only when it is what left too little available.
-            if placed.give_amount > balance.available:
-                if Order.objects.filter(hash=placed.hash).exists():
-                    raise _duplicate(placed.hash)
-                raise FieldError(
-                    "giveAmount",
-                    FieldCode.OUT_OF_RANGE,
-                    f"giveAmount {placed.give_amount} is more than the available balance "
-                    f"{balance.available} of {give_token.symbol} ({give_token.address})",
-                )
-            escape_payable_check(
-                guard=guard,
+    with transaction.atomic():
+        key = (account, give_token.id)
+        keys = [key]
+        if placed.rules.max_open_orders:
+            # Both of the account's balances in the market: its placements on either
+            # side wait for each other, so the open-order count below cannot race.
+            keys.append((account, placed.take_token.id))
+        balance = balances_lock(network=network, keys=keys)[key]
+        # A twin of this order (same hash) is refused by the unique index on insert
+        # (below); here only when it is what left too little available.
+        if placed.give_amount > balance.available:
+            if Order.objects.filter(hash=placed.hash).exists():
+                raise _duplicate(placed.hash)
+            raise FieldError(
+                "giveAmount",
+                FieldCode.OUT_OF_RANGE,
+                f"giveAmount {placed.give_amount} is more than the available balance "
+                f"{balance.available} of {give_token.symbol} ({give_token.address})",
+            )
+        escape_payable_check(
+            guard=guard,
+            account=account,
+            token_id=give_token.id,
+            token_address=give_token.address,
+            amount=placed.give_amount,
+            field="giveAmount",
+            with_orders=True,
+        )
+        if placed.rules.max_open_orders:
+            # Live orders (an expired one not yet swept is off the book already).
+            open_count = Order.objects.filter(
+                market=placed.market,
                 account=account,
-                token_id=give_token.id,
-                token_address=give_token.address,
-                amount=placed.give_amount,
-                field="giveAmount",
-                with_orders=True,
+                status=OrderStatus.OPEN,
+                expiry_ms__gt=now_ms(),
+            ).count()
+            open_orders_check(
+                market=placed.market,
+                rules=placed.rules,
+                account=account,
+                open_count=open_count,
             )
-            if placed.rules.max_open_orders:
-                # Live orders (an expired one not yet swept is off the book already).
-                open_count = Order.objects.filter(
-                    market=placed.market,
-                    account=account,
-                    status=OrderStatus.OPEN,
-                    expiry_ms__gt=now_ms(),
-                ).count()
-                open_orders_check(
-                    market=placed.market,
-                    rules=placed.rules,
-                    account=account,
-                    open_count=open_count,
-                )
-            balance_change(
-                balance, kind=LedgerKind.HOLD, held_delta=placed.give_amount, reference=placed.hash
-            )
-            order = placed.order()
-            order.save(force_insert=True)
-            orders_changed([order], placed.market)
-            market_data_changed(network_id=network.id, market_ids=[placed.market.id])
-    except IntegrityError:
-        # A twin already placed (its hold was taken under the same balance lock, or on
-        # another network's row by a hash collision): the unique index refused this
-        # one and the transaction rolled back, hold and ledger entry with it.
-        if Order.objects.filter(hash=placed.hash).exists():
-            raise _duplicate(placed.hash) from None
-        raise
+        balance_change(
+            balance, kind=LedgerKind.HOLD, held_delta=placed.give_amount, reference=placed.hash
+        )
+        order = placed.order()
+        order.save(force_insert=True)
+        orders_changed([order], placed.market)
+        market_data_changed(network_id=network.id, market_ids=[placed.market.id])
     return order
 
 
@@ -710,17 +701,12 @@ def _order_cancel_fast(network: Network, order: Order) -> int | None:
         row = prepared_fetchone(_CANCEL_SQL, params)
         if row is None:
             return None
-        filled, released, balance_id, network_id, total, held = row
+        filled, released, balance_id = row[:3]
         order.filled = filled
         order.status, order.close_reason, order.updated_at = OrderStatus.CANCELLED, "", moment
         if balance_id is not None:
-            balance = Balance(
-                id=balance_id,
-                network_id=network_id,
-                account=order.account,
-                token_id=order.give_token_id,
-                total=total,
-                held=held,
+            balance = balance_returned(
+                account=order.account, token_id=order.give_token_id, row=row[2:]
             )
             balances_changed([balance])
         orders_changed([order])

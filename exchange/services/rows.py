@@ -3,7 +3,7 @@
 import re
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from django.db import connection
@@ -12,6 +12,7 @@ from django.db.models.expressions import Col, DatabaseDefault
 from django.db.models.options import Options
 
 _MODIFIERS = re.compile(r"\(.*?\)")
+_M = TypeVar("_M", bound=Model)
 
 
 def rows_update(objs: Sequence[Model], fields: Sequence[str]) -> None:
@@ -28,14 +29,6 @@ def rows_update(objs: Sequence[Model], fields: Sequence[str]) -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute(*_update_sql(objs, fields))
-
-
-def rows_update_and_insert(
-    objs: Sequence[Model], fields: Sequence[str], new: Sequence[Model]
-) -> None:
-    """rows_update(objs, fields), then the `new` objects inserted (their pks set), like
-    bulk_create: on PostgreSQL in one statement (rows_write)."""
-    rows_write(updates=[(objs, fields)], inserts=[new])
 
 
 def rows_write(
@@ -88,7 +81,14 @@ def rows_write(
         pks = [pk for part, pk in rows if part == index]
         for obj, pk in zip(objs, pks, strict=True):
             obj.pk = pk
-            obj._state.adding, obj._state.db = False, connection.alias
+            as_saved(obj)
+
+
+def as_saved(obj: _M) -> _M:
+    """Marks an instance built from a row a statement has just written as a saved one
+    (the ORM then updates it rather than inserting it again)."""
+    obj._state.adding, obj._state.db = False, connection.alias
+    return obj
 
 
 def _pk(obj: Model) -> Field[Any, Any]:

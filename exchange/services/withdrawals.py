@@ -15,7 +15,6 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from exchange.models import (
-    Balance,
     LedgerKind,
     Network,
     Token,
@@ -31,8 +30,13 @@ from exchange.services.account_guard import account_guard, escape_payable_check
 from exchange.services.chain_jobs import withdrawal_dispatch_nudge
 from exchange.services.direct_withdrawals import shortfalls_repay
 from exchange.services.errors import FieldCode, FieldError, Invalid
-from exchange.services.ledger import balance_change, balances_lock, token_balance_lock
-from exchange.services.rows import prepared_fetchone
+from exchange.services.ledger import (
+    balance_change,
+    balance_returned,
+    balances_lock,
+    token_balance_lock,
+)
+from exchange.services.rows import as_saved, prepared_fetchone
 from exchange.services.signing import signed_message, signer_verified
 from exchange.streams.events import balances_changed, transfer_created, transfers_changed
 
@@ -272,9 +276,8 @@ def _withdrawal_hold_fast(request: _Request, signature_type: str) -> Transfer | 
         row = prepared_fetchone(_HOLD_SQL, params)
         if row is None:
             return None
-        transfer_id, balance_id, network_id, total, held = row
         withdrawal = Transfer(
-            id=transfer_id,
+            id=row[0],
             network=request.network,
             kind=TransferKind.WITHDRAWAL,
             account=request.account,
@@ -288,20 +291,11 @@ def _withdrawal_hold_fast(request: _Request, signature_type: str) -> Transfer | 
             created_at=moment,
             updated_at=moment,
         )
-        withdrawal._state.adding, withdrawal._state.db = False, connection.alias
+        as_saved(withdrawal)
         # The events in the ORM path's order: the transfer, then the balance.
         transfer_created(withdrawal)
         balances_changed(
-            [
-                Balance(
-                    id=balance_id,
-                    network_id=network_id,
-                    account=request.account,
-                    token_id=request.token.id,
-                    total=total,
-                    held=held,
-                )
-            ]
+            [balance_returned(account=request.account, token_id=request.token.id, row=row[1:])]
         )
         network_id = request.network.id
         transaction.on_commit(lambda: withdrawal_dispatch_nudge(network_id), robust=True)

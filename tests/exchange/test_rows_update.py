@@ -1,5 +1,5 @@
 """rows_update writes exactly the fields named of exactly the rows given (amounts up to
-2^256-1 included), on PostgreSQL in one statement; rows_update_and_insert adds new rows
+2^256-1 included), on PostgreSQL in one statement; rows_write adds new rows
 in the same statement, all or nothing."""
 
 from datetime import UTC, datetime
@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from exchange.models import Balance, FeeAccrual, LedgerEntry, LedgerKind
 from exchange.models.fields import UINT256_MAX
-from exchange.services.rows import rows_update, rows_update_and_insert, rows_write
+from exchange.services.rows import rows_update, rows_write
 from tests.factories import TokenFactory
 
 pytestmark = pytest.mark.django_db
@@ -69,7 +69,7 @@ def test_an_update_and_an_insert_go_in_one_statement_and_the_new_rows_get_their_
     ]
 
     with CaptureQueriesContext(connection) as captured:
-        rows_update_and_insert([balance], ["total", "updated_at"], entries)
+        rows_write(updates=[([balance], ["total", "updated_at"])], inserts=[entries])
 
     if connection.vendor == "postgresql":
         assert len(captured.captured_queries) == 1
@@ -97,7 +97,7 @@ def test_a_violated_constraint_writes_neither(network):
         held_after=5,
     )
     with pytest.raises(IntegrityError), transaction.atomic():
-        rows_update_and_insert([balance], ["held"], [entry])
+        rows_write(updates=[([balance], ["held"])], inserts=[[entry]])
     balance.refresh_from_db()
     assert balance.held == 0
     assert not LedgerEntry.objects.exists()
@@ -118,7 +118,7 @@ def test_a_value_too_long_for_its_column_is_refused_not_cut(network):
     )
     balance.total = 1
     with pytest.raises(DataError), transaction.atomic():
-        rows_update_and_insert([balance], ["total"], [entry])
+        rows_write(updates=[([balance], ["total"])], inserts=[[entry]])
     assert not LedgerEntry.objects.exists()
 
 
