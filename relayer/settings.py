@@ -315,7 +315,6 @@ SPECTACULAR_SETTINGS = {
 # Rate limits (exchange/api/throttling.py): counters in the shared cache
 # (exchange/api/rate_counters.py); the limits per cost class are RateLimitPolicy rows.
 RATELIMIT_USE_CACHE = "default"
-RATELIMIT_FAIL_OPEN = True
 # Paths outside the API: never counted, never carry the headers.
 RATELIMIT_EXEMPT_PATHS = ["/admin/", "/static/", "/healthz", "/metrics"]
 # Behind N reverse proxies, the client is the N-th address from the right of X-Forwarded-For,

@@ -278,9 +278,9 @@ class RateLimitMiddleware:
                 response = self.get_response(request)
             finally:
                 verified_signers_untrack()
-            if api_key is None and response.status_code < 400:
-                for signer in sorted(signers):
-                    _count([_counter(cost_class, f"account:{signer}", limits)])
+            if api_key is None and response.status_code < 400 and signers:
+                # Every signer's account counted in one cache round trip.
+                _count([_counter(cost_class, f"account:{s}", limits) for s in sorted(signers)])
         if tightest is None:
             limit = min(limit for _, limit in counters)
             tightest = Usage(limit, 0, limits.window_seconds)
