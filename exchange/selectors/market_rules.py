@@ -35,6 +35,16 @@ class Rules:
     min_total: int = 0
     max_open_orders: int = 0
 
+    @classmethod
+    def of(cls, row: MarketRules) -> "Rules":
+        """The rules a MarketRules row sets."""
+        return cls(
+            price_tick=Decimal(row.price_tick),
+            amount_step=int(row.amount_step),
+            min_total=int(row.min_total),
+            max_open_orders=int(row.max_open_orders),
+        )
+
     def as_api(self) -> Record:
         tick = self.price_tick.normalize() if self.price_tick else Decimal(0)
         return {
@@ -81,11 +91,4 @@ def rules_of(market: Market) -> Rules:
 
 def rules_get(market: Market, at: datetime | None = None) -> Rules:
     rules = MarketRules.objects.in_force(market, at)
-    if rules is None:
-        return NO_RULES
-    return Rules(
-        price_tick=Decimal(rules.price_tick),
-        amount_step=int(rules.amount_step),
-        min_total=int(rules.min_total),
-        max_open_orders=int(rules.max_open_orders),
-    )
+    return NO_RULES if rules is None else Rules.of(rules)

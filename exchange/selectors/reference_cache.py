@@ -1,6 +1,5 @@
 """Reference rows kept per process for the write hot paths (issue #20): networks,
-tokens, markets (with their base and quote), the markets' rules and the networks' fee
-schedules.
+tokens and markets (with their base and quote and the markets' rules).
 
 Invalidation is the mechanism API keys and bans use (exchange/selectors/access.py): the
 shared cache (Redis) holds a generation token; every change an operator makes to a
@@ -13,8 +12,9 @@ nothing is kept: every lookup reads the database.
 What must be fresh is not kept here: a market's status and the network's kill switch
 (order_submission_enabled) are read with the write that depends on them (the services'
 fast statements, or their ORM path). Rules and fee schedules are kept as their whole
-history and the one in force is chosen at each call, so a schedule taking effect later
-needs no invalidation.
+history and the one in force is chosen at each call, so rules taking effect later need
+no invalidation. (A trade reads its fee schedule and rules inside its market lock query:
+no round trip of their own to save.)
 """
 
 import logging
@@ -26,16 +26,14 @@ from typing import Any, TypeVar
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Model, QuerySet
 from django.db.models.signals import post_delete, post_migrate, post_save
 from django.utils import timezone
 
-from exchange.models import FeeSchedule, Market, MarketRules, Network, OrderSide, Token
+from exchange.models import Market, MarketRules, Network, OrderSide, Token
 from exchange.selectors.market_rules import NO_RULES, Rules
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
-_Row = TypeVar("_Row", bound=Model)
 
 GENERATION_KEY = "reference:generation"
 
@@ -103,13 +101,6 @@ def reference_forget(**_kwargs: object) -> None:
         transaction.on_commit(lambda: _cache_call("delete", GENERATION_KEY))
 
 
-def network_kept(network_id: int) -> Network | None:
-    """The network (enabled or not), or None."""
-    return _kept_or_load(
-        ("network", network_id), lambda: Network.objects.filter(pk=network_id).first()
-    )
-
-
 def token_kept(network_id: int, address: str) -> Token | None:
     """The network's token at `address` (listed or not), or None."""
     address = address.lower()
@@ -159,43 +150,14 @@ def market_kept(market_id: int) -> Market | None:
     )
 
 
-def _rows_history(queryset: QuerySet[_Row]) -> list[_Row]:
-    return list(queryset.order_by("-effective_at"))
-
-
 def _in_force(history: Sequence[MarketRules], at: datetime | None) -> Rules:
     at = at or timezone.now()
-    for row in history:
-        if row.effective_at <= at:
-            return Rules(
-                price_tick=row.price_tick,
-                amount_step=int(row.amount_step),
-                min_total=int(row.min_total),
-                max_open_orders=int(row.max_open_orders),
-            )
-    return NO_RULES
-
-
-def rules_in_force(market_id: int, at: datetime | None = None) -> Rules:
-    """The market's rules in force at `at` (now), as market_rules.rules_get."""
-    history = _kept_or_load(
-        ("rules", market_id), lambda: _rows_history(MarketRules.objects.filter(market_id=market_id))
-    )
-    return _in_force(history, at)
-
-
-def fee_schedule_in_force(network_id: int, at: datetime | None = None) -> FeeSchedule | None:
-    """The network's fee schedule in force at `at` (now), as FeeSchedule.objects.in_force."""
-    at = at or timezone.now()
-    history = _kept_or_load(
-        ("fees", network_id),
-        lambda: _rows_history(FeeSchedule.objects.filter(network_id=network_id)),
-    )
-    return next((row for row in history if row.effective_at <= at), None)
+    row = next((row for row in history if row.effective_at <= at), None)
+    return NO_RULES if row is None else Rules.of(row)
 
 
 post_migrate.connect(reference_forget, dispatch_uid="reference_forget_on_flush")
-for _model in (Network, Token, Market, MarketRules, FeeSchedule):
+for _model in (Network, Token, Market, MarketRules):
     post_save.connect(reference_forget, sender=_model, dispatch_uid=f"reference_{_model.__name__}")
     post_delete.connect(
         reference_forget, sender=_model, dispatch_uid=f"reference_del_{_model.__name__}"

@@ -28,8 +28,8 @@ def market_status_set(*, market: Market, status: MarketStatus, operator: str) ->
 def network_order_submission_set(*, network: Network, enabled: bool, operator: str) -> None:
     network = Network.objects.select_for_update().get(pk=network.pk)
     network.order_submission_enabled = enabled
+    # The save tells every cache keyed on the network (the API's, the reference rows').
     network.save(update_fields=["order_submission_enabled", "updated_at"])
-    reference_forget()
     logger.info(
         "event=order_submission_set network=%s enabled=%s operator=%s",
         network.pk,

@@ -2,19 +2,16 @@
 while nothing changes, dropped by every process as soon as an operator changes one."""
 
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from exchange.models import FeeSchedule, MarketRules, OrderSide, Token
+from exchange.models import MarketRules, OrderSide, Token
 from exchange.selectors import reference_cache
 from exchange.selectors.reference_cache import (
     GENERATION_KEY,
-    fee_schedule_in_force,
     market_of_pair,
-    rules_in_force,
     token_kept,
 )
 
@@ -63,21 +60,14 @@ def test_a_delisted_token_leaves_its_markets(network, market):
     assert market_of_pair(network.id, market.base.address, market.quote.address) is None
 
 
-def test_rules_and_fees_in_force_are_chosen_at_each_call(network, market):
+def test_the_rules_in_force_are_chosen_at_each_call(network, market):
     now = timezone.now()
     MarketRules.objects.create(market=market, amount_step=10, effective_at=now - timedelta(1))
     MarketRules.objects.create(market=market, amount_step=20, effective_at=now + timedelta(1))
-    FeeSchedule.objects.create(
-        network=network,
-        maker_fee=Decimal("0.001"),
-        taker_fee=Decimal("0.002"),
-        effective_at=now + timedelta(1),
-    )
-    assert rules_in_force(market.id, now).amount_step == 10
-    assert rules_in_force(market.id, now + timedelta(2)).amount_step == 20
-    assert rules_in_force(market.id, now - timedelta(2)).amount_step == 0
-    assert fee_schedule_in_force(network.id, now) is None
-    assert fee_schedule_in_force(network.id, now + timedelta(2)).taker_fee == Decimal("0.002")
+    pair = market_of_pair(network.id, market.base.address, market.quote.address)
+    assert pair.rules(now).amount_step == 10
+    assert pair.rules(now + timedelta(2)).amount_step == 20
+    assert pair.rules(now - timedelta(2)).amount_step == 0
 
 
 def test_unknown_keys_are_not_kept(network, django_assert_num_queries):
