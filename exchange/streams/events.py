@@ -15,7 +15,7 @@ from exchange.streams.outbox import channel_key, emit, emit_later
 
 TRADE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 _token_addresses: dict[int, str] = {}
-_market_names: dict[int, str] = {}
+# market id -> (network id, name, base decimals, quote decimals)
 _market_facts_memo: dict[int, tuple[int, str, int, int]] = {}
 
 
@@ -30,8 +30,8 @@ def token_address(token_id: int) -> str:
 
 
 def market_name(market) -> str:
-    """The name of the market in hand; its tokens' addresses refresh the memo too."""
-    _market_names[market.id] = market.name
+    """The name of the market in hand; its facts and its tokens' addresses refresh the
+    memos too."""
     _token_addresses[market.base_id] = market.base.address
     _token_addresses[market.quote_id] = market.quote.address
     _market_facts_memo[market.id] = (
@@ -47,7 +47,6 @@ def memos_clear(**_kwargs) -> None:
     """Forgets every memo: a token or market changed, or the tables were emptied (a test
     database flushed reuses ids)."""
     _token_addresses.clear()
-    _market_names.clear()
     _market_facts_memo.clear()
 
 
@@ -57,10 +56,7 @@ for _model in ("exchange.Token", "exchange.Market"):
 
 
 def _market_name_of(market_id: int) -> str:
-    name = _market_names.get(market_id)
-    if name is None:
-        name = market_name(_market(market_id))
-    return name
+    return _market_facts(market_id)[1]
 
 
 def _market(market_id: int):
