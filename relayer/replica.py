@@ -77,9 +77,12 @@ def replica_lag_seconds() -> float | None:
     return lag
 
 
-def replica_usable() -> bool:
-    lag = replica_lag_seconds()
+def _within_bound(lag: float | None) -> bool:
     return lag is not None and lag <= settings.DATABASE_REPLICA_MAX_LAG_SECONDS
+
+
+def replica_usable() -> bool:
+    return _within_bound(replica_lag_seconds())
 
 
 def replica_state() -> dict | None:
@@ -90,7 +93,7 @@ def replica_state() -> dict | None:
     return {
         "lag": lag,
         "bound": settings.DATABASE_REPLICA_MAX_LAG_SECONDS,
-        "serving": lag is not None and lag <= settings.DATABASE_REPLICA_MAX_LAG_SECONDS,
+        "serving": _within_bound(lag),
     }
 
 
