@@ -30,7 +30,7 @@ contract Exchange {
     uint8 public constant SIGNATURE_ETH_SIGN = 0;
     uint8 public constant SIGNATURE_EIP712 = 1;
 
-    /// EIP-712: the domain and the struct types (chain/typed_data.py has the same strings).
+    /// EIP-712: the domain and the struct types (exchange/protocol/typed_data.py has the same strings).
     bytes32 private constant DOMAIN_TYPEHASH = keccak256(
         "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
     );
