@@ -52,9 +52,13 @@ def chain_deployment(anvil) -> Deployment:
 
 
 def _head(node) -> tuple[int, str | None]:
+    """The head's number and hash; the hash is None if the node cannot serve the head block
+    or the one below it (the broken state seen after evm_revert)."""
     number = int(node.rpc("eth_blockNumber"), 16)
-    block = node.rpc("eth_getBlockByNumber", [hex(number), False])
-    return number, block["hash"] if block else None
+    blocks = [
+        node.rpc("eth_getBlockByNumber", [hex(n), False]) for n in {number, max(0, number - 1)}
+    ]
+    return number, blocks[0]["hash"] if all(blocks) else None
 
 
 def _redeploy(deployment: Deployment) -> None:
@@ -81,7 +85,11 @@ def deployed_number(chain_deployment: Deployment) -> int:
 @pytest.fixture
 def deployment(request, chain_deployment: Deployment, deployed_number: int):
     node = chain_deployment.node
-    snapshot, before = node.snapshot(), _head(node)
+    before = _head(node)
+    if before[1] is None:
+        _replace_broken_node(chain_deployment, f"before {request.node.nodeid}", before)
+        before = _head(node)
+    snapshot = node.snapshot()
     try:
         yield chain_deployment
     finally:
@@ -91,14 +99,17 @@ def deployment(request, chain_deployment: Deployment, deployed_number: int):
         except RuntimeError as error:
             after = (-1, str(error))
         if after != before:
-            warnings.warn(
-                f"anvil came back from evm_revert after {request.node.nodeid} at {after},"
-                f" not at its snapshot {before}: a fresh node replaces it",
-                stacklevel=1,
-            )
-            _redeploy(chain_deployment)
+            _replace_broken_node(chain_deployment, f"after {request.node.nodeid}", after)
             # Chain state set up outside this test (a module's snapshot) is gone with it.
             assert before[0] == deployed_number, "a module-scoped chain fixture lost its state"
+
+
+def _replace_broken_node(deployment: Deployment, when: str, head: tuple[int, str | None]) -> None:
+    warnings.warn(
+        f"anvil's chain was broken {when} (head {head}): a fresh node replaces it",
+        stacklevel=2,
+    )
+    _redeploy(deployment)
 
 
 @pytest.fixture
