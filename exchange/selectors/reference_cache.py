@@ -37,8 +37,11 @@ _T = TypeVar("_T")
 
 GENERATION_KEY = "reference:generation"
 
-_kept: dict[Hashable, Any] = {}
-_state: dict[str, str | None] = {"generation": None}
+# generation -> the rows read under it. Only the newest generation's rows are ever read
+# again; a request thread that read the token before an operator's change may still file
+# a row under the old token, where no later lookup looks (keeping one dict per process
+# and a "current generation" beside it let such a row outlive the change).
+_kept: dict[str, dict[Hashable, Any]] = {}
 
 
 @dataclass(frozen=True)
@@ -78,16 +81,18 @@ def _kept_or_load(key: Hashable, load: Callable[[], _T]) -> _T:
     generation = _generation()
     if generation is None:
         return load()
-    if generation != _state["generation"]:
+    rows = _kept.get(generation)
+    if rows is None:
+        rows = {}
         _kept.clear()
-        _state["generation"] = generation
-    if key in _kept:
-        kept: _T = _kept[key]
+        _kept[generation] = rows
+    if key in rows:
+        kept: _T = rows[key]
         return kept
     row = load()
     if row is not None:
         # Only what exists is kept: made-up addresses or ids cannot grow a process.
-        _kept[key] = row
+        rows[key] = row
     return row
 
 
@@ -95,7 +100,6 @@ def reference_forget(**_kwargs: object) -> None:
     """Every process drops its kept rows on its next lookup: the token is deleted now and
     again after commit (a lookup between the two may have kept the old rows)."""
     _kept.clear()
-    _state["generation"] = None
     _cache_call("delete", GENERATION_KEY)
     if transaction.get_connection().in_atomic_block:
         transaction.on_commit(lambda: _cache_call("delete", GENERATION_KEY))

@@ -75,4 +75,23 @@ def test_unknown_keys_are_not_kept(network, django_assert_num_queries):
     assert token_kept(network.id, unknown) is None
     with django_assert_num_queries(1):
         assert token_kept(network.id, unknown) is None
-    assert ("token", network.id, unknown) not in reference_cache._kept
+    assert all(
+        ("token", network.id, unknown) not in rows for rows in reference_cache._kept.values()
+    )
+
+
+def test_a_row_read_before_an_operator_change_is_never_served_after_it(network, token):
+    """Two request threads of one process: the first reads the generation, then its row;
+    meanwhile an operator renames the token and the second thread looks it up under the
+    new generation. The first thread's old row must not become what later lookups see."""
+    key = ("token", network.id, token.address)
+
+    def load_while_the_operator_renames_it():
+        old = Token.objects.get(pk=token.pk)
+        Token.objects.filter(pk=token.pk).update(symbol="NEW")
+        cache.delete(GENERATION_KEY)  # the operator's replica forgets the generation
+        assert token_kept(network.id, token.address).symbol == "NEW"  # the second thread
+        return old
+
+    assert reference_cache._kept_or_load(key, load_while_the_operator_renames_it).symbol != "NEW"
+    assert token_kept(network.id, token.address).symbol == "NEW"
