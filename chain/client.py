@@ -60,6 +60,7 @@ TRADE_TYPES = (
 TRADE_SELECTOR = keccak(f"trade({','.join(TRADE_TYPES)})".encode())[:4]
 DEPOSIT_TOPIC = "0x" + keccak(DEPOSIT_EVENT.encode()).hex()
 WITHDRAW_TOPIC = "0x" + keccak(WITHDRAW_EVENT.encode()).hex()
+_BALANCE_TOPICS = {"Deposit": DEPOSIT_TOPIC, "Withdraw": WITHDRAW_TOPIC}
 TRADE_TOPIC = "0x" + keccak(TRADE_EVENT.encode()).hex()
 
 
@@ -102,7 +103,10 @@ class Receipt:
 
 
 @dataclass(frozen=True)
-class DepositLog:
+class BalanceLog:
+    """A Deposit or a Withdraw event: the contract logs both as (token, user, amount,
+    balance)."""
+
     token: str
     user: str
     amount: int
@@ -112,6 +116,10 @@ class DepositLog:
     transaction_hash: str
     log_index: int
     removed: bool
+
+
+DepositLog = BalanceLog
+WithdrawLog = BalanceLog
 
 
 @dataclass(frozen=True)
@@ -323,7 +331,12 @@ class ExchangeClient:
         return bool(self._call("Exchange", self._exchange(), "admins", _checksum(address)))
 
     def deposit_logs(self, from_block: int, to_block: int) -> list[DepositLog]:
-        """The exchange's Deposit events in [from_block, to_block], oldest first.
+        """The exchange's Deposit events in [from_block, to_block], oldest first."""
+        return self.balance_logs("Deposit", from_block, to_block)
+
+    def balance_logs(self, event: str, from_block: int, to_block: int) -> list[BalanceLog]:
+        """The exchange's `event` ("Deposit" or "Withdraw") logs in [from_block, to_block],
+        oldest first.
 
         Raw eth_getLogs, decoded by hand: web3's get_logs spends most of its time formatting.
         """
@@ -334,13 +347,13 @@ class ExchangeClient:
                     "fromBlock": hex(from_block),
                     "toBlock": hex(to_block),
                     "address": self._exchange(),
-                    "topics": [DEPOSIT_TOPIC],
+                    "topics": [_BALANCE_TOPICS[event]],
                 }
             ],
         )
-        deposits = [_deposit_log(log) for log in logs]
-        deposits.sort(key=lambda d: (d.block_number, d.log_index))
-        return deposits
+        decoded = [_balance_log(event, log) for log in logs]
+        decoded.sort(key=lambda log: (log.block_number, log.log_index))
+        return decoded
 
     def exchange_events(self, tx_hash: str) -> list[Event]:
         """The exchange contract's events in a mined transaction, in log order."""
@@ -634,14 +647,15 @@ class ExchangeClient:
             raise ChainError(f"{address.lower()}: call {selector} returned no string") from None
 
 
-def _deposit_log(log: dict[str, Any]) -> DepositLog:
-    """A Deposit log decoded; one that does not decode is a ChainError, never skipped."""
+def _balance_log(event: str, log: dict[str, Any]) -> BalanceLog:
+    """A Deposit or Withdraw log decoded; one that does not decode is a ChainError, never
+    skipped."""
     try:
         data = bytes.fromhex(log["data"][2:])
         if len(data) != 128:
             raise ValueError(f"{len(data)} bytes of data, not 128")
         words = [data[i : i + 32] for i in range(0, 128, 32)]
-        return DepositLog(
+        return BalanceLog(
             token="0x" + words[0][12:].hex(),
             user="0x" + words[1][12:].hex(),
             amount=int.from_bytes(words[2], "big"),
@@ -654,7 +668,7 @@ def _deposit_log(log: dict[str, Any]) -> DepositLog:
         )
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         where = log.get("blockNumber") if isinstance(log, dict) else None
-        raise ChainError(f"undecodable Deposit log in block {where}: {error}") from None
+        raise ChainError(f"undecodable {event} log in block {where}: {error}") from None
 
 
 def parse_receipt(result: dict[str, Any]) -> Receipt:

@@ -40,9 +40,9 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from chain import rpc_batch
-from chain.client import ChainError, DepositLog, ExchangeClient
+from chain.client import ChainError, DepositLog, ExchangeClient, WithdrawLog
 from chain.models import ReconciliationRun, WatcherCursor
-from chain.withdraw_events import WithdrawLog, direct_only, withdraw_logs
+from chain.withdraw_events import direct_only, withdraw_logs
 from exchange.models import (
     Balance,
     LedgerEntry,

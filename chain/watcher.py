@@ -31,11 +31,11 @@ from django.conf import settings
 from django.db import transaction
 
 from chain import rpc_batch
-from chain.client import ChainError, ChainUnavailable, DepositLog, ExchangeClient
+from chain.client import BalanceLog, ChainError, ChainUnavailable, DepositLog, ExchangeClient
 from chain.models import ChainBlock, UnknownTokenDeposit, WatcherCursor
 from chain.rpc_extras import block_hash
 from chain.watcher_backoff import scan_failed, scan_span, scan_succeeded, scan_waiting
-from chain.withdraw_events import WithdrawLog, direct_only, withdraw_logs
+from chain.withdraw_events import direct_only, withdraw_logs
 from exchange.models import (
     AccountRestriction,
     Network,
@@ -45,15 +45,14 @@ from exchange.models import (
     TransferKind,
     TransferStatus,
 )
+from exchange.services.chain_logs import SeenLog, seen_transfer_fail
 from exchange.services.deep_reorgs import deposit_left_chain
 from exchange.services.deposit_records import (
-    SeenDeposit,
     deposit_fail,
     deposits_confirm,
     deposits_record,
 )
 from exchange.services.direct_withdrawals import (
-    SeenWithdrawal,
     direct_withdrawal_confirm,
     direct_withdrawal_fail,
     direct_withdrawals_record,
@@ -211,23 +210,12 @@ def _scan_range(
     with transaction.atomic():
         deposits_record(
             network=network,
-            deposits=[
-                SeenDeposit(
-                    token=tokens[log.token],
-                    account=log.user,
-                    amount=log.amount,
-                    transaction_hash=log.transaction_hash,
-                    log_index=log.log_index,
-                    block_number=log.block_number,
-                    block_hash=log.block_hash,
-                )
-                for log in known
-            ],
+            deposits=[_seen(log, tokens) for log in known],
         )
         _record_unknown(network=network, logs=[log for log in logs if log.token not in tokens])
         _record_direct(network=network, logs=direct, tokens=tokens)
         result.recorded += len(logs) + len(direct)
-        seen: list[DepositLog | WithdrawLog] = [*logs, *direct]
+        seen: list[BalanceLog] = [*logs, *direct]
         blocks = {log.block_number: log.block_hash for log in seen}
         blocks[end] = end_hash
         ChainBlock.objects.bulk_create(
@@ -245,21 +233,10 @@ def _scan_range(
     return True
 
 
-def _record_direct(*, network: Network, logs: list[WithdrawLog], tokens: dict[str, Token]) -> None:
+def _record_direct(*, network: Network, logs: list[BalanceLog], tokens: dict[str, Token]) -> None:
     direct_withdrawals_record(
         network=network,
-        withdrawals=[
-            SeenWithdrawal(
-                token=tokens[log.token],
-                account=log.user,
-                amount=log.amount,
-                transaction_hash=log.transaction_hash,
-                log_index=log.log_index,
-                block_number=log.block_number,
-                block_hash=log.block_hash,
-            )
-            for log in logs
-        ],
+        withdrawals=[_seen(log, tokens) for log in logs],
     )
     for log in logs:
         logger.warning(
@@ -270,11 +247,22 @@ def _record_direct(*, network: Network, logs: list[WithdrawLog], tokens: dict[st
         )
 
 
+def _seen(log: BalanceLog, tokens: dict[str, Token]) -> SeenLog:
+    return SeenLog(
+        token=tokens[log.token],
+        account=log.user,
+        amount=log.amount,
+        transaction_hash=log.transaction_hash,
+        log_index=log.log_index,
+        block_number=log.block_number,
+        block_hash=log.block_hash,
+    )
+
+
 def _pending_fail(*, transfer_id: int, kind: str, block_hash: str) -> bool:
-    reason = "its block left the chain"
-    if kind == TransferKind.DIRECT:
-        return direct_withdrawal_fail(transfer_id=transfer_id, block_hash=block_hash, reason=reason)
-    return deposit_fail(deposit_id=transfer_id, block_hash=block_hash, reason=reason)
+    return seen_transfer_fail(
+        transfer_id=transfer_id, kind=kind, block_hash=block_hash, reason="its block left the chain"
+    )
 
 
 def _completed_left_chain(

@@ -11,7 +11,6 @@ sent) is a direct withdrawal the watcher must debit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -19,56 +18,14 @@ from eth_abi import decode as abi_decode
 from eth_hash.auto import keccak
 
 from chain import rpc_batch
-from chain.client import WITHDRAW_TOPIC, ChainError, ExchangeClient, artifact
+from chain.client import ChainError, ExchangeClient, WithdrawLog, artifact
 from chain.rpc_batch import ItemError
 from exchange.models import Network, Transfer, TransferKind
 
 
-@dataclass(frozen=True)
-class WithdrawLog:
-    token: str
-    user: str
-    amount: int
-    balance: int
-    block_number: int
-    block_hash: str
-    transaction_hash: str
-    log_index: int
-    removed: bool
-
-
 def withdraw_logs(client: ExchangeClient, from_block: int, to_block: int) -> list[WithdrawLog]:
     """The exchange's Withdraw events in [from_block, to_block], oldest first."""
-    logs = client.rpc(
-        "eth_getLogs",
-        [
-            {
-                "fromBlock": hex(from_block),
-                "toBlock": hex(to_block),
-                "address": client.exchange_address,
-                "topics": [WITHDRAW_TOPIC],
-            }
-        ],
-    )
-    events = []
-    for log in logs:
-        data = bytes.fromhex(log["data"][2:])
-        words = [data[i : i + 32] for i in range(0, 128, 32)]
-        events.append(
-            WithdrawLog(
-                token="0x" + words[0][12:].hex(),
-                user="0x" + words[1][12:].hex(),
-                amount=int.from_bytes(words[2], "big"),
-                balance=int.from_bytes(words[3], "big"),
-                block_number=int(log["blockNumber"], 16),
-                block_hash=log["blockHash"].lower(),
-                transaction_hash=log["transactionHash"].lower(),
-                log_index=int(log["logIndex"], 16),
-                removed=bool(log.get("removed", False)),
-            )
-        )
-    events.sort(key=lambda event: (event.block_number, event.log_index))
-    return events
+    return client.balance_logs("Withdraw", from_block, to_block)
 
 
 @cache

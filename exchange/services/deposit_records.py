@@ -10,12 +10,12 @@ written only for the rows that update changed (RETURNING decides who credits).
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from exchange.models import Network, Token, Transfer, TransferKind, TransferStatus
+from exchange.models import Network, Transfer, TransferKind, TransferStatus
+from exchange.services.chain_logs import SeenLog, seen_transfer_fail
 from exchange.services.deposits import deposits_credit
 from exchange.streams.events import transfers_changed
 from exchange.streams.operator import deposits_credited
@@ -50,17 +50,7 @@ def _move(deposit: Transfer, status: str, *, block_number: int, block_hash: str)
     logger.info("event=deposit_moved transfer=%s block=%s", deposit.id, block_number)
 
 
-@dataclass(frozen=True)
-class SeenDeposit:
-    """A Deposit log of a known token, as the watcher read it."""
-
-    token: Token
-    account: str
-    amount: int
-    transaction_hash: str
-    log_index: int
-    block_number: int
-    block_hash: str
+SeenDeposit = SeenLog  # a Deposit log of a known token, as the watcher read it
 
 
 def deposits_record(*, network: Network, deposits: Sequence[SeenDeposit]) -> None:
@@ -220,13 +210,6 @@ def _complete_pending(pairs: list[tuple[str, Sequence[int]]]) -> list[int]:
 
 def deposit_fail(*, deposit_id: int, block_hash: str, reason: str) -> bool:
     """PENDING -> FAILED for a deposit whose block is no longer canonical; never credited."""
-    changed = Transfer.objects.filter(
-        id=deposit_id,
-        kind=TransferKind.DEPOSIT,
-        status=TransferStatus.PENDING,
-        block_hash=block_hash.lower(),
-    ).update(status=TransferStatus.FAILED, error=reason, updated_at=timezone.now())
-    if changed:
-        transfers_changed([deposit_id])
-        logger.warning("event=deposit_failed transfer=%s reason=%s", deposit_id, reason)
-    return changed == 1
+    return seen_transfer_fail(
+        transfer_id=deposit_id, kind=TransferKind.DEPOSIT, block_hash=block_hash, reason=reason
+    )

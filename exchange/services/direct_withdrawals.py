@@ -19,7 +19,6 @@ id, then its balances by id):
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import F
@@ -31,11 +30,11 @@ from exchange.models import (
     Network,
     Order,
     OrderStatus,
-    Token,
     Transfer,
     TransferKind,
     TransferStatus,
 )
+from exchange.services.chain_logs import SeenLog, seen_transfer_fail
 from exchange.services.ledger import balance_change, balances_lock
 from exchange.services.orders import orders_close
 from exchange.streams.events import transfers_changed
@@ -43,17 +42,7 @@ from exchange.streams.events import transfers_changed
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class SeenWithdrawal:
-    """A Withdraw event that the relayer did not send (the escape hatch), as read."""
-
-    token: Token
-    account: str
-    amount: int
-    transaction_hash: str
-    log_index: int
-    block_number: int
-    block_hash: str
+SeenWithdrawal = SeenLog  # a Withdraw event the relayer did not send, as read
 
 
 def direct_withdrawals_record(*, network: Network, withdrawals: Sequence[SeenWithdrawal]) -> None:
@@ -224,15 +213,6 @@ def shortfalls_repay(*, balance: Balance) -> int:
 
 def direct_withdrawal_fail(*, transfer_id: int, block_hash: str, reason: str) -> bool:
     """PENDING -> FAILED for a direct withdrawal whose block left the chain: never debited."""
-    with transaction.atomic():
-        changed = Transfer.objects.filter(
-            id=transfer_id,
-            kind=TransferKind.DIRECT,
-            status=TransferStatus.PENDING,
-            block_hash=block_hash.lower(),
-        ).update(status=TransferStatus.FAILED, error=reason, updated_at=timezone.now())
-        if changed:
-            transfers_changed([transfer_id])
-    if changed:
-        logger.warning("event=direct_withdrawal_failed transfer=%s reason=%s", transfer_id, reason)
-    return changed == 1
+    return seen_transfer_fail(
+        transfer_id=transfer_id, kind=TransferKind.DIRECT, block_hash=block_hash, reason=reason
+    )
