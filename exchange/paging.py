@@ -40,3 +40,13 @@ class PageRequest:
 
     def envelope(self, total: int, records: list[Record]) -> Record:
         return {"total": total, "page": self.page, "per_page": self.per_page, "records": records}
+
+    def envelope_json(self, total: int, records_json: bytes) -> bytes:
+        """envelope() as the API renders it (compact JSON), around records already
+        rendered: their JSON texts joined with commas."""
+        return b'{"total":%d,"page":%d,"per_page":%d,"records":[%b]}' % (
+            total,
+            self.page,
+            self.per_page,
+            records_json,
+        )

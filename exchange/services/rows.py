@@ -11,6 +11,8 @@ from django.db.models import Field, Model
 from django.db.models.expressions import Col, DatabaseDefault
 from django.db.models.options import Options
 
+from exchange.selectors.prepared import query_logged
+
 _MODIFIERS = re.compile(r"\(.*?\)")
 _M = TypeVar("_M", bound=Model)
 
@@ -174,9 +176,7 @@ def prepared_fetchone(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | Non
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params, prepare=True)
         row = cursor.fetchone()
-    if connection.queries_logged:
-        shown = sql % {name: repr(value) for name, value in params.items()}
-        connection.queries_log.append({"sql": shown, "time": f"{time.monotonic() - started:.3f}"})
+    query_logged(sql, params, started)
     return row
 
 

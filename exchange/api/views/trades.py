@@ -17,10 +17,10 @@ from exchange.api.fields import (
 )
 from exchange.api.markets import market_from_name
 from exchange.api.networks import network_from_params
-from exchange.api.pagination import page_request, paginated_response
+from exchange.api.pagination import page_request, paginated_json_response, paginated_response
 from exchange.api.params import request_items
 from exchange.api.schema import NETWORK_ID, PAGE_PARAMETERS, page_envelope
-from exchange.selectors.trades import trade_list, trade_result
+from exchange.selectors.trades import trade_list, trade_page_json, trade_result
 from exchange.services.trades import TradeRequest, trade_execute
 
 # Unix milliseconds, stored and compared as a signed 64-bit integer.
@@ -166,14 +166,22 @@ class GetTradesView(ExchangeView):
                 f"The range ends ({end}) before it starts ({start})",
             )
         page = page_request(params)
-        total, records = trade_list(
-            network=network,
-            page=page,
-            order_hash=data.get("orderHash"),
-            market=market,
-            account=data.get("account"),
-            start_ms=start,
-            end_ms=end,
-            ascending=data["sort"] == "asc",
-        )
+        filters = {
+            "network": network,
+            "page": page,
+            "order_hash": data.get("orderHash"),
+            "market": market,
+            "account": data.get("account"),
+            "start_ms": start,
+            "end_ms": end,
+            "ascending": data["sort"] == "asc",
+        }
+        # An account's page on PostgreSQL comes rendered by the database (the same bytes).
+        rendered = trade_page_json(**filters)
+        if rendered is not None:
+            total, records_json = rendered
+            return paginated_json_response(
+                request, page, total, page.envelope_json(total, records_json)
+            )
+        total, records = trade_list(**filters)
         return paginated_response(request, page, total, records)
