@@ -17,6 +17,8 @@ from exchange.services.rows import as_saved, rows_write
 from exchange.streams.events import balances_changed
 
 BalanceKey = tuple[str, int]  # (account, token id)
+# A balance_changes item: (balance, kind, total delta, held delta, reference).
+BalanceChange = tuple[Balance, LedgerKind, int, int, str]
 
 
 class InsufficientBalance(Exception):
@@ -144,7 +146,7 @@ def token_balance_lock(*, token: Token, account: str) -> Balance:
 
 
 def balance_changes(
-    changes: Iterable[tuple[Balance, LedgerKind, int, int, str]],
+    changes: Iterable[BalanceChange],
     *,
     updates: Sequence[tuple[Sequence[Model], Sequence[str]]] = (),
     inserts: Sequence[Sequence[Model]] = (),

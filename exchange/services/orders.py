@@ -12,7 +12,9 @@ then balance rows by id (exchange/services/ledger.py balances_lock).
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from typing import NotRequired, TypedDict, Unpack
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -20,6 +22,7 @@ from django.utils import timezone
 from exchange.clock import now_ms
 from exchange.market_snapshots import market_data_changed
 from exchange.models import (
+    Balance,
     LedgerKind,
     Market,
     MarketStatus,
@@ -45,6 +48,7 @@ from exchange.services.errors import (
     OrderSubmissionDisabled,
 )
 from exchange.services.ledger import (
+    BalanceKey,
     balance_change,
     balance_changes,
     balance_returned,
@@ -232,6 +236,14 @@ def order_place(
     return order
 
 
+class _Inserted(TypedDict, total=False):
+    """What the database gave an order _Placement.order builds: its id and timestamps."""
+
+    id: int
+    created_at: datetime
+    updated_at: datetime
+
+
 @dataclass(frozen=True)
 class _Placement:
     """An order that passed every check but the balance, the guard and the switches."""
@@ -257,7 +269,7 @@ class _Placement:
         # The open-order limit needs the count under both balance locks: the ORM path.
         return not self.rules.max_open_orders
 
-    def order(self, **fields) -> Order:
+    def order(self, **fields: Unpack[_Inserted]) -> Order:
         return Order(
             network=self.network,
             market=self.market,
@@ -292,6 +304,8 @@ def _switches_check(market_id: int) -> None:
         raise OrderSubmissionDisabled(f"Order submission is disabled on network {network_id}")
     if status != MarketStatus.TRADING:
         market = market_kept(market_id)
+        if market is None:
+            raise OrderSubmissionDisabled(f"Market {market_id} no longer exists")
         raise OrderSubmissionDisabled(
             f"Market {market.name} is {MarketStatus(status).label.lower()}: new orders are refused"
         )
@@ -347,8 +361,8 @@ def _order_checked(
     if order_hash is not None and order_hash.lower() != expected:
         try:
             signer = f"recovers to {signed.signer(signature)}"
-        except InvalidSignature as error:
-            signer = f"is invalid ({error})"
+        except InvalidSignature as invalid:
+            signer = f"is invalid ({invalid})"
         raise FieldError(
             "orderHash",
             FieldCode.INVALID_SIGNATURE,
@@ -547,7 +561,7 @@ def orders_close(
     reason: str = "",
     *,
     status: str = OrderStatus.CANCELLED,
-    balances: dict | None = None,
+    balances: dict[BalanceKey, Balance] | None = None,
 ) -> None:
     """Closes open orders the caller has locked (in id order, in its transaction): each
     one's hold is released from its give balance with a RELEASE ledger entry, it becomes
@@ -578,7 +592,7 @@ def orders_close(
     market_data_changed(network_id=network.id, market_ids=[order.market_id for order in orders])
 
 
-def _give_balances_lock(network: Network, orders: list[Order]) -> dict:
+def _give_balances_lock(network: Network, orders: list[Order]) -> dict[BalanceKey, Balance]:
     return balances_lock(
         network=network, keys=[(order.account, order.give_token_id) for order in orders]
     )
@@ -718,7 +732,27 @@ def _order_cancel_fast(network: Network, order: Order) -> int | None:
 MAX_CANCELS_PER_REQUEST = 50
 
 
-def orders_cancel(*, network: Network, cancels: list[dict]) -> list[Order]:
+class _CancelFields(TypedDict):
+    """A cancel's owner and signature: _cancel_authorised's keyword arguments."""
+
+    account: str
+    nonce: int
+    signature: str
+    signature_type: str
+
+
+class SignedCancel(TypedDict):
+    """One cancel of a batch (orders_cancel): order_cancel's keyword arguments but
+    `network`, signature_type defaulting to eth_sign."""
+
+    order_hash: str
+    account: str
+    nonce: int
+    signature: str
+    signature_type: NotRequired[str]
+
+
+def orders_cancel(*, network: Network, cancels: list[SignedCancel]) -> list[Order]:
     """Cancels a batch of signed cancels (each as order_cancel's keyword arguments but
     `network`): all or none. Every item is checked as order_cancel checks one (404, 1005,
     1003, 400 on an order not open), with its field named "[i].field"; then the orders
@@ -758,7 +792,7 @@ def orders_cancel(*, network: Network, cancels: list[dict]) -> list[Order]:
     return [by_hash[h] for h in hashes]
 
 
-def _cancel_fields(item: dict) -> dict:
+def _cancel_fields(item: SignedCancel) -> _CancelFields:
     return {
         "account": item["account"],
         "nonce": item["nonce"],

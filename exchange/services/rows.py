@@ -180,7 +180,7 @@ def prepared_fetchone(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | Non
     return row
 
 
-def prepared_row(model: type[Model], where: str, params: dict[str, Any]) -> Model | None:
+def prepared_row(model: type[_M], where: str, params: dict[str, Any]) -> _M | None:
     """The one row of `model` matching `where` (SQL over its columns, named parameters),
     read by a prepared statement (prepared_fetchone), as a model instance; or None."""
     meta = model._meta

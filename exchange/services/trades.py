@@ -9,17 +9,21 @@ The amounts and fees are exchange/trading_math.py's, which the contract mirrors.
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from typing import TypeAlias, TypedDict, Unpack, cast
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Subquery
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
+from django_stubs_ext import WithAnnotations
 
 from exchange.market_snapshots import market_data_changed
 from exchange.models import (
+    Balance,
     CloseReason,
     FeeAccrual,
     FeeSchedule,
@@ -30,6 +34,7 @@ from exchange.models import (
     Order,
     OrderSide,
     OrderStatus,
+    Token,
     Trade,
 )
 from exchange.protocol import hashing
@@ -46,7 +51,7 @@ from exchange.services.errors import (
     OrderSubmissionDisabled,
 )
 from exchange.services.fees import fee_accrual_rows
-from exchange.services.ledger import balance_changes, balances_lock
+from exchange.services.ledger import BalanceChange, BalanceKey, balance_changes, balances_lock
 from exchange.services.market_rules import fill_minimum_check, remainder_closes
 from exchange.services.signing import signature_error, signed_message
 from exchange.streams.events import orders_changed, ticker_due, trades_created
@@ -160,6 +165,12 @@ def _orders_get(network: Network, fills: Sequence[TradeRequest], indexed: bool) 
     return orders
 
 
+class _TradeIds(TypedDict):
+    """What _market_lock adds to the market on PostgreSQL: the ids of the request's trades."""
+
+    trade_ids: list[int]
+
+
 _TRADE_IDS = (
     "ARRAY(SELECT nextval(pg_get_serial_sequence('exchange_trade', 'id'))"
     " FROM generate_series(1, %s))"
@@ -210,9 +221,21 @@ def _fee_in_force(network: Network, at: datetime, field: str) -> Subquery:
     )
 
 
+class _FeeRates(TypedDict):
+    """The fee rates in force that _orders_lock reads with each order: the one schedule's
+    maker_fee and taker_fee, both None when no schedule is in force."""
+
+    maker_fee_rate: Decimal | None
+    taker_fee_rate: Decimal | None
+
+
+# A string: WithAnnotations takes one argument at runtime (Annotated), two for mypy.
+_RatedOrder: TypeAlias = "WithAnnotations[Order, _FeeRates]"
+
+
 def _orders_lock(
     network: Network, market: Market, fills: Sequence[TradeRequest], at: datetime, indexed: bool
-) -> dict[int, Order]:
+) -> dict[int, _RatedOrder]:
     """Locks the market's orders named (by id), each carrying the fee rates in force at
     `at`; an unknown order or one off the first order's pair is refused as
     _orders_get refuses it."""
@@ -234,9 +257,9 @@ def _orders_lock(
     return orders
 
 
-def _fee_rates(order: Order) -> tuple[int, int]:
+def _fee_rates(order: _RatedOrder) -> tuple[int, int]:
     """The rates in force that _orders_lock read with the order (no schedule: 0)."""
-    if order.maker_fee_rate is None:
+    if order.maker_fee_rate is None or order.taker_fee_rate is None:
         return 0, 0
     return fee_rate_e18(order.maker_fee_rate), fee_rate_e18(order.taker_fee_rate)
 
@@ -245,7 +268,7 @@ def _fills_compute(
     *,
     fills: Sequence[TradeRequest],
     hashes: list[str],
-    orders: dict[int, Order],
+    orders: Mapping[int, Order],
     by_hash: dict[str, int],
     taker: str,
     now_ms: int,
@@ -256,7 +279,9 @@ def _fills_compute(
 ) -> list[Fill]:
     """Checks each item against its locked order and computes its numbers; `used` are
     the tradeHashes already in the database."""
-    filled = {order_id: order.filled for order_id, order in orders.items()}
+    filled: dict[int, Decimal | int] = {
+        order_id: order.filled for order_id, order in orders.items()
+    }
     computed = []
     for index, item in enumerate(fills):
         order = orders[by_hash[item.order_hash]]
@@ -299,7 +324,17 @@ def _fills_compute(
     return computed
 
 
-def _trade_record(*, network, market, order, item, trade_hash, fill, taker, created_at) -> Trade:
+def _trade_record(
+    *,
+    network: Network,
+    market: Market,
+    order: Order,
+    item: TradeRequest,
+    trade_hash: str,
+    fill: Fill,
+    taker: str,
+    created_at: datetime,
+) -> Trade:
     if order.side == OrderSide.BID:
         # The maker gives BASE for QUOTE: the taker gives QUOTE, so the taker sells.
         base_amount, quote_amount, taker_side = fill.taker_gross, fill.amount, "sell"
@@ -336,7 +371,9 @@ def _trade_record(*, network, market, order, item, trade_hash, fill, taker, crea
     )
 
 
-def _ledger_legs(*, balances: dict, trade: Trade, fill: Fill) -> list[tuple]:
+def _ledger_legs(
+    *, balances: dict[BalanceKey, Balance], trade: Trade, fill: Fill
+) -> list[BalanceChange]:
     """One fill's balance changes of its maker and taker (balance_changes items). With
     _fee_legs (what the fee account receives) they sum to zero per token."""
     give, take = trade.give_token_id, trade.take_token_id
@@ -382,7 +419,21 @@ def _refuse_used(hashes: list[str], indexed: bool) -> None:
             )
 
 
-def _fills_checked(**kwargs) -> list[Fill]:
+class _FillsInputs(TypedDict):
+    """_fills_compute's arguments but `used`."""
+
+    fills: Sequence[TradeRequest]
+    hashes: list[str]
+    orders: Mapping[int, Order]
+    by_hash: dict[str, int]
+    taker: str
+    now_ms: int
+    rates: tuple[int, int]
+    gas_fee: int
+    indexed: bool
+
+
+def _fills_checked(**kwargs: Unpack[_FillsInputs]) -> list[Fill]:
     """_fills_compute, reading the used tradeHashes only when an item is refused (a
     replay is refused by the unique index on insert otherwise): the refusal is then
     the one the item order gives, as if they had been read first."""
@@ -409,6 +460,10 @@ def _trades_locked(
         market = _market_lock(network, fills[0].order_hash, len(fills))
         if market is None:
             _orders_get(network, fills, indexed)  # raises the 404
+            raise NotFound(
+                f"{_field(0, 'orderHash', indexed)}: no order with hash "
+                f"{fills[0].order_hash} on network {network.id}"
+            )
         created_at = at or timezone.now()
         orders = _orders_lock(network, market, fills, created_at, indexed)
         by_hash = {order.hash: order.id for order in orders.values()}
@@ -510,7 +565,7 @@ def _trades_locked(
 def _trades_write(
     *,
     market: Market,
-    changes: list[tuple],
+    changes: list[BalanceChange],
     orders: list[Order],
     fees: list[FeeAccrual],
     trades: list[Trade],
@@ -520,7 +575,9 @@ def _trades_write(
     CTEs) for the balances and their ledger entries, the orders, the fee accruals, the
     trades (their ids taken with the market lock) and the market's candles."""
     if connection.vendor == "postgresql":
-        for trade, trade_id in zip(trades, market.trade_ids, strict=True):
+        # _market_lock annotated the market with the trades' ids (on PostgreSQL).
+        locked = cast("WithAnnotations[Market, _TradeIds]", market)
+        for trade, trade_id in zip(trades, locked.trade_ids, strict=True):
             trade.id = trade_id
         candles = candles_upsert(market_id=market.id, trades=trades)
         balance_changes(
@@ -541,7 +598,7 @@ def _minimum_checks(
     rules: Rules,
     fills: Sequence[TradeRequest],
     computed: list[Fill],
-    orders: dict[int, Order],
+    orders: Mapping[int, Order],
     by_hash: dict[str, int],
     indexed: bool,
 ) -> None:
@@ -563,7 +620,9 @@ def _minimum_checks(
         filled[order.id] = int(fill.filled_after)
 
 
-def _remainders_close(*, orders: dict[int, Order], rules: Rules, balances: dict) -> list[tuple]:
+def _remainders_close(
+    *, orders: Mapping[int, Order], rules: Rules, balances: dict[BalanceKey, Balance]
+) -> list[BalanceChange]:
     """Closes the filled orders whose remainder is under the minimum (orders placed before
     the rule: fill_minimum_check refuses creating one), releasing their holds: the
     balance_changes items."""
@@ -580,7 +639,7 @@ def _remainders_close(*, orders: dict[int, Order], rules: Rules, balances: dict)
 
 
 def _refuse_unpaid_settlement(
-    *, market: Market, computed: list[Fill], tokens: tuple, indexed: bool
+    *, market: Market, computed: list[Fill], tokens: tuple[Token, Token], indexed: bool
 ) -> None:
     """Dust: a fill whose fees cannot pay for its settlement is refused (1004 on its
     amount) unless the market allows it (Market.allow_unpaid_settlement)."""
@@ -610,10 +669,10 @@ def _escape_checks(
     guard: Guard,
     fills: Sequence[TradeRequest],
     computed: list[Fill],
-    orders: dict[int, Order],
+    orders: Mapping[int, Order],
     by_hash: dict[str, int],
     taker: str,
-    tokens: tuple,
+    tokens: tuple[Token, Token],
     indexed: bool,
 ) -> None:
     """What each account exposed to the escape hatch pays in these fills must fit in what

@@ -2,7 +2,15 @@ from decimal import Decimal
 
 import pytest
 
-from exchange.models import Balance, LedgerEntry, LedgerKind, Order, OrderSide, OrderStatus
+from exchange.models import (
+    Balance,
+    LedgerEntry,
+    LedgerKind,
+    MarketStatus,
+    Order,
+    OrderSide,
+    OrderStatus,
+)
 from exchange.models.orders import remaining_give
 from exchange.services.errors import FieldError, OrderSubmissionDisabled
 from exchange.services.orders import order_place, order_price, order_remaining_give
@@ -105,6 +113,27 @@ def test_it_refuses_an_order_when_the_network_disabled_submission(network, marke
         take_amount=20,
     )
     with pytest.raises(OrderSubmissionDisabled):
+        place(network, payload)
+    assert not Order.objects.exists()
+
+
+def test_a_stopped_market_the_reference_cache_no_longer_finds_is_refused_with_102(
+    network, market, trader, monkeypatch
+):
+    # The market row read fresh says HALTED; the cache, read for its name, finds no
+    # market (deleted in between): still the 102 refusal.
+    market.status = MarketStatus.HALTED
+    market.save()
+    monkeypatch.setattr("exchange.services.orders.market_kept", lambda market_id: None)
+    payload = signed_order(
+        trader,
+        contract=network.exchange_address,
+        give_token=market.base,
+        give_amount=10,
+        take_token=market.quote,
+        take_amount=20,
+    )
+    with pytest.raises(OrderSubmissionDisabled, match=f"Market {market.id} no longer exists"):
         place(network, payload)
     assert not Order.objects.exists()
 
