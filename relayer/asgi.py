@@ -11,8 +11,8 @@ django_application = get_asgi_application()  # sets Django up before the imports
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
-from exchange.streams.consumer import StreamConsumer  # noqa: E402
-from exchange.streams.gate import StreamGate  # noqa: E402
+from exchange.api.streams.consumer import StreamConsumer  # noqa: E402
+from exchange.api.streams.gate import StreamGate  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

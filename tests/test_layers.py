@@ -60,6 +60,15 @@ WRONG_IMPORTS = [
     ("chain/client.py", "from chain import tasks", "chain-layers"),
     ("chain/watcher.py", "from relayer import urls", "apps"),
     ("exchange/api/views/orders.py", "import benchmarks.seed", "benchmarks-outside"),
+    # The WebSocket consumer and its gate are the edge (exchange.api.streams): what
+    # publishes to them, and the domain, import neither.
+    ("exchange/streams/relay.py", "from exchange.api.streams import consumer", "exchange-layers"),
+    ("exchange/streams/events.py", "from exchange.api.streams import gate", "domain-no-http"),
+    (
+        "exchange/models/streams.py",
+        "from exchange.api.streams import consumer",
+        "models-no-use-case",
+    ),
 ]
 
 

@@ -3,7 +3,7 @@
 `publish` runs right after a COMMIT that wrote events (outbox.OutboxConnection) with
 the committed rows. They go two ways:
 
-- to this process's hub (exchange/streams/consumer.py), when this process serves
+- to this process's hub (exchange/api/streams/consumer.py), when this process serves
   WebSockets (uvicorn: the web app and /ws in one process), at once;
 - to every other process's hub through the Channels layer (channels-redis when
   REDIS_URL is set), as one group_send of all the commit's rows to the group

@@ -12,8 +12,8 @@ import io
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpResponse
 
+from exchange.api.streams.consumer import _db
 from exchange.api.throttling import RateLimitMiddleware
-from exchange.streams.consumer import _db
 
 _ADMITTED = 299  # a status no refusal has
 
