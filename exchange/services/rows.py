@@ -169,15 +169,29 @@ def prepared_fetchone(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | Non
     Errors are Django's (IntegrityError, OperationalError), as from connection.cursor();
     the statement is logged in connection.queries like any other.
     """
+    rows = _prepared(sql, params, many=False)
+    return rows[0] if rows else None
+
+
+def prepared_fetchall(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """prepared_fetchone's every row."""
+    return _prepared(sql, params, many=True)
+
+
+def _prepared(sql: str, params: dict[str, Any], *, many: bool) -> list[tuple[Any, ...]]:
     connection.ensure_connection()
     started = time.monotonic()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params, prepare=True)
-        row = cursor.fetchone()
+        if many:
+            rows = cursor.fetchall()
+        else:
+            row = cursor.fetchone()
+            rows = [] if row is None else [row]
     if connection.queries_logged:
         shown = sql % {name: repr(value) for name, value in params.items()}
         connection.queries_log.append({"sql": shown, "time": f"{time.monotonic() - started:.3f}"})
-    return row
+    return rows
 
 
 def prepared_row(model: type[Model], where: str, params: dict[str, Any]) -> Model | None:
@@ -190,7 +204,23 @@ def prepared_row(model: type[Model], where: str, params: dict[str, Any]) -> Mode
     row = prepared_fetchone(sql, params)
     if row is None:
         return None
-    values = list(row)
+    return model_of_row(model, row)
+
+
+def model_columns(model: type[Model], alias: str) -> str:
+    """The concrete columns of `model` as `alias`."column", in field order (what
+    model_of_row reads), for a hot path's fixed statement."""
+    quote = connection.ops.quote_name
+    return ", ".join(
+        f"{alias}.{quote(_column_name(field))}" for field in model._meta.concrete_fields
+    )
+
+
+def model_of_row(model: type[_M], row: Sequence[Any]) -> _M:
+    """A saved instance of `model` from a row of its concrete columns in field order (or
+    their first columns: model_columns'), converted as the ORM converts them."""
+    fields = model._meta.concrete_fields
+    values = list(row[: len(fields)])
     for index, column, converters in _converters(model):
         for converter in converters:
             values[index] = converter(values[index], column, connection)

@@ -7,6 +7,7 @@ orders by id, the balances by id (balances_lock), then the market's candle rows.
 The amounts and fees are exchange/trading_math.py's, which the contract mirrors.
 """
 
+import functools
 import logging
 import uuid
 from collections.abc import Sequence
@@ -15,7 +16,6 @@ from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Subquery
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from exchange.market_snapshots import market_data_changed
@@ -30,11 +30,12 @@ from exchange.models import (
     Order,
     OrderSide,
     OrderStatus,
+    Token,
     Trade,
 )
 from exchange.protocol import hashing
 from exchange.protocol.typed_data import ETH_SIGN
-from exchange.selectors.market_rules import Rules, rules_annotate, rules_of
+from exchange.selectors.market_rules import RULE_FIELDS, Rules, rules_annotate, rules_of
 from exchange.services.account_guard import Guard, account_guard, escape_payable_check
 from exchange.services.candles import candles_published, candles_record, candles_upsert
 from exchange.services.chain_jobs import settlement_nudge
@@ -48,6 +49,7 @@ from exchange.services.errors import (
 from exchange.services.fees import fee_accrual_rows
 from exchange.services.ledger import balance_changes, balances_lock
 from exchange.services.market_rules import fill_minimum_check, remainder_closes
+from exchange.services.rows import model_columns, model_of_row, prepared_fetchone
 from exchange.services.signing import signature_error, signed_message
 from exchange.streams.events import orders_changed, ticker_due, trades_created
 from exchange.trading_math import Fill, FillRefused, fee_rate_e18, fill_compute, settlement_paid
@@ -166,23 +168,73 @@ _TRADE_IDS = (
 )
 
 
+@functools.cache
+def _market_lock_sql() -> str:
+    """_market_lock's statement on PostgreSQL, built once per process: what the ORM
+    query below it reads (the market with its base, quote and network, the rules in
+    force at %(at)s, the trades' ids), with parameters only, so that it is prepared
+    once per connection (rows.prepared_fetchone) and costs no SQL compilation."""
+    rules = ", ".join(
+        f"(SELECT r.{name} FROM exchange_marketrules AS r WHERE r.market_id = m.id"
+        " AND r.effective_at <= %(at)s ORDER BY r.effective_at DESC LIMIT 1)"
+        for name in RULE_FIELDS
+    )
+    return (
+        f"SELECT {model_columns(Market, 'm')}, {model_columns(Token, 'b')},"
+        f" {model_columns(Token, 'q')}, {model_columns(Network, 'n')}, {rules},"
+        f" {_TRADE_IDS % '%(count)s'}"
+        " FROM exchange_market AS m"
+        " JOIN exchange_token AS b ON b.id = m.base_id"
+        " JOIN exchange_token AS q ON q.id = m.quote_id"
+        " JOIN exchange_network AS n ON n.id = m.network_id"
+        " WHERE m.id = (SELECT o.market_id FROM exchange_order AS o"
+        " WHERE o.hash = %(hash)s AND o.network_id = %(network)s LIMIT 1)"
+        " FOR NO KEY UPDATE OF m"
+    )
+
+
+def _market_locked_row(network: Network, first_hash: str, trade_count: int) -> Market | None:
+    """_market_lock's market on PostgreSQL: one prepared statement, its row made into
+    the Market (base, quote and network cached on it, as select_related leaves them)
+    with its rule_* and trade_ids."""
+    row = prepared_fetchone(
+        _market_lock_sql(),
+        {"at": timezone.now(), "count": trade_count, "hash": first_hash, "network": network.id},
+    )
+    if row is None:
+        return None
+    parts = []
+    start = 0
+    for model in (Market, Token, Token, Network):
+        end = start + len(model._meta.concrete_fields)
+        parts.append(model_of_row(model, row[start:end]))
+        start = end
+    market, base, quote, locked_network = parts
+    market.base, market.quote, market.network = base, quote, locked_network
+    for name, value in zip(RULE_FIELDS, row[start : start + len(RULE_FIELDS)], strict=True):
+        setattr(market, f"rule_{name}", value)
+    market.trade_ids = row[start + len(RULE_FIELDS)]
+    return market
+
+
 def _market_lock(network: Network, first_hash: str, trade_count: int) -> Market | None:
     """Locks the market of the request's first order (None: no such order); on
     PostgreSQL it carries `trade_ids`, the ids of the request's trades."""
-    markets = rules_annotate(Market.objects.select_for_update(no_key=True, of=("self",)))
     if connection.vendor == "postgresql":
         # The trades' ids, taken with the lock (no round trip of their own): the trades
         # and their candles are written in one statement (_trades_write).
-        markets = markets.annotate(trade_ids=RawSQL(_TRADE_IDS, [trade_count]))
-    market = (
-        markets.select_related("base", "quote", "network")
-        .filter(
-            pk=Subquery(
-                Order.objects.filter(network=network, hash=first_hash).values("market_id")[:1]
+        market = _market_locked_row(network, first_hash, trade_count)
+    else:
+        market = (
+            rules_annotate(Market.objects.select_for_update(no_key=True, of=("self",)))
+            .select_related("base", "quote", "network")
+            .filter(
+                pk=Subquery(
+                    Order.objects.filter(network=network, hash=first_hash).values("market_id")[:1]
+                )
             )
+            .first()
         )
-        .first()
-    )
     if market is None:
         return None
     # Read with the lock, not from the request's (cached) network: a kill switch
