@@ -13,7 +13,7 @@ from django.db.models import Model, Q
 from django.utils import timezone
 
 from exchange.models import Balance, LedgerEntry, LedgerKind, Network, Token
-from exchange.services.rows import as_saved, rows_write
+from exchange.services.rows import Statement, as_saved, rows_write
 from exchange.streams.events import balances_changed
 
 BalanceKey = tuple[str, int]  # (account, token id)
@@ -109,7 +109,7 @@ def _write(
     entries: list[LedgerEntry],
     updates: Sequence[tuple[Sequence[Model], Sequence[str]]] = (),
     inserts: Sequence[Sequence[Model]] = (),
-    statements: Sequence[tuple[str, list[Any]]] = (),
+    statements: Sequence[Statement] = (),
 ) -> None:
     """The balances' new total and held and their entries (with the caller's other
     rows, if any): one statement on PostgreSQL."""
@@ -148,7 +148,7 @@ def balance_changes(
     *,
     updates: Sequence[tuple[Sequence[Model], Sequence[str]]] = (),
     inserts: Sequence[Sequence[Model]] = (),
-    statements: Sequence[tuple[str, list[Any]]] = (),
+    statements: Sequence[Statement] = (),
 ) -> list[LedgerEntry]:
     """balance_change for many (balance, kind, total_delta, held_delta, reference), in
     order, with the same per-change refusal, written in one statement on PostgreSQL
@@ -156,7 +156,8 @@ def balance_changes(
     write no entry.
 
     `updates` ((objects, fields) pairs), `inserts` (lists of new objects, their pks
-    set) and `statements` (PostgreSQL only) are the caller's other writes of the
+    set) and `statements` (PostgreSQL only; a rows.Returning gets the rows its
+    RETURNING gave) are the caller's other writes of the
     transaction (rows_write): in the same statement, so a hot path pays one round trip
     for all its writes. They must not be balances or ledger entries."""
     entries: list[LedgerEntry] = []

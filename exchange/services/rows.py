@@ -1,5 +1,6 @@
 """Row updates in one statement, cheap to build (for the write hot paths)."""
 
+import dataclasses
 import re
 import time
 from collections.abc import Sequence
@@ -31,17 +32,38 @@ def rows_update(objs: Sequence[Model], fields: Sequence[str]) -> None:
         cursor.execute(*_update_sql(objs, fields))
 
 
+@dataclasses.dataclass
+class Returning:
+    """A data-modifying statement for rows_write whose RETURNING rows (`columns` of
+    them) the caller wants: rows_write puts them in `rows` (no read of its own)."""
+
+    sql: str
+    params: list[Any]
+    columns: int
+    rows: list[tuple[Any, ...]] = dataclasses.field(default_factory=list)
+
+
+Statement = tuple[str, list[Any]] | Returning
+
+
+def _statement(statement: Statement) -> tuple[str, list[Any]]:
+    if isinstance(statement, Returning):
+        return statement.sql, statement.params
+    return statement
+
+
 def rows_write(
     *,
     updates: Sequence[tuple[Sequence[Model], Sequence[str]]] = (),
     inserts: Sequence[Sequence[Model]] = (),
-    statements: Sequence[tuple[str, list[Any]]] = (),
+    statements: Sequence[Statement] = (),
 ) -> None:
     """Several rows_update (objects, fields), bulk inserts (their pks set, or kept if
-    every object has one) and other data-modifying statements (sql, params; PostgreSQL
-    only) in one statement on PostgreSQL: every part a data-modifying CTE (one round
-    trip; a constraint any part violates fails them all). The parts see the same
-    snapshot, so no two may touch the same row. Elsewhere one statement each, in order."""
+    every object has one) and other data-modifying statements (sql, params, or a
+    Returning; PostgreSQL only) in one statement on PostgreSQL: every part a
+    data-modifying CTE (one round trip; a constraint any part violates fails them all).
+    The parts see the same snapshot, so no two may touch the same row. Elsewhere one
+    statement each, in order."""
     updates = [(objs, fields) for objs, fields in updates if objs]
     inserts = [objs for objs in inserts if objs]
     if connection.vendor != "postgresql":
@@ -54,12 +76,15 @@ def rows_write(
     if not inserts:
         for objs, fields in updates:
             rows_update(objs, fields)
-        for sql, params in statements:
+        for statement in statements:
             with connection.cursor() as cursor:
-                cursor.execute(sql, params)
+                cursor.execute(*_statement(statement))
+                if isinstance(statement, Returning):
+                    statement.rows = [tuple(row) for row in cursor.fetchall()]
         return
     parts, params = [], []
-    for index, (sql, part_params) in enumerate(statements):
+    for index, statement in enumerate(statements):
+        sql, part_params = _statement(statement)
         parts.append(f"s{index} AS ({sql})")
         params += part_params
     for index, (objs, fields) in enumerate(updates):
@@ -70,15 +95,40 @@ def rows_write(
         sql, part_params = _insert_sql(objs)
         parts.append(f"i{index} AS ({sql})")
         params += part_params
-    returned = " UNION ALL ".join(
-        f"SELECT {index}, {connection.ops.quote_name(_column_name(_pk(objs[0])))} FROM i{index}"
-        for index, objs in enumerate(inserts)
+    # Each row: (part, pk of an insert, the columns a Returning statement returned),
+    # padded with NULLs to one width; a Returning statement's part is -1 - its index.
+    # The widest Returning comes first, so that its columns (and the first insert's pk,
+    # cast) type the UNION's: a NULL beside a typed column takes its type.
+    returning = sorted(
+        (
+            (statement.columns, index)
+            for index, statement in enumerate(statements)
+            if isinstance(statement, Returning)
+        ),
+        reverse=True,
     )
+    width = returning[0][0] if returning else 0
+    pk_type = _pk(inserts[0][0]).cast_db_type(connection)
+    selects = [
+        f"SELECT {-1 - index}, NULL::{pk_type}, s{index}.*{', NULL' * (width - columns)}"
+        f" FROM s{index}"
+        for columns, index in returning
+    ]
+    selects += [
+        f"SELECT {index}, {connection.ops.quote_name(_column_name(_pk(objs[0])))}"
+        f"{', NULL' * width} FROM i{index}"
+        for index, objs in enumerate(inserts)
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(f"WITH {', '.join(parts)} {returned}", params)
+        cursor.execute(f"WITH {', '.join(parts)} {' UNION ALL '.join(selects)}", params)
         rows = cursor.fetchall()
+    for index, statement in enumerate(statements):
+        if isinstance(statement, Returning):
+            statement.rows = [
+                tuple(row[2 : 2 + statement.columns]) for row in rows if row[0] == -1 - index
+            ]
     for index, objs in enumerate(inserts):
-        pks = [pk for part, pk in rows if part == index]
+        pks = [row[1] for row in rows if row[0] == index]
         for obj, pk in zip(objs, pks, strict=True):
             obj.pk = pk
             as_saved(obj)

@@ -35,9 +35,10 @@ from exchange.models import (
 )
 from exchange.protocol import hashing
 from exchange.protocol.typed_data import ETH_SIGN
+from exchange.selectors.market_data import CANDLE_RECORD_FIELDS
 from exchange.selectors.market_rules import RULE_FIELDS, Rules, rules_annotate, rules_of
 from exchange.services.account_guard import Guard, account_guard, escape_payable_check
-from exchange.services.candles import candles_published, candles_record, candles_upsert
+from exchange.services.candles import candles_record, candles_upsert
 from exchange.services.chain_jobs import settlement_nudge
 from exchange.services.errors import (
     FieldCode,
@@ -49,9 +50,9 @@ from exchange.services.errors import (
 from exchange.services.fees import fee_accrual_rows
 from exchange.services.ledger import balance_changes, balances_lock
 from exchange.services.market_rules import fill_minimum_check, remainder_closes
-from exchange.services.rows import model_columns, model_of_row, prepared_fetchone
+from exchange.services.rows import Returning, model_columns, model_of_row, prepared_fetchone
 from exchange.services.signing import signature_error, signed_message
-from exchange.streams.events import orders_changed, ticker_due, trades_created
+from exchange.streams.events import candles_changed, orders_changed, ticker_due, trades_created
 from exchange.trading_math import Fill, FillRefused, fee_rate_e18, fill_compute, settlement_paid
 
 logger = logging.getLogger(__name__)
@@ -574,14 +575,17 @@ def _trades_write(
     if connection.vendor == "postgresql":
         for trade, trade_id in zip(trades, market.trade_ids, strict=True):
             trade.id = trade_id
-        candles = candles_upsert(market_id=market.id, trades=trades)
+        upsert = candles_upsert(market_id=market.id, trades=trades)
+        # The candles as the upsert wrote them (its RETURNING), for their streams.
+        candles = Returning(*upsert, columns=1 + len(CANDLE_RECORD_FIELDS)) if upsert else None
         balance_changes(
             changes,
             updates=[_orders_finished(orders, moment)],
             inserts=[fees, trades],
             statements=[candles] if candles else [],
         )
-        candles_published(market_id=market.id, trades=trades)
+        if candles:
+            candles_changed(market.id, candles.rows)
         return
     balance_changes(changes, updates=[_orders_finished(orders, moment)], inserts=[fees, trades])
     candles_record(market_id=market.id, trades=trades)
