@@ -50,7 +50,13 @@ from exchange.services.errors import (
 from exchange.services.fees import fee_accrual_rows
 from exchange.services.ledger import balance_changes, balances_lock
 from exchange.services.market_rules import fill_minimum_check, remainder_closes
-from exchange.services.rows import Returning, model_columns, model_of_row, prepared_fetchone
+from exchange.services.rows import (
+    Returning,
+    model_columns,
+    model_of_row,
+    prepared_fetchall,
+    prepared_fetchone,
+)
 from exchange.services.signing import signature_error, signed_message
 from exchange.streams.events import candles_changed, orders_changed, ticker_due, trades_created
 from exchange.trading_math import Fill, FillRefused, fee_rate_e18, fill_compute, settlement_paid
@@ -263,6 +269,41 @@ def _fee_in_force(network: Network, at: datetime, field: str) -> Subquery:
     )
 
 
+@functools.cache
+def _orders_lock_sql() -> str:
+    """_orders_lock's statement on PostgreSQL, built once per process (as
+    _market_lock_sql): the orders by id, each with the fee rates in force."""
+    fees = ", ".join(
+        f"(SELECT f.{name} FROM exchange_feeschedule AS f WHERE f.network_id = %(network)s"
+        " AND f.effective_at <= %(at)s ORDER BY f.effective_at DESC LIMIT 1)"
+        for name in ("maker_fee", "taker_fee")
+    )
+    return (
+        f"SELECT {model_columns(Order, 'o')}, {fees} FROM exchange_order AS o"
+        " WHERE o.network_id = %(network)s AND o.market_id = %(market)s"
+        " AND o.hash = ANY(%(hashes)s::text[])"
+        " ORDER BY o.id FOR UPDATE OF o"
+    )
+
+
+def _orders_locked_rows(
+    network: Network, market: Market, hashes: set[str], at: datetime
+) -> list[Order]:
+    """_orders_lock's orders on PostgreSQL: one prepared statement, each row made into
+    the Order with its maker_fee_rate and taker_fee_rate."""
+    rows = prepared_fetchall(
+        _orders_lock_sql(),
+        {"network": network.id, "at": at, "market": market.id, "hashes": sorted(hashes)},
+    )
+    width = len(Order._meta.concrete_fields)
+    orders = []
+    for row in rows:
+        order = model_of_row(Order, row[:width])
+        order.maker_fee_rate, order.taker_fee_rate = row[width], row[width + 1]
+        orders.append(order)
+    return orders
+
+
 def _orders_lock(
     network: Network, market: Market, fills: Sequence[TradeRequest], at: datetime, indexed: bool
 ) -> dict[int, Order]:
@@ -270,16 +311,19 @@ def _orders_lock(
     `at`; an unknown order or one off the first order's pair is refused as
     _orders_get refuses it."""
     hashes = {item.order_hash for item in fills}
-    orders = {
-        order.id: order
-        for order in Order.objects.select_for_update(of=("self",))
-        .filter(network=network, market=market, hash__in=hashes)
-        .annotate(
-            maker_fee_rate=_fee_in_force(network, at, "maker_fee"),
-            taker_fee_rate=_fee_in_force(network, at, "taker_fee"),
-        )
-        .order_by("id")
-    }
+    if connection.vendor == "postgresql":
+        orders = {order.id: order for order in _orders_locked_rows(network, market, hashes, at)}
+    else:
+        orders = {
+            order.id: order
+            for order in Order.objects.select_for_update(of=("self",))
+            .filter(network=network, market=market, hash__in=hashes)
+            .annotate(
+                maker_fee_rate=_fee_in_force(network, at, "maker_fee"),
+                taker_fee_rate=_fee_in_force(network, at, "taker_fee"),
+            )
+            .order_by("id")
+        }
     pairs = {(order.give_token_id, order.take_token_id) for order in orders.values()}
     if len(orders) != len(hashes) or len(pairs) != 1:
         _orders_get(network, fills, indexed)  # raises the refusal
