@@ -168,11 +168,19 @@ def _db_type(field: Field[Any, Any]) -> str:
     return db_type
 
 
+_cast_rows: dict[tuple[Field[Any, Any], ...], str] = {}
+
+
 def _cast_row(fields: Sequence[Field[Any, Any]]) -> str:
     """A VALUES row typed as the columns, without their modifiers: a cast to varchar(n)
-    would cut a long string silently, where the column's own check refuses it."""
-    types = [_MODIFIERS.sub("", _db_type(field)) for field in fields]
-    return "(" + ", ".join(f"%s::{db_type}" for db_type in types) + ")"
+    would cut a long string silently, where the column's own check refuses it. Kept
+    per process for each list of columns (column types do not change while it runs)."""
+    key = tuple(fields)
+    row = _cast_rows.get(key)
+    if row is None:
+        types = [_MODIFIERS.sub("", _db_type(field)) for field in fields]
+        row = _cast_rows[key] = "(" + ", ".join(f"%s::{db_type}" for db_type in types) + ")"
+    return row
 
 
 def _update_sql(objs: Sequence[Model], fields: Sequence[str]) -> tuple[str, list[Any]]:
