@@ -119,9 +119,7 @@ def rows_write(
         f"{', NULL' * width} FROM i{index}"
         for index, objs in enumerate(inserts)
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(f"WITH {', '.join(parts)} {' UNION ALL '.join(selects)}", params)
-        rows = cursor.fetchall()
+    rows = _raw_fetchall(f"WITH {', '.join(parts)} {' UNION ALL '.join(selects)}", params)
     for index, statement in enumerate(statements):
         if isinstance(statement, Returning):
             statement.rows = [
@@ -132,6 +130,31 @@ def rows_write(
         for obj, pk in zip(objs, pks, strict=True):
             obj.pk = pk
             as_saved(obj)
+
+
+def _raw_fetchall(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """Runs a statement of %s placeholders (no other %) with server-side binding,
+    its placeholders numbered here ($1, $2, ...) by one split: a Django cursor binds
+    client-side, and psycopg parses such a long statement (more than 50 parameters:
+    past its cache) again on every call, which cost more than building it. Every
+    placeholder of rows_write's statements is cast or typed by its column, as
+    server-side binding needs. Errors and connection.queries as prepared_fetchone's."""
+    pieces = sql.split("%s")
+    if len(pieces) != len(params) + 1:
+        raise ValueError(f"{len(pieces) - 1} placeholders for {len(params)} parameters")
+    numbered = (
+        "".join(piece + f"${index}" for index, piece in enumerate(pieces[:-1], start=1))
+        + pieces[-1]
+    )
+    connection.ensure_connection()
+    started = time.monotonic()
+    with connection.wrap_database_errors, psycopg.RawCursor(connection.connection) as cursor:
+        cursor.execute(numbered, params)
+        rows = cursor.fetchall()
+    if connection.queries_logged:
+        shown = sql % tuple(repr(value) for value in params)
+        connection.queries_log.append({"sql": shown, "time": f"{time.monotonic() - started:.3f}"})
+    return rows
 
 
 def as_saved(obj: _M) -> _M:
