@@ -35,7 +35,9 @@ def rows_update(objs: Sequence[Model], fields: Sequence[str]) -> None:
 @dataclasses.dataclass
 class Returning:
     """A data-modifying statement for rows_write whose RETURNING rows (`columns` of
-    them) the caller wants: rows_write puts them in `rows` (no read of its own)."""
+    them) the caller wants: rows_write puts them in `rows` (no read of its own). They
+    come back through one UNION ALL, so several Returning statements of one call must
+    return compatible types column by column."""
 
     sql: str
     params: list[Any]
