@@ -15,6 +15,8 @@ from exchange.models import Market, MarketRules
 from exchange.records import Record
 
 _FIELDS = ("price_tick", "amount_step", "min_total", "max_open_orders")
+# What rules_annotate adds, each as rule_<name> (a hot path's own statement reads them too).
+RULE_FIELDS = _FIELDS
 _M = TypeVar("_M", bound=Model)
 
 

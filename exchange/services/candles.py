@@ -12,7 +12,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Q
 
 from exchange.market_snapshots import market_data_changed
 from exchange.models import CANDLE_PERIODS, Candle, Market, Trade
@@ -105,27 +104,12 @@ def candles_record(*, market_id: int, trades: Sequence[Trade]) -> None:
             candles_changed(market_id, cursor.fetchall())
 
 
-def candles_published(*, market_id: int, trades: Sequence[Trade]) -> None:
-    """The candles of `trades` as they now stand, to their streams
-    (candles:<MARKET>:<period>), in the caller's transaction: for the trade hot path,
-    whose one write statement ran candles_upsert as one of its parts."""
-    buckets = _buckets(trades)
-    if not buckets:
-        return
-    wanted = Q()
-    for period, start in buckets:
-        wanted |= Q(period=period, bucket_start=start)
-    rows = Candle.objects.filter(wanted, market_id=market_id).values_list(
-        "period", *CANDLE_RECORD_FIELDS
-    )
-    candles_changed(market_id, list(rows))
-
-
 def candles_upsert(*, market_id: int, trades: Sequence[Trade]) -> tuple[str, list[Any]] | None:
     """The PostgreSQL statement (sql, params) that adds trades of one market (their ids
     set) to their candles, as candles_record runs it; None without trades. The trade
-    hot path runs it inside its one write statement (exchange/services/trades.py):
-    every candle change is this statement or _merge_by_orm (SQLite) or the rebuild."""
+    hot path runs it inside its one write statement (exchange/services/trades.py) and
+    publishes the rows its RETURNING gives, (period, *CANDLE_RECORD_FIELDS): every
+    candle change is this statement or _merge_by_orm (SQLite) or the rebuild."""
     buckets = _buckets(sorted(trades, key=lambda trade: trade.id))
     if not buckets:
         return None

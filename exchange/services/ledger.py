@@ -4,16 +4,24 @@ Callers run inside transaction.atomic(). Rows are locked in id order, so two
 transactions that need the same balances can never deadlock.
 """
 
+import functools
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Model, Q
 from django.utils import timezone
 
 from exchange.models import Balance, LedgerEntry, LedgerKind, Network, Token
-from exchange.services.rows import as_saved, rows_write
+from exchange.selectors.prepared import prepared_fetchall
+from exchange.services.rows import (
+    Statement,
+    as_saved,
+    model_columns,
+    model_of_row,
+    rows_write,
+)
 from exchange.streams.events import balances_changed
 
 BalanceKey = tuple[str, int]  # (account, token id)
@@ -30,7 +38,31 @@ class InsufficientBalance(Exception):
         self.needed = needed
 
 
+@functools.cache
+def _lock_sql() -> str:
+    """_locked's statement on PostgreSQL, built once per process: the keys as two
+    arrays, so that the text never changes with their number (prepared once per
+    connection, no SQL compilation per call)."""
+    return (
+        f"SELECT {model_columns(Balance, 'b')} FROM exchange_balance AS b"
+        " WHERE (b.account, b.token_id) IN"
+        " (SELECT * FROM unnest(%(accounts)s::text[], %(tokens)s::bigint[]))"
+        " ORDER BY b.id FOR UPDATE OF b"
+    )
+
+
 def _locked(wanted: set[BalanceKey]) -> dict[BalanceKey, Balance]:
+    if connection.vendor == "postgresql":
+        keys = sorted(wanted)
+        found = prepared_fetchall(
+            _lock_sql(),
+            {
+                "accounts": [account for account, _ in keys],
+                "tokens": [token_id for _, token_id in keys],
+            },
+        )
+        balances = [model_of_row(Balance, row) for row in found]
+        return {(balance.account, balance.token_id): balance for balance in balances}
     # One term per token (account IN ...): cheap to build for thousands of keys.
     by_token: dict[int, list[str]] = {}
     for account, token_id in sorted(wanted):
@@ -111,7 +143,7 @@ def _write(
     entries: list[LedgerEntry],
     updates: Sequence[tuple[Sequence[Model], Sequence[str]]] = (),
     inserts: Sequence[Sequence[Model]] = (),
-    statements: Sequence[tuple[str, list[Any]]] = (),
+    statements: Sequence[Statement] = (),
 ) -> None:
     """The balances' new total and held and their entries (with the caller's other
     rows, if any): one statement on PostgreSQL."""
@@ -150,7 +182,7 @@ def balance_changes(
     *,
     updates: Sequence[tuple[Sequence[Model], Sequence[str]]] = (),
     inserts: Sequence[Sequence[Model]] = (),
-    statements: Sequence[tuple[str, list[Any]]] = (),
+    statements: Sequence[Statement] = (),
 ) -> list[LedgerEntry]:
     """balance_change for many (balance, kind, total_delta, held_delta, reference), in
     order, with the same per-change refusal, written in one statement on PostgreSQL
@@ -158,7 +190,8 @@ def balance_changes(
     write no entry.
 
     `updates` ((objects, fields) pairs), `inserts` (lists of new objects, their pks
-    set) and `statements` (PostgreSQL only) are the caller's other writes of the
+    set) and `statements` (PostgreSQL only; a rows.Returning gets the rows its
+    RETURNING gave) are the caller's other writes of the
     transaction (rows_write): in the same statement, so a hot path pays one round trip
     for all its writes. They must not be balances or ledger entries."""
     entries: list[LedgerEntry] = []

@@ -1,5 +1,6 @@
 """Row updates in one statement, cheap to build (for the write hot paths)."""
 
+import dataclasses
 import re
 import time
 from collections.abc import Sequence
@@ -11,7 +12,7 @@ from django.db.models import Field, Model
 from django.db.models.expressions import Col, DatabaseDefault
 from django.db.models.options import Options
 
-from exchange.selectors.prepared import query_logged
+from exchange.selectors.prepared import prepared_fetchall
 
 _MODIFIERS = re.compile(r"\(.*?\)")
 _M = TypeVar("_M", bound=Model)
@@ -33,17 +34,40 @@ def rows_update(objs: Sequence[Model], fields: Sequence[str]) -> None:
         cursor.execute(*_update_sql(objs, fields))
 
 
+@dataclasses.dataclass
+class Returning:
+    """A data-modifying statement for rows_write whose RETURNING rows (`columns` of
+    them) the caller wants: rows_write puts them in `rows` (no read of its own). They
+    come back through one UNION ALL, so several Returning statements of one call must
+    return compatible types column by column."""
+
+    sql: str
+    params: list[Any]
+    columns: int
+    rows: list[tuple[Any, ...]] = dataclasses.field(default_factory=list)
+
+
+Statement = tuple[str, list[Any]] | Returning
+
+
+def _statement(statement: Statement) -> tuple[str, list[Any]]:
+    if isinstance(statement, Returning):
+        return statement.sql, statement.params
+    return statement
+
+
 def rows_write(
     *,
     updates: Sequence[tuple[Sequence[Model], Sequence[str]]] = (),
     inserts: Sequence[Sequence[Model]] = (),
-    statements: Sequence[tuple[str, list[Any]]] = (),
+    statements: Sequence[Statement] = (),
 ) -> None:
     """Several rows_update (objects, fields), bulk inserts (their pks set, or kept if
-    every object has one) and other data-modifying statements (sql, params; PostgreSQL
-    only) in one statement on PostgreSQL: every part a data-modifying CTE (one round
-    trip; a constraint any part violates fails them all). The parts see the same
-    snapshot, so no two may touch the same row. Elsewhere one statement each, in order."""
+    every object has one) and other data-modifying statements (sql, params, or a
+    Returning; PostgreSQL only) in one statement on PostgreSQL: every part a
+    data-modifying CTE (one round trip; a constraint any part violates fails them all).
+    The parts see the same snapshot, so no two may touch the same row. Elsewhere one
+    statement each, in order."""
     updates = [(objs, fields) for objs, fields in updates if objs]
     inserts = [objs for objs in inserts if objs]
     if connection.vendor != "postgresql":
@@ -56,12 +80,15 @@ def rows_write(
     if not inserts:
         for objs, fields in updates:
             rows_update(objs, fields)
-        for sql, params in statements:
+        for statement in statements:
             with connection.cursor() as cursor:
-                cursor.execute(sql, params)
+                cursor.execute(*_statement(statement))
+                if isinstance(statement, Returning):
+                    statement.rows = [tuple(row) for row in cursor.fetchall()]
         return
     parts, params = [], []
-    for index, (sql, part_params) in enumerate(statements):
+    for index, statement in enumerate(statements):
+        sql, part_params = _statement(statement)
         parts.append(f"s{index} AS ({sql})")
         params += part_params
     for index, (objs, fields) in enumerate(updates):
@@ -72,18 +99,66 @@ def rows_write(
         sql, part_params = _insert_sql(objs)
         parts.append(f"i{index} AS ({sql})")
         params += part_params
-    returned = " UNION ALL ".join(
-        f"SELECT {index}, {connection.ops.quote_name(_column_name(_pk(objs[0])))} FROM i{index}"
-        for index, objs in enumerate(inserts)
+    # Each row: (part, pk of an insert, the columns a Returning statement returned),
+    # padded with NULLs to one width; a Returning statement's part is -1 - its index.
+    # The widest Returning comes first, so that its columns (and the first insert's pk,
+    # cast) type the UNION's: a NULL beside a typed column takes its type.
+    returning = sorted(
+        (
+            (statement.columns, index)
+            for index, statement in enumerate(statements)
+            if isinstance(statement, Returning)
+        ),
+        reverse=True,
     )
-    with connection.cursor() as cursor:
-        cursor.execute(f"WITH {', '.join(parts)} {returned}", params)
-        rows = cursor.fetchall()
+    width = returning[0][0] if returning else 0
+    pk_type = _pk(inserts[0][0]).cast_db_type(connection)
+    selects = [
+        f"SELECT {-1 - index}, NULL::{pk_type}, s{index}.*{', NULL' * (width - columns)}"
+        f" FROM s{index}"
+        for columns, index in returning
+    ]
+    selects += [
+        f"SELECT {index}, {connection.ops.quote_name(_column_name(_pk(objs[0])))}"
+        f"{', NULL' * width} FROM i{index}"
+        for index, objs in enumerate(inserts)
+    ]
+    rows = _raw_fetchall(f"WITH {', '.join(parts)} {' UNION ALL '.join(selects)}", params)
+    for index, statement in enumerate(statements):
+        if isinstance(statement, Returning):
+            statement.rows = [
+                tuple(row[2 : 2 + statement.columns]) for row in rows if row[0] == -1 - index
+            ]
     for index, objs in enumerate(inserts):
-        pks = [pk for part, pk in rows if part == index]
+        pks = [row[1] for row in rows if row[0] == index]
         for obj, pk in zip(objs, pks, strict=True):
             obj.pk = pk
             as_saved(obj)
+
+
+def _raw_fetchall(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """Runs a statement of %s placeholders (no other %) with server-side binding,
+    its placeholders numbered here ($1, $2, ...) by one split: a Django cursor binds
+    client-side, and psycopg parses such a long statement (more than 50 parameters:
+    past its cache) again on every call, which cost more than building it. Every
+    placeholder of rows_write's statements is cast or typed by its column, as
+    server-side binding needs. Errors and connection.queries as prepared_fetchone's."""
+    pieces = sql.split("%s")
+    if len(pieces) != len(params) + 1:
+        raise ValueError(f"{len(pieces) - 1} placeholders for {len(params)} parameters")
+    numbered = (
+        "".join(piece + f"${index}" for index, piece in enumerate(pieces[:-1], start=1))
+        + pieces[-1]
+    )
+    connection.ensure_connection()
+    started = time.monotonic()
+    with connection.wrap_database_errors, psycopg.RawCursor(connection.connection) as cursor:
+        cursor.execute(numbered, params)
+        rows = cursor.fetchall()
+    if connection.queries_logged:
+        shown = sql % tuple(repr(value) for value in params)
+        connection.queries_log.append({"sql": shown, "time": f"{time.monotonic() - started:.3f}"})
+    return rows
 
 
 def as_saved(obj: _M) -> _M:
@@ -120,11 +195,19 @@ def _db_type(field: Field[Any, Any]) -> str:
     return db_type
 
 
+_cast_rows: dict[tuple[Field[Any, Any], ...], str] = {}
+
+
 def _cast_row(fields: Sequence[Field[Any, Any]]) -> str:
     """A VALUES row typed as the columns, without their modifiers: a cast to varchar(n)
-    would cut a long string silently, where the column's own check refuses it."""
-    types = [_MODIFIERS.sub("", _db_type(field)) for field in fields]
-    return "(" + ", ".join(f"%s::{db_type}" for db_type in types) + ")"
+    would cut a long string silently, where the column's own check refuses it. Kept
+    per process for each list of columns (column types do not change while it runs)."""
+    key = tuple(fields)
+    row = _cast_rows.get(key)
+    if row is None:
+        types = [_MODIFIERS.sub("", _db_type(field)) for field in fields]
+        row = _cast_rows[key] = "(" + ", ".join(f"%s::{db_type}" for db_type in types) + ")"
+    return row
 
 
 def _update_sql(objs: Sequence[Model], fields: Sequence[str]) -> tuple[str, list[Any]]:
@@ -163,21 +246,10 @@ def _insert_sql(objs: Sequence[Model]) -> tuple[str, list[Any]]:
 
 def prepared_fetchone(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
     """Runs one of the write hot paths' fixed statements (PostgreSQL) as a prepared
-    statement of this connection and returns its first row.
-
-    Django's cursors bind parameters client-side, so PostgreSQL plans the statement again
-    on every call (for these statements, about as long as running them). A psycopg
-    cursor with server-side binding and prepare=True has it planned once per connection.
-    Errors are Django's (IntegrityError, OperationalError), as from connection.cursor();
-    the statement is logged in connection.queries like any other.
-    """
-    connection.ensure_connection()
-    started = time.monotonic()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, prepare=True)
-        row = cursor.fetchone()
-    query_logged(sql, params, started)
-    return row
+    statement of this connection and returns its first row (exchange/selectors/prepared.py
+    says why and how: planned once per connection, Django's errors, connection.queries)."""
+    rows = prepared_fetchall(sql, params)
+    return rows[0] if rows else None
 
 
 def prepared_row(model: type[_M], where: str, params: dict[str, Any]) -> _M | None:
@@ -190,7 +262,23 @@ def prepared_row(model: type[_M], where: str, params: dict[str, Any]) -> _M | No
     row = prepared_fetchone(sql, params)
     if row is None:
         return None
-    values = list(row)
+    return model_of_row(model, row)
+
+
+def model_columns(model: type[Model], alias: str) -> str:
+    """The concrete columns of `model` as `alias`."column", in field order (what
+    model_of_row reads), for a hot path's fixed statement."""
+    quote = connection.ops.quote_name
+    return ", ".join(
+        f"{alias}.{quote(_column_name(field))}" for field in model._meta.concrete_fields
+    )
+
+
+def model_of_row(model: type[_M], row: Sequence[Any]) -> _M:
+    """A saved instance of `model` from a row of its concrete columns in field order (or
+    their first columns: model_columns'), converted as the ORM converts them."""
+    fields = model._meta.concrete_fields
+    values = list(row[: len(fields)])
     for index, column, converters in _converters(model):
         for converter in converters:
             values[index] = converter(values[index], column, connection)

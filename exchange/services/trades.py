@@ -7,6 +7,8 @@ orders by id, the balances by id (balances_lock), then the market's candle rows.
 The amounts and fees are exchange/trading_math.py's, which the contract mirrors.
 """
 
+import functools
+import itertools
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
@@ -17,7 +19,6 @@ from typing import TypeAlias, TypedDict, Unpack, cast
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Subquery
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django_stubs_ext import WithAnnotations
 
@@ -39,9 +40,11 @@ from exchange.models import (
 )
 from exchange.protocol import hashing
 from exchange.protocol.typed_data import ETH_SIGN
-from exchange.selectors.market_rules import Rules, rules_annotate, rules_of
+from exchange.selectors.market_data import CANDLE_RECORD_FIELDS
+from exchange.selectors.market_rules import RULE_FIELDS, Rules, rules_annotate, rules_of
+from exchange.selectors.prepared import prepared_fetchall
 from exchange.services.account_guard import Guard, account_guard, escape_payable_check
-from exchange.services.candles import candles_published, candles_record, candles_upsert
+from exchange.services.candles import candles_record, candles_upsert
 from exchange.services.chain_jobs import settlement_nudge
 from exchange.services.errors import (
     FieldCode,
@@ -53,8 +56,14 @@ from exchange.services.errors import (
 from exchange.services.fees import fee_accrual_rows
 from exchange.services.ledger import BalanceChange, BalanceKey, balance_changes, balances_lock
 from exchange.services.market_rules import fill_minimum_check, remainder_closes
+from exchange.services.rows import (
+    Returning,
+    model_columns,
+    model_of_row,
+    prepared_fetchone,
+)
 from exchange.services.signing import signature_error, signed_message
-from exchange.streams.events import orders_changed, ticker_due, trades_created
+from exchange.streams.events import candles_changed, orders_changed, ticker_due, trades_created
 from exchange.trading_math import Fill, FillRefused, fee_rate_e18, fill_compute, settlement_paid
 
 logger = logging.getLogger(__name__)
@@ -177,23 +186,73 @@ _TRADE_IDS = (
 )
 
 
+@functools.cache
+def _market_lock_sql() -> str:
+    """_market_lock's statement on PostgreSQL, built once per process: what the ORM
+    query below it reads (the market with its base, quote and network, the rules in
+    force at %(at)s, the trades' ids), with parameters only, so that it is prepared
+    once per connection (rows.prepared_fetchone) and costs no SQL compilation."""
+    rules = ", ".join(
+        f"(SELECT r.{name} FROM exchange_marketrules AS r WHERE r.market_id = m.id"
+        " AND r.effective_at <= %(at)s ORDER BY r.effective_at DESC LIMIT 1)"
+        for name in RULE_FIELDS
+    )
+    return (
+        f"SELECT {model_columns(Market, 'm')}, {model_columns(Token, 'b')},"
+        f" {model_columns(Token, 'q')}, {model_columns(Network, 'n')}, {rules},"
+        f" {_TRADE_IDS % '%(count)s'}"
+        " FROM exchange_market AS m"
+        " JOIN exchange_token AS b ON b.id = m.base_id"
+        " JOIN exchange_token AS q ON q.id = m.quote_id"
+        " JOIN exchange_network AS n ON n.id = m.network_id"
+        " WHERE m.id = (SELECT o.market_id FROM exchange_order AS o"
+        " WHERE o.hash = %(hash)s AND o.network_id = %(network)s LIMIT 1)"
+        " FOR NO KEY UPDATE OF m"
+    )
+
+
+def _market_locked_row(network: Network, first_hash: str, trade_count: int) -> Market | None:
+    """_market_lock's market on PostgreSQL: one prepared statement, its row made into
+    the Market (base, quote and network cached on it, as select_related leaves them)
+    with its rule_* and trade_ids."""
+    row = prepared_fetchone(
+        _market_lock_sql(),
+        {"at": timezone.now(), "count": trade_count, "hash": first_hash, "network": network.id},
+    )
+    if row is None:
+        return None
+    widths = [len(model._meta.concrete_fields) for model in (Market, Token, Token, Network)]
+    ends = list(itertools.accumulate(widths))
+    market = model_of_row(Market, row[: ends[0]])
+    market.base = model_of_row(Token, row[ends[0] : ends[1]])
+    market.quote = model_of_row(Token, row[ends[1] : ends[2]])
+    market.network = model_of_row(Network, row[ends[2] : ends[3]])
+    rules = row[ends[3] : ends[3] + len(RULE_FIELDS)]
+    for name, value in zip(RULE_FIELDS, rules, strict=True):
+        setattr(market, f"rule_{name}", value)
+    # What the ORM path annotates (_TradeIds): read back through a cast in _trades_write.
+    setattr(market, "trade_ids", row[ends[3] + len(RULE_FIELDS)])  # noqa: B010
+    return market
+
+
 def _market_lock(network: Network, first_hash: str, trade_count: int) -> Market | None:
     """Locks the market of the request's first order (None: no such order); on
     PostgreSQL it carries `trade_ids`, the ids of the request's trades."""
-    markets = rules_annotate(Market.objects.select_for_update(no_key=True, of=("self",)))
     if connection.vendor == "postgresql":
         # The trades' ids, taken with the lock (no round trip of their own): the trades
         # and their candles are written in one statement (_trades_write).
-        markets = markets.annotate(trade_ids=RawSQL(_TRADE_IDS, [trade_count]))
-    market = (
-        markets.select_related("base", "quote", "network")
-        .filter(
-            pk=Subquery(
-                Order.objects.filter(network=network, hash=first_hash).values("market_id")[:1]
+        market = _market_locked_row(network, first_hash, trade_count)
+    else:
+        market = (
+            rules_annotate(Market.objects.select_for_update(no_key=True, of=("self",)))
+            .select_related("base", "quote", "network")
+            .filter(
+                pk=Subquery(
+                    Order.objects.filter(network=network, hash=first_hash).values("market_id")[:1]
+                )
             )
+            .first()
         )
-        .first()
-    )
     if market is None:
         return None
     # Read with the lock, not from the request's (cached) network: a kill switch
@@ -233,6 +292,42 @@ class _FeeRates(TypedDict):
 _RatedOrder: TypeAlias = "WithAnnotations[Order, _FeeRates]"
 
 
+@functools.cache
+def _orders_lock_sql() -> str:
+    """_orders_lock's statement on PostgreSQL, built once per process (as
+    _market_lock_sql): the orders by id, each with the fee rates in force."""
+    fees = ", ".join(
+        f"(SELECT f.{name} FROM exchange_feeschedule AS f WHERE f.network_id = %(network)s"
+        " AND f.effective_at <= %(at)s ORDER BY f.effective_at DESC LIMIT 1)"
+        for name in ("maker_fee", "taker_fee")
+    )
+    return (
+        f"SELECT {model_columns(Order, 'o')}, {fees} FROM exchange_order AS o"
+        " WHERE o.network_id = %(network)s AND o.market_id = %(market)s"
+        " AND o.hash = ANY(%(hashes)s::text[])"
+        " ORDER BY o.id FOR UPDATE OF o"
+    )
+
+
+def _orders_locked_rows(
+    network: Network, market: Market, hashes: set[str], at: datetime
+) -> list[_RatedOrder]:
+    """_orders_lock's orders on PostgreSQL: one prepared statement, each row made into
+    the Order with its maker_fee_rate and taker_fee_rate."""
+    rows = prepared_fetchall(
+        _orders_lock_sql(),
+        {"network": network.id, "at": at, "market": market.id, "hashes": sorted(hashes)},
+    )
+    width = len(Order._meta.concrete_fields)
+    orders = []
+    for row in rows:
+        # The instance the ORM path's .annotate() gives: an Order with the two rates.
+        order = cast(_RatedOrder, model_of_row(Order, row[:width]))
+        order.maker_fee_rate, order.taker_fee_rate = row[width], row[width + 1]
+        orders.append(order)
+    return orders
+
+
 def _orders_lock(
     network: Network, market: Market, fills: Sequence[TradeRequest], at: datetime, indexed: bool
 ) -> dict[int, _RatedOrder]:
@@ -240,16 +335,19 @@ def _orders_lock(
     `at`; an unknown order or one off the first order's pair is refused as
     _orders_get refuses it."""
     hashes = {item.order_hash for item in fills}
-    orders = {
-        order.id: order
-        for order in Order.objects.select_for_update(of=("self",))
-        .filter(network=network, market=market, hash__in=hashes)
-        .annotate(
-            maker_fee_rate=_fee_in_force(network, at, "maker_fee"),
-            taker_fee_rate=_fee_in_force(network, at, "taker_fee"),
-        )
-        .order_by("id")
-    }
+    if connection.vendor == "postgresql":
+        orders = {order.id: order for order in _orders_locked_rows(network, market, hashes, at)}
+    else:
+        orders = {
+            order.id: order
+            for order in Order.objects.select_for_update(of=("self",))
+            .filter(network=network, market=market, hash__in=hashes)
+            .annotate(
+                maker_fee_rate=_fee_in_force(network, at, "maker_fee"),
+                taker_fee_rate=_fee_in_force(network, at, "taker_fee"),
+            )
+            .order_by("id")
+        }
     pairs = {(order.give_token_id, order.take_token_id) for order in orders.values()}
     if len(orders) != len(hashes) or len(pairs) != 1:
         _orders_get(network, fills, indexed)  # raises the refusal
@@ -579,14 +677,17 @@ def _trades_write(
         locked = cast("WithAnnotations[Market, _TradeIds]", market)
         for trade, trade_id in zip(trades, locked.trade_ids, strict=True):
             trade.id = trade_id
-        candles = candles_upsert(market_id=market.id, trades=trades)
+        upsert = candles_upsert(market_id=market.id, trades=trades)
+        # The candles as the upsert wrote them (its RETURNING), for their streams.
+        candles = Returning(*upsert, columns=1 + len(CANDLE_RECORD_FIELDS)) if upsert else None
         balance_changes(
             changes,
             updates=[_orders_finished(orders, moment)],
             inserts=[fees, trades],
             statements=[candles] if candles else [],
         )
-        candles_published(market_id=market.id, trades=trades)
+        if candles:
+            candles_changed(market.id, candles.rows)
         return
     balance_changes(changes, updates=[_orders_finished(orders, moment)], inserts=[fees, trades])
     candles_record(market_id=market.id, trades=trades)

@@ -8,9 +8,9 @@ import pytest
 from django.db import DataError, IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from exchange.models import Balance, FeeAccrual, LedgerEntry, LedgerKind
+from exchange.models import Balance, FeeAccrual, LedgerEntry, LedgerKind, StreamCounter
 from exchange.models.fields import UINT256_MAX
-from exchange.services.rows import rows_update, rows_write
+from exchange.services.rows import Returning, rows_update, rows_write
 from tests.factories import TokenFactory
 
 pytestmark = pytest.mark.django_db
@@ -170,3 +170,37 @@ def test_a_constraint_any_part_breaks_writes_nothing(network):
 
     balance.refresh_from_db()
     assert balance.total == 0 and not FeeAccrual.objects.exists()
+
+
+@pytest.mark.postgres_only  # statements are PostgreSQL's
+def test_returning_statements_get_their_rows_beside_the_new_rows_ids(network):
+    token = TokenFactory(network=network)
+    balance = Balance.objects.create(network=network, account="0x" + "03" * 20, token=token)
+    entry = LedgerEntry(
+        balance=balance,
+        kind=LedgerKind.DEPOSIT,
+        total_delta=UINT256_MAX,
+        held_delta=0,
+        total_after=UINT256_MAX,
+        held_after=0,
+    )
+    upsert = (
+        "INSERT INTO exchange_streamcounter (channel, sequence) VALUES (%s, %s::bigint) "
+        "ON CONFLICT (channel) DO UPDATE SET sequence = exchange_streamcounter.sequence + 1 "
+    )
+    wide = Returning(upsert + "RETURNING channel, sequence", ["1/a", 5], columns=2)
+    narrow = Returning(upsert + "RETURNING channel", ["1/b", 7], columns=1)
+    plain = (upsert, ["1/c", 9])
+
+    with CaptureQueriesContext(connection) as captured:
+        rows_write(inserts=[[entry]], statements=[narrow, plain, wide])
+
+    assert len(captured.captured_queries) == 1
+    assert narrow.rows == [("1/b",)]
+    assert wide.rows == [("1/a", 5)]
+    assert entry.pk == LedgerEntry.objects.get().pk
+    assert dict(StreamCounter.objects.values_list("channel", "sequence")) == {
+        "1/a": 5,
+        "1/b": 7,
+        "1/c": 9,
+    }

@@ -1,0 +1,213 @@
+"""`python -m benchmarks.cpu create_trades`: the app's CPU per fill, in process.
+
+Creates a database of its own (the configured one's name + "_cpu", dropped at the end),
+seeds one market with a maker's open asks and funded takers, signs create_trades
+bodies beforehand (client work, not measured), then posts them through
+django.test.Client: the whole request (middleware, parsing, signature recovery, the
+service, the SQL round trips, the response) in this process. It reports the process
+CPU time (time.process_time) per fill, which leaves out PostgreSQL's own CPU, and with
+--profile the cProfile of the measured requests (top functions by own and by
+cumulative time). The figures vary with the machine's load: compare runs made
+together.
+
+    python -m benchmarks.cpu create_trades [--requests 400] [--per-request 1]
+        [--profile] [--top 30] [--dump file.prof]
+"""
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+
+def _setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "relayer.settings")
+    import django
+
+    django.setup()
+
+
+ONE = 10**18
+FILL_AMOUNT = 10**15  # of the quote token (the asks' take token)
+
+
+def _seed(requests: int, per_request: int) -> tuple[Any, list[list[dict[str, str]]]]:
+    """One market, one maker with enough asks for every fill, a taker per request
+    (no rate limit or balance row is shared between consecutive requests' takers
+    more than the real load shares them); returns the network and the signed bodies."""
+    from benchmarks.keys import account
+    from exchange.models import FeeSchedule, Market, Network, Token
+    from exchange.protocol.hashing import order_hash, trade_hash
+    from exchange.services.deposits import deposit_credit
+    from exchange.services.orders import order_place
+
+    network = Network.objects.create(
+        id=31337, name="Local", rpc_url="http://127.0.0.1:8545", exchange_address="0x" + "ab" * 20
+    )
+    base = Token.objects.create(
+        network=network, address="0x" + "00" * 20, symbol="ETH", name="Ether", decimals=18
+    )
+    quote = Token.objects.create(
+        network=network, address="0x" + "00" * 19 + "01", symbol="TST", name="Test", decimals=18
+    )
+    Market.objects.create(network=network, base=base, quote=quote, allow_unpaid_settlement=True)
+    FeeSchedule.objects.create(
+        network=network,
+        maker_fee=Decimal("0.001"),
+        taker_fee=Decimal("0.002"),
+        effective_at=datetime(2020, 1, 1, tzinfo=UTC),
+    )
+    contract = network.exchange_address
+    maker = account(0)
+    fills = requests * per_request
+    orders_needed = max(1, fills // 50)  # each ask takes 50 fills
+    deposit_credit(token=base, account=maker.address, amount=1000 * ONE, reference="cpu:maker")
+    expiry = int(time.time() * 1000) + 86_400_000
+    hashes = []
+    for nonce in range(1, orders_needed + 1):
+        give, take = ONE, 50 * FILL_AMOUNT * 2  # half of it filled at most
+        digest = order_hash(
+            contract=contract,
+            account=maker.address,
+            give_token=base.address,
+            give_amount=give,
+            take_token=quote.address,
+            take_amount=take,
+            nonce=nonce,
+            expiry_ms=expiry,
+        )
+        order_place(
+            network=network,
+            account=maker.address,
+            give_token_address=base.address,
+            give_amount=give,
+            take_token_address=quote.address,
+            take_amount=take,
+            nonce=nonce,
+            expiry_ms=expiry,
+            signature=maker.sign(digest),
+        )
+        hashes.append(digest)
+    takers = [account(1 + i) for i in range(20)]
+    for taker in takers:
+        deposit_credit(
+            token=quote, account=taker.address, amount=1000 * ONE, reference=f"cpu:{taker.index}"
+        )
+    bodies = []
+    for i in range(requests):
+        taker = takers[i % len(takers)]
+        body = []
+        for j in range(per_request):
+            n = i * per_request + j
+            nonce = 1_000_000 + n
+            hash_ = hashes[n % len(hashes)]
+            digest = trade_hash(
+                contract=contract,
+                order_hash=hash_,
+                amount=FILL_AMOUNT,
+                account=taker.address,
+                nonce=nonce,
+            )
+            body.append(
+                {
+                    "orderHash": hash_,
+                    "amount": str(FILL_AMOUNT),
+                    "account": taker.address,
+                    "nonce": str(nonce),
+                    "signature": taker.sign(digest),
+                }
+            )
+        bodies.append(body)
+    return network, bodies
+
+
+def _post(client: Any, body: list[dict[str, str]]) -> None:
+    response = client.post("/create_trades", body, content_type="application/json")
+    if response.status_code != 201:
+        raise SystemExit(f"create_trades answered {response.status_code}: {response.content!r}")
+
+
+def create_trades(args: argparse.Namespace) -> None:
+    from django.conf import settings
+    from django.core.cache import cache
+    from django.test import Client
+
+    from exchange.selectors import access
+
+    network, bodies = _seed(args.requests + args.warmup, args.per_request)
+    settings.DEFAULT_NETWORK_ID = network.id
+    # No rate limit between these requests: the counters' clock stands still and the
+    # policy allows everything (what is measured is the fill, not the limiter).
+    cache.clear()
+    access.rate_limits_forget()
+    client = Client()
+    for body in bodies[: args.warmup]:
+        _post(client, body)
+    measured = bodies[args.warmup :]
+    profiler = cProfile.Profile(time.process_time) if args.profile else None
+    samples = []
+    for start in range(0, len(measured), 50):
+        chunk = measured[start : start + 50]
+        began = time.process_time()
+        if profiler:
+            profiler.enable()
+        for body in chunk:
+            _post(client, body)
+        if profiler:
+            profiler.disable()
+        samples.append((time.process_time() - began) / (len(chunk) * args.per_request))
+    fills = len(measured) * args.per_request
+    print(
+        f"create_trades: {len(measured)} requests of {args.per_request} fill(s), "
+        f"CPU per fill (process_time, median of {len(samples)} batches of 50 requests): "
+        f"{statistics.median(samples) * 1000:.3f} ms, min {min(samples) * 1000:.3f} ms, "
+        f"{fills} fills"
+    )
+    if profiler:
+        if args.dump:
+            profiler.dump_stats(args.dump)
+        for order in ("tottime", "cumulative"):
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(args.top)
+            print(out.getvalue())
+
+
+SCENARIOS: dict[str, Callable[[argparse.Namespace], None]] = {"create_trades": create_trades}
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.cpu", description=__doc__)
+    parser.add_argument("scenario", choices=sorted(SCENARIOS))
+    parser.add_argument("--requests", type=int, default=400, help="measured requests")
+    parser.add_argument("--warmup", type=int, default=50, help="requests before measuring")
+    parser.add_argument("--per-request", type=int, default=1, help="fills per request")
+    parser.add_argument("--profile", action="store_true", help="print the cProfile")
+    parser.add_argument("--top", type=int, default=30, help="functions shown per order")
+    parser.add_argument("--dump", help="write the cProfile stats to this file")
+    args = parser.parse_args(argv)
+    _setup()
+    from django.conf import settings
+    from django.db import connection
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()
+    settings.DEBUG = False
+    test = settings.DATABASES["default"].setdefault("TEST", {})
+    test["NAME"] = f"{settings.DATABASES['default']['NAME']}_cpu"
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    try:
+        SCENARIOS[args.scenario](args)
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
