@@ -83,7 +83,8 @@ class Guard:
 
 
 # _restrictions' query on PostgreSQL, as the ORM builds it but fixed: prepared once per
-# connection (exchange.selectors.prepared.prepared_fetchall), no SQL compilation per request (the trade hot path).
+# connection (exchange/selectors/prepared.py), no SQL compilation per request (the trade
+# hot path).
 _RESTRICTIONS_SQL = """
 SELECT r.account, r.kind, r.reason FROM exchange_accountrestriction AS r
 WHERE (r.account = ANY(%(accounts)s::text[])
