@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from benchmarks import workers
 from benchmarks.load import Request
-from benchmarks.seed import ONE, Seeded
+from benchmarks.seed import MARKET_NONCE, ONE, Seeded
 from exchange.protocol.hashing import cancel_hash, order_hash, trade_hash, withdraw_hash
 
 # How many signed bodies a write scenario prepares per second of load: above what two
@@ -147,7 +147,8 @@ def _create_orders(seeded: Seeded, seconds: float) -> list[Request]:
 def _delete_orders(seeded: Seeded, seconds: float) -> list[Request]:
     """Signed cancels of open orders, each sent once: the orders create_orders placed in
     ETH_TKB first (newest first), then the ETH_TKA book's from its newest (never the
-    ETH_TKC asks the fills use)."""
+    ETH_TKC asks the fills use, nor the asks create_trades_markets fills, ETH_TKA's
+    among them)."""
     from exchange.models import Order
 
     count = int(WRITE_RATE_CEILING * seconds)
@@ -156,7 +157,10 @@ def _delete_orders(seeded: Seeded, seconds: float) -> list[Request]:
     for market in ("ETH_TKB", "ETH_TKA"):
         open_orders += (
             Order.objects.filter(
-                market_id=seeded.markets[market], status="OPEN", expiry_ms__gt=_now_ms() + 60_000
+                market_id=seeded.markets[market],
+                status="OPEN",
+                expiry_ms__gt=_now_ms() + 60_000,
+                nonce__lt=MARKET_NONCE,
             )
             .order_by("-id")
             .values_list("hash", "account")[: count - len(open_orders)]
