@@ -15,10 +15,11 @@ from chain.client import ChainUnavailable, ExchangeClient, exchange_client
 from chain.escape_hatch import escape_exposure_refresh
 from chain.locks import network_lock
 from chain.reconciliation import reconciliation_run
-from chain.settler import trades_settle_run
+from chain.settler import SettleResult, trades_settle_run
 from chain.watcher import deposits_watch_run
 from chain.withdrawals import withdrawals_confirm_run, withdrawals_dispatch_run
 from exchange.models import Network
+from exchange.services.chain_jobs import settlement_nudge_taken
 
 logger = logging.getLogger(__name__)
 
@@ -165,11 +166,16 @@ def withdrawals_confirm(network_id: int) -> None:
     _locked_run("withdrawals", "confirm", network_id, withdrawals_confirm_run)
 
 
+def _settle(*, network: Network, client: ExchangeClient) -> SettleResult:
+    settlement_nudge_taken(network.id)
+    return trades_settle_run(network=network, client=client)
+
+
 @shared_task(ignore_result=True, **time_limits(180))
 def trades_settle(network_id: int) -> None:
     """Settles the network's booked trades on chain in id order (chain/settler.py). A
     halted network still has its in-flight trades confirmed; nothing new is sent."""
-    result = _locked_run("settlement", "settlement", network_id, trades_settle_run)
+    result = _locked_run("settlement", "settlement", network_id, _settle)
     if result is None:
         return
     if result.halted:

@@ -10,10 +10,30 @@ settings package), so that the domain does not import the project above it.
 """
 
 from celery import current_app
+from django.core.cache import cache
+
+# A settlement nudge already on its way covers the trades committed before its run
+# starts: the run clears the mark (settlement_nudge_taken) before it reads the trades,
+# so a trade committed after that sends a nudge of its own. The mark expires by itself
+# in case its nudge is lost or finds another run holding the lock (beat's tick is the
+# floor either way).
+SETTLEMENT_NUDGE_SECONDS = 1
+
+
+def _settlement_mark(network_id: int) -> str:
+    return f"chain:settlement-nudged:{network_id}"
 
 
 def settlement_nudge(network_id: int) -> None:
-    current_app.send_task("chain.tasks.trades_settle", args=[network_id])
+    """Asks the settler to run, unless a nudge sent earlier has not started its run yet:
+    one Celery message per settler run rather than one per trade."""
+    if cache.add(_settlement_mark(network_id), 1, timeout=SETTLEMENT_NUDGE_SECONDS):
+        current_app.send_task("chain.tasks.trades_settle", args=[network_id])
+
+
+def settlement_nudge_taken(network_id: int) -> None:
+    """Called by a settler run before it reads the booked trades: later trades nudge again."""
+    cache.delete(_settlement_mark(network_id))
 
 
 def withdrawal_dispatch_nudge(network_id: int) -> None:

@@ -85,3 +85,57 @@ def test_the_settle_task_runs_once_per_network_and_the_foreground_command_settle
     second = exchange.take(exchange.taker, [(order, ONE // 4)])[0]
     call_command("run_chain_workers", "--network", str(exchange.network.id), stdout=None)
     assert Trade.objects.get(id=second.id).settlement_status == "SETTLED"
+
+
+@pytest.mark.django_db
+def test_trades_booked_while_a_settlement_nudge_waits_share_it(
+    chain_exchange, settings, django_capture_on_commit_callbacks, monkeypatch
+):
+    """One Celery message per settler run, not one per trade: a nudge already sent covers
+    the trades committed before its run starts; once a run has started (and only a run
+    that got the network's lock), the next trade nudges again."""
+    from celery.signals import before_task_publish
+
+    from chain.locks import network_lock
+    from chain.tasks import trades_settle
+    from exchange.models import Trade
+    from exchange.services import chain_jobs
+    from exchange.services.chain_jobs import settlement_nudge_taken
+    from tests.chain.contract import ONE
+
+    # The mark's expiry is its safety net; a slow machine must not reach it here.
+    monkeypatch.setattr(chain_jobs, "SETTLEMENT_NUDGE_SECONDS", 600)
+
+    exchange = chain_exchange
+    network_id = exchange.network.id
+    settings.OPERATOR_PRIVATE_KEY = exchange.deployment.operator.key
+    sent: list[str] = []
+
+    def record(sender=None, **_):
+        if sender == "chain.tasks.trades_settle":
+            sent.append(sender)
+
+    before_task_publish.connect(record, weak=False)
+    try:
+        settlement_nudge_taken(network_id)
+        order = exchange.ask(exchange.makers[0], give_tst=100 * ONE, take_eth=ONE)
+        with django_capture_on_commit_callbacks(execute=True):
+            first = exchange.take(exchange.taker, [(order, ONE // 4)])[0]
+            second = exchange.take(exchange.taker, [(order, ONE // 4)])[0]
+        assert len(sent) == 1
+
+        with network_lock("settlement", network_id) as held:
+            assert held
+            trades_settle(network_id)  # no run: the nudge stays pending
+        with django_capture_on_commit_callbacks(execute=True):
+            third = exchange.take(exchange.taker, [(order, ONE // 4)])[0]
+        assert len(sent) == 1
+
+        trades_settle(network_id)
+        settled = Trade.objects.filter(id__in=[first.id, second.id, third.id])
+        assert set(settled.values_list("settlement_status", flat=True)) == {"SETTLED"}
+        with django_capture_on_commit_callbacks(execute=True):
+            exchange.take(exchange.taker, [(order, ONE // 8)])
+        assert len(sent) == 2
+    finally:
+        before_task_publish.disconnect(record)
