@@ -19,7 +19,9 @@ Figures: REST throughput on against off; from each trade's commit (its outbox ro
 created_at, written just before COMMIT) to its event at each client, p50 and p99;
 messages delivered per second; events lost or out of order (every client must see
 every sequence of the channel from the load's start to its end, in order); the RSS of
-the uvicorn process. The outbox is written in both runs (it is part of every write):
+the uvicorn process, and its CPU time (user + system) per 1,000 messages delivered
+(cpu_ms_per_1000: the phase's CPU, which includes the Redis layer's receive, over its
+messages). The outbox is written in both runs (it is part of every write):
 "off" means no streams server and no subscriber.
 """
 
@@ -62,6 +64,18 @@ def _rss_mib(pid: int, field: str = "VmRSS") -> float:
             if line.startswith(field + ":"):
                 return round(int(line.split()[1]) / 1024, 1)
     return 0.0
+
+
+def _cpu_ms(pid: int) -> float:
+    """The process's CPU time so far (user + system), in milliseconds."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_per_1000(cpu_ms: float, figures: dict) -> float | None:
+    delivered = figures["delivered"]
+    return round(cpu_ms * 1000 / delivered, 2) if delivered else None
 
 
 def _sequences() -> list[int]:
@@ -234,16 +248,22 @@ def run_streams(log=print, subscribers: int = SUBSCRIBERS) -> dict:
             processes, ready = _subscribers(streams.port, subscribers, work_dir, log)
             rss_idle = _rss_mib(streams.process.pid)
             start = _sequences()
+            cpu = [_cpu_ms(streams.process.pid)]
             log("create_trades, streams on:")
             on = measure(scenario, server=api, seeded=seeded, load=load, work_dir=work_dir, log=log)
             middle = _sequences()
+            cpu.append(_cpu_ms(streams.process.pid))
             log(f"fan-out: {FANOUT_EVENTS} events at {FANOUT_RATE}/s to every subscriber")
             _synthetic_events(FANOUT_EVENTS, FANOUT_RATE)
             last = _sequences()
+            time.sleep(1)  # the last events' fan-out
+            cpu.append(_cpu_ms(streams.process.pid))
             clients = _collect(processes, last)
             rss_peak = _rss_mib(streams.process.pid, "VmHWM")
         finally:
             streams.stop()
+    trades = _figures(clients, 0, start[0], middle[0])
+    fanout = _figures(clients, 1, middle[1], last[1])
     return {
         **result,
         "subscribers_connected": ready["connected"],
@@ -253,10 +273,11 @@ def run_streams(log=print, subscribers: int = SUBSCRIBERS) -> dict:
         "rest_on_vs_off": round(on["throughput"] / off["throughput"], 3)
         if off["throughput"]
         else None,
-        "trades": _figures(clients, 0, start[0], middle[0]),
+        "trades": {**trades, "cpu_ms_per_1000": _cpu_per_1000(cpu[1] - cpu[0], trades)},
         "fanout": {
             "commit_rate_per_s": FANOUT_RATE,
-            **_figures(clients, 1, middle[1], last[1]),
+            **fanout,
+            "cpu_ms_per_1000": _cpu_per_1000(cpu[2] - cpu[1], fanout),
         },
         "rss_mib_idle": rss_idle,
         "rss_mib_peak": rss_peak,

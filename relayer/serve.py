@@ -3,8 +3,9 @@
     python -m relayer.serve [--host 0.0.0.0] [--port 8000] [--workers N]
 
 uvicorn rather than daphne: one process serves HTTP/1.1 and WebSockets with the
-`websockets` implementation, its ping/pong keepalive and its frame-size limit built in
-(the 64 KiB limit of shared/STREAMS.md closes with 1009, the ping answers idle
+`websockets` library (relayer/stream_socket.py: uvicorn's sans-I/O protocol, through
+which the hub writes encoded frames straight to the sockets), its ping/pong keepalive
+and its frame-size limit built in (the 64 KiB limit of shared/STREAMS.md closes with 1009, the ping answers idle
 connections), it runs several worker processes itself (--workers), and its event loop
 is uvloop's; daphne is Twisted's, one process, and slower per HTTP request
 (docs/streams.md). Each worker process has its own streams hub.
@@ -14,6 +15,8 @@ import argparse
 import os
 
 import uvicorn
+
+from relayer.stream_socket import StreamSocketProtocol
 
 # shared/STREAMS.md, Limits: frames over 64 KiB close with 1009; a connection that does
 # not answer a ping (every 30 s) within 30 s more is closed (within 60 s of silence).
@@ -43,7 +46,9 @@ def main(argv: list[str] | None = None) -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        ws="websockets",
+        # uvicorn's sans-I/O websockets protocol with the "relayer.frames" extension: the
+        # streams' hub writes each event's frame, encoded once, straight to every socket.
+        ws=StreamSocketProtocol,
         ws_max_size=WS_MAX_SIZE,
         ws_ping_interval=WS_PING_INTERVAL,
         ws_ping_timeout=WS_PING_TIMEOUT,

@@ -410,8 +410,9 @@ STREAMS_LAYER_PUBLISH = bool(REDIS_URL)
 # Milliseconds between the hub's sweeps of the outbox (without Redis: how the Celery
 # worker's events reach the web process).
 STREAMS_SWEEP_MS = env_int("STREAMS_SWEEP_MS", 1000 if REDIS_URL else 200, minimum=10)
-# Events waiting for one WebSocket client before it is closed with 1008 (a slow reader).
-STREAMS_SEND_QUEUE = env_int("STREAMS_SEND_QUEUE", 2000, minimum=10)
+# Bytes of frames waiting for one WebSocket client (its socket's write buffer) before it
+# is closed with 1008 (a client that stopped reading).
+STREAMS_SEND_BUFFER_BYTES = env_int("STREAMS_SEND_BUFFER_BYTES", 1024 * 1024, minimum=1024)
 # The outbox (exchange/streams/pruning.py): events older than this are deleted (every
 # hub has delivered them long before); beat prunes every STREAMS_PRUNE_SECONDS, at most
 # STREAMS_PRUNE_BATCHES batches of STREAMS_PRUNE_BATCH_SIZE rows a run.

@@ -2,6 +2,7 @@
 REST error body and leaves the connection open; the limits close it with their codes."""
 
 import json
+import socket
 
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -68,3 +69,47 @@ def test_an_unknown_api_key_is_refused_with_401_on_the_upgrade(server, network):
         Client(server.ws_url, additional_headers={"X-API-KEY": "no-such-key"})
     assert refused.value.response.status_code == 401
     assert json.loads(refused.value.response.body)["code"] == 401
+
+
+def test_a_client_that_stops_reading_is_closed_with_1008_and_others_get_everything(
+    tmp_path, network
+):
+    """The hub writes each frame straight to every socket (relayer/stream_socket.py): a
+    client that stops reading only fills its own write buffer, and is closed with 1008
+    once it holds more than STREAMS_SEND_BUFFER_BYTES; a subscriber that reads gets every
+    sequence in order."""
+    from django.db import transaction
+
+    from exchange.streams.outbox import emit
+
+    channel = "account:0x" + "ab" * 20
+    with uvicorn_server(tmp_path, STREAMS_SEND_BUFFER_BYTES=str(64 * 1024)) as server:
+        url = f"{server.ws_url}?networkId={network.id}"
+        reader = Client(url, max_queue=None)  # takes every frame off the socket at once
+        stalled = socket.socket()
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.connect(("127.0.0.1", int(server.ws_url.rsplit(":", 1)[1].split("/")[0])))
+        slow = Client(url, sock=stalled, max_queue=1)  # reads nothing until recv()
+        for client in (reader, slow):
+            assert client.subscribe(channel)["op"] == "subscribed"
+
+        count, pad = 300, "x" * 30_000  # ~9 MB: past the kernel's buffers and the limit
+        for batch in range(0, count, 50):
+            with transaction.atomic():
+                for index in range(batch, batch + 50):
+                    emit(network.id, channel, "balance", {"i": index, "pad": pad})
+
+        events = reader.events(count)
+        first = events[0]["sequence"]
+        assert [e["sequence"] for e in events] == list(range(first, first + count))
+        assert [e["data"]["i"] for e in events] == list(range(count))
+
+        received = []
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                received.append(slow.recv()["sequence"])
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        assert received == list(range(first, first + len(received)))
+        assert len(received) < count
+        assert reader.request("ping")["op"] == "pong"  # the reader is still served
+        reader.close()

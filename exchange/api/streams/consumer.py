@@ -17,9 +17,11 @@ A row at or below the channel's last delivered sequence is dropped (seen already
 row past the next one means rows are missing in between: they are committed (a
 channel's sequences commit in order under its counter's lock), so the hub reads them
 from the outbox and delivers everything in order. Each event's frame is encoded once
-and put on every subscriber's own bounded queue; a connection's writer task drains its
-queue, so a slow client only fills its own queue and is closed with 1008 when it is
-full. The database is read in worker threads (sync_to_async), never on the loop.
+(exchange/streams/frames.py) and, under relayer/serve.py, its WebSocket frame bytes
+written by the hub straight to each subscriber's socket (the "relayer.frames" ASGI
+extension, relayer/stream_socket.py); under another server it goes on each
+subscriber's queue, drained by the connection's writer task. A client whose unsent
+frames pass STREAMS_SEND_BUFFER_BYTES is closed with 1008; it only fills its own buffer. The database is read in worker threads (sync_to_async), never on the loop.
 """
 
 import asyncio
@@ -37,6 +39,7 @@ from django.db import close_old_connections
 from exchange.api.errors import Code, FieldCode
 from exchange.models import CANDLE_PERIODS, Market
 from exchange.streams import relay
+from exchange.streams.frames import Frame, event_text
 from exchange.streams.outbox import channel_key
 
 logger = logging.getLogger(__name__)
@@ -47,11 +50,8 @@ BOOK_SNAPSHOT_ORDERS = 100
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
-def _frame(channel: str, sequence: int, type_: str, data_json: str) -> str:
-    return (
-        f'{{"op":"event","channel":{json.dumps(channel)},"sequence":{sequence},'
-        f'"type":"{type_}","data":{data_json}}}'
-    )
+def _frame(channel: str, sequence: int, type_: str, data_json: str) -> Frame:
+    return Frame(event_text(channel, sequence, type_, data_json))
 
 
 def _db(function):
@@ -119,9 +119,9 @@ class Hub:
                 self.repairing[key] = [r for _s, r in fresh[index:]]
                 self._spawn(self._repair(key, last, sequence))
                 break
-            text = _frame(key.split("/", 1)[1], sequence, row[3], row[4])
+            frame = _frame(key.split("/", 1)[1], sequence, row[3], row[4])
             for client in tuple(subscribers):
-                client.push(key, sequence, text)
+                client.push(key, sequence, frame)
             last = sequence
         self.last[key] = last
 
@@ -243,28 +243,68 @@ def hub() -> Hub:
 
 
 class Client:
-    """One connection's side of the hub: its channels' sequences and its send queue."""
+    """One connection's side of the hub: its channels' sequences and how its frames reach
+    its socket (SocketClient or QueueClient). A connection whose unsent frames exceed
+    `limit` bytes is a client that stopped reading: `on_overflow` closes it with 1008."""
 
     def __init__(self, limit: int, on_overflow):
         self.last: dict[str, int] = {}
-        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=limit)
+        self.limit = limit
         self.on_overflow = on_overflow
         self.overflowed = False
 
-    def push(self, key: str, sequence: int, text: str) -> None:
+    def push(self, key: str, sequence: int, frame: Frame) -> None:
         if self.overflowed or sequence <= self.last.get(key, sequence - 1):
             return
         self.last[key] = sequence
-        self.send(text)
+        self.put(frame)
 
     def send(self, text: str) -> None:
+        self.put(Frame(text))
+
+    def put(self, frame: Frame) -> None:
+        raise NotImplementedError
+
+    def overflow(self) -> None:
+        self.overflowed = True
+        self.on_overflow()
+
+
+class SocketClient(Client):
+    """Frames written straight to the connection's socket by whoever has them (the hub,
+    for events: no queue, no task), through the server's "relayer.frames" ASGI extension
+    (relayer/stream_socket.py): write(bytes), buffered() -> int, close(code)."""
+
+    def __init__(self, socket, limit: int, on_overflow):
+        super().__init__(limit, on_overflow)
+        self.socket = socket
+
+    def put(self, frame: Frame) -> None:
         if self.overflowed:
             return
-        try:
-            self.queue.put_nowait(text)
-        except asyncio.QueueFull:
-            self.overflowed = True
-            self.on_overflow()
+        socket = self.socket
+        socket.write(frame.wire)
+        if socket.buffered() > self.limit:
+            self.overflow()
+
+
+class QueueClient(Client):
+    """The ASGI send path, under a server without the extension: a queue drained by the
+    connection's writer task (StreamConsumer._write)."""
+
+    def __init__(self, limit: int, on_overflow):
+        super().__init__(limit, on_overflow)
+        self.queue: asyncio.Queue[str] = asyncio.Queue()
+        self.queued = 0  # characters in the queue
+
+    def put(self, frame: Frame) -> None:
+        if self.overflowed:
+            return
+        self.queued += len(frame.text)
+        if self.queued > self.limit:
+            self.overflow()
+            return
+        self.queue.put_nowait(frame.text)
 
 
 class BadChannels(Exception):
@@ -384,9 +424,9 @@ class StreamConsumer(AsyncWebsocketConsumer):
     channel_layer_alias = "streams-none"
 
     async def connect(self):
-        self.client = Client(settings.STREAMS_SEND_QUEUE, self._overflow)
         self.keys: set[str] = set()
         self.writer = None
+        self.ready = False
         network, problem = await _db(_network)(self.scope.get("query_string", b""))
         await self.accept()
         if network is None:
@@ -396,29 +436,43 @@ class StreamConsumer(AsyncWebsocketConsumer):
             return
         self.network = network
         self.hub = hub()
-        self.writer = asyncio.get_running_loop().create_task(self._write())
+        limit = settings.STREAMS_SEND_BUFFER_BYTES
+        socket = self.scope.get("extensions", {}).get("relayer.frames")
+        self.client: Client
+        if socket is not None:
+            self.client = SocketClient(socket, limit, self._overflow)
+        else:
+            self.client = QueueClient(limit, self._overflow)
+            self.writer = asyncio.get_running_loop().create_task(self._write(self.client))
+        self.ready = True
 
-    async def _write(self):
-        queue = self.client.queue
+    async def _write(self, client: QueueClient):
+        queue = client.queue
         while True:
             text = await queue.get()
             await self.send(text_data=text)
+            client.queued -= len(text)
 
     def _overflow(self):
-        # A client that stops reading: closed with 1008 (its queue is full).
+        # A client that stops reading: closed with 1008 (its unsent frames are over the limit).
         logger.warning("event=stream_client_slow path=/ws")
+        if isinstance(self.client, SocketClient):
+            self.client.socket.close(1008)
+            return
         self.writer.cancel() if self.writer else None
         asyncio.get_running_loop().create_task(self.close(code=1008))
 
     async def disconnect(self, code):
         if self.writer is not None:
             self.writer.cancel()
+        if getattr(self, "ready", False):
+            self.client.overflowed = True  # nothing more to write
         for key in list(getattr(self, "keys", ())):
             self.hub.unsubscribe(self.client, key)
         self.keys = set()
 
     async def receive(self, text_data=None, bytes_data=None):
-        if self.writer is None:
+        if not self.ready:
             return
         if text_data is None:
             self.client.send(_error(None, Code.MALFORMED_JSON, "Frames are JSON text"))
