@@ -23,7 +23,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, get_urlconf, resolve
 from django.utils import timezone
 
 from exchange.api import rate_counters
@@ -142,6 +142,29 @@ def request_account(request: HttpRequest, url_kwargs: dict) -> str | None:
     return _address(body.get("account")) if isinstance(body, dict) else None
 
 
+_RESOLVED: dict[tuple, tuple[str | None, dict]] = {}
+_RESOLVED_MAX = 4096
+
+
+def _resolved(path: str) -> tuple[str | None, dict]:
+    """The URL name and kwargs of a path (None and {} when nothing matches), kept per
+    path and URLconf: the API's few endpoints resolve once per process instead of on
+    every request. Paths with an account in them are as many as the accounts: the
+    memo is dropped whole when it reaches _RESOLVED_MAX paths."""
+    key = (get_urlconf(), settings.ROOT_URLCONF, path)
+    found = _RESOLVED.get(key)
+    if found is None:
+        try:
+            match = resolve(path)
+            found = (match.url_name, match.kwargs)
+        except Resolver404:
+            found = (None, {})
+        if len(_RESOLVED) >= _RESOLVED_MAX:
+            _RESOLVED.clear()
+        _RESOLVED[key] = found
+    return found[0], dict(found[1])
+
+
 def _count(counters: list[Counter]) -> list[Usage]:
     """One more request on each counter; nothing when the cache is down: serve rather
     than refuse everyone (healthz reports it)."""
@@ -208,11 +231,7 @@ class RateLimitMiddleware:
         if not is_rate_limited_path(request.path_info):
             return self.get_response(request)
         moment = now()
-        try:
-            match = resolve(request.path_info)
-            url_name, url_kwargs = match.url_name, match.kwargs
-        except Resolver404:
-            url_name, url_kwargs = None, {}
+        url_name, url_kwargs = _resolved(request.path_info)
         cost_class = cost_class_of(url_name)
         limits = rate_limits_get(cost_class=cost_class)
         ip_client = f"ip:{client_ip(request)}"
