@@ -19,6 +19,7 @@ import functools
 import ipaddress
 import logging
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from datetime import datetime
 
 from django.conf import settings
@@ -32,6 +33,7 @@ from exchange.api.parsers import json_loads_bounded
 from exchange.api.rate_counters import Counter, Usage
 from exchange.api.security import cost_class_of, security_type_of
 from exchange.models import Ban
+from exchange.selectors import reference_cache
 from exchange.selectors.access import (
     ActiveBan,
     api_key_find,
@@ -142,6 +144,9 @@ def request_account(request: HttpRequest, url_kwargs: dict) -> str | None:
     return _address(body.get("account")) if isinstance(body, dict) else None
 
 
+# The reference generation token _ban_and_count read for the current request.
+_generation: ContextVar[str | None] = ContextVar("ratelimit_generation", default=None)
+
 _RESOLVED: dict[tuple, tuple[str | None, dict]] = {}
 _RESOLVED_MAX = 4096
 
@@ -185,14 +190,18 @@ def _ban_and_count(
     """The ban in force on any of `clients`, else one more request on each counter and
     what each of `peeks` would say with it counted: the cached ban states are read and
     the counters counted in one cache round trip (rate_counters.count). A banned request
-    is not counted: its counts are taken back (one more round trip, only then)."""
+    is not counted: its counts are taken back (one more round trip, only then). The
+    reference cache's generation token is read in that round trip too, for the request's
+    lookups (reference_cache.generation_prefetched)."""
     ban_keys = ban_cache_keys(clients)
+    reads = [*ban_keys.values(), reference_cache.GENERATION_KEY]
     try:
-        found, usages = rate_counters.count(counters, list(peeks), list(ban_keys.values()))
+        found, usages = rate_counters.count(counters, list(peeks), reads)
     except Exception:
         # The cache is down: serve rather than refuse everyone (healthz reports it).
         logger.warning("event=ratelimit_cache_error group=count", exc_info=True)
         return ban_active(clients=clients, now=moment), []
+    _generation.set(found.get(reference_cache.GENERATION_KEY))
     cached = {client: found[key] for client, key in ban_keys.items() if key in found}
     ban = ban_from_cached(clients=clients, cached=cached, now=moment)
     if ban is not None:
@@ -231,6 +240,7 @@ class RateLimitMiddleware:
         if not is_rate_limited_path(request.path_info):
             return self.get_response(request)
         moment = now()
+        _generation.set(None)
         url_name, url_kwargs = _resolved(request.path_info)
         cost_class = cost_class_of(url_name)
         limits = rate_limits_get(cost_class=cost_class)
@@ -293,9 +303,11 @@ class RateLimitMiddleware:
             response = body_refusal
         else:
             signers = verified_signers_track()
+            prefetched = reference_cache.generation_prefetched(_generation.get())
             try:
                 response = self.get_response(request)
             finally:
+                reference_cache.generation_prefetched_end(prefetched)
                 verified_signers_untrack()
             if api_key is None and response.status_code < 400 and signers:
                 # Every signer's account counted in one cache round trip.
