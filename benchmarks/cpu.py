@@ -1,4 +1,5 @@
-"""`python -m benchmarks.cpu create_trades`: the app's CPU per fill, in process.
+"""`python -m benchmarks.cpu create_trades|create_orders`: the app's CPU per fill or
+per placed order, in process.
 
 Creates a database of its own (the configured one's name + "_cpu", dropped at the end),
 seeds one market with a maker's open asks and funded takers, signs create_trades
@@ -12,6 +13,13 @@ together.
 
     python -m benchmarks.cpu create_trades [--requests 400] [--per-request 1]
         [--profile] [--top 30] [--dump file.prof]
+
+create_orders posts one signed order per request (each from one of 20 funded accounts,
+its own nonce, alternately both sides of one market, priced apart so that none
+matches), signed beforehand; --repeat measures that many rounds of --requests and
+reports each round's figure (CPU per request):
+
+    python -m benchmarks.cpu create_orders --requests 1000 --repeat 3 [--profile --top 40]
 """
 
 import argparse
@@ -180,7 +188,129 @@ def create_trades(args: argparse.Namespace) -> None:
             print(out.getvalue())
 
 
-SCENARIOS: dict[str, Callable[[argparse.Namespace], None]] = {"create_trades": create_trades}
+def _seed_orders(count: int) -> tuple[Any, list[dict[str, str]]]:
+    """One market and 20 accounts funded in both tokens; `count` signed create_orders
+    bodies, bids well below the asks (nothing matches, every order rests)."""
+    from benchmarks.keys import account
+    from exchange.models import Market, Network, Token
+    from exchange.protocol.hashing import order_hash
+    from exchange.services.deposits import deposit_credit
+
+    network = Network.objects.create(
+        id=31337, name="Local", rpc_url="http://127.0.0.1:8545", exchange_address="0x" + "ab" * 20
+    )
+    base = Token.objects.create(
+        network=network, address="0x" + "00" * 20, symbol="ETH", name="Ether", decimals=18
+    )
+    quote = Token.objects.create(
+        network=network, address="0x" + "00" * 19 + "01", symbol="TST", name="Test", decimals=18
+    )
+    Market.objects.create(network=network, base=base, quote=quote)
+    contract = network.exchange_address
+    accounts = [account(1 + i) for i in range(20)]
+    for a in accounts:
+        for token in (base, quote):
+            deposit_credit(
+                token=token,
+                account=a.address,
+                amount=10**6 * ONE,
+                reference=f"cpu:{a.index}:{token.symbol}",
+            )
+    expiry = int(time.time() * 1000) + 86_400_000
+    bodies = []
+    for i in range(count):
+        a = accounts[i % len(accounts)]
+        if i % 2:  # an ask: 1 ETH for 200 TST
+            give_token, give, take_token, take = base.address, ONE // 100, quote.address, 2 * ONE
+        else:  # a bid: 100 TST for 1 ETH
+            give_token, give, take_token, take = quote.address, ONE, base.address, ONE // 100
+        nonce = 1 + i
+        digest = order_hash(
+            contract=contract,
+            account=a.address,
+            give_token=give_token,
+            give_amount=give,
+            take_token=take_token,
+            take_amount=take,
+            nonce=nonce,
+            expiry_ms=expiry,
+        )
+        bodies.append(
+            {
+                "account": a.address,
+                "giveTokenAddress": give_token,
+                "giveAmount": str(give),
+                "takeTokenAddress": take_token,
+                "takeAmount": str(take),
+                "nonce": str(nonce),
+                "expiryTimestampInMilliseconds": str(expiry),
+                "signature": a.sign(digest),
+            }
+        )
+    return network, bodies
+
+
+def _post_order(client: Any, body: dict[str, str]) -> None:
+    response = client.post("/create_orders", body, content_type="application/json")
+    if response.status_code != 201:
+        raise SystemExit(f"create_orders answered {response.status_code}: {response.content!r}")
+
+
+def create_orders(args: argparse.Namespace) -> None:
+    from django.conf import settings
+    from django.core.cache import cache
+    from django.test import Client
+
+    from exchange.models import CostClass, RateLimitPolicy
+    from exchange.selectors import access
+
+    rounds = max(1, args.repeat)
+    network, bodies = _seed_orders(args.warmup + rounds * args.requests)
+    # Limits no round reaches: every request is counted as usual, none is refused.
+    for cost_class in CostClass:
+        RateLimitPolicy.objects.create(
+            cost_class=cost_class, ip_limit=10**9, account_limit=10**9, api_key_limit=10**9
+        )
+    settings.DEFAULT_NETWORK_ID = network.id
+    # No rate limit between these requests (as for create_trades): what is measured is
+    # the order, not the limiter's refusals.
+    cache.clear()
+    access.rate_limits_forget()
+    client = Client()
+    for body in bodies[: args.warmup]:
+        _post_order(client, body)
+    profiler = cProfile.Profile(time.process_time) if args.profile else None
+    figures = []
+    for r in range(rounds):
+        start = args.warmup + r * args.requests
+        measured = bodies[start : start + args.requests]
+        began = time.process_time()
+        if profiler:
+            profiler.enable()
+        for body in measured:
+            _post_order(client, body)
+        if profiler:
+            profiler.disable()
+        figures.append((time.process_time() - began) / len(measured))
+    print(
+        f"create_orders: {rounds} round(s) of {args.requests} requests, one order each, "
+        "CPU per request (process_time): "
+        + ", ".join(f"{f * 1e6:.0f}" for f in figures)
+        + f" µs; best {min(figures) * 1e6:.0f} µs ({1 / min(figures):.0f} requests/s of CPU)"
+    )
+    if profiler:
+        if args.dump:
+            profiler.dump_stats(args.dump)
+        for order in ("tottime", "cumulative"):
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(args.top)
+            print(out.getvalue())
+
+
+SCENARIOS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "create_trades": create_trades,
+    "create_orders": create_orders,
+}
 
 
 def main(argv: list[str]) -> None:
@@ -189,6 +319,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--requests", type=int, default=400, help="measured requests")
     parser.add_argument("--warmup", type=int, default=50, help="requests before measuring")
     parser.add_argument("--per-request", type=int, default=1, help="fills per request")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="rounds of --requests measured (create_orders)"
+    )
     parser.add_argument("--profile", action="store_true", help="print the cProfile")
     parser.add_argument("--top", type=int, default=30, help="functions shown per order")
     parser.add_argument("--dump", help="write the cProfile stats to this file")

@@ -58,11 +58,12 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Serves collected static files (admin, the /docs page) under gunicorn.
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # The next four: Django's, skipped on the JSON API's POST endpoints (relayer/middleware.py).
+    "relayer.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "relayer.middleware.CsrfViewMiddleware",
+    "relayer.middleware.AuthenticationMiddleware",
+    "relayer.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Last, as django-axes asks: answers a locked-out admin login.

@@ -19,11 +19,12 @@ import functools
 import ipaddress
 import logging
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from datetime import datetime
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, get_urlconf, resolve
 from django.utils import timezone
 
 from exchange.api import rate_counters
@@ -32,6 +33,7 @@ from exchange.api.parsers import json_loads_bounded
 from exchange.api.rate_counters import Counter, Usage
 from exchange.api.security import cost_class_of, security_type_of
 from exchange.models import Ban
+from exchange.selectors import reference_cache
 from exchange.selectors.access import (
     ActiveBan,
     api_key_find,
@@ -142,6 +144,32 @@ def request_account(request: HttpRequest, url_kwargs: dict) -> str | None:
     return _address(body.get("account")) if isinstance(body, dict) else None
 
 
+# The reference generation token _ban_and_count read for the current request.
+_generation: ContextVar[str | None] = ContextVar("ratelimit_generation", default=None)
+
+_RESOLVED: dict[tuple, tuple[str | None, dict]] = {}
+_RESOLVED_MAX = 4096
+
+
+def _resolved(path: str) -> tuple[str | None, dict]:
+    """The URL name and kwargs of a path (None and {} when nothing matches), kept per
+    path and URLconf: the API's few endpoints resolve once per process instead of on
+    every request. Paths with an account in them are as many as the accounts: the
+    memo is dropped whole when it reaches _RESOLVED_MAX paths."""
+    key = (get_urlconf(), settings.ROOT_URLCONF, path)
+    found = _RESOLVED.get(key)
+    if found is None:
+        try:
+            match = resolve(path)
+            found = (match.url_name, match.kwargs)
+        except Resolver404:
+            found = (None, {})
+        if len(_RESOLVED) >= _RESOLVED_MAX:
+            _RESOLVED.clear()
+        _RESOLVED[key] = found
+    return found[0], dict(found[1])
+
+
 def _count(counters: list[Counter]) -> list[Usage]:
     """One more request on each counter; nothing when the cache is down: serve rather
     than refuse everyone (healthz reports it)."""
@@ -162,14 +190,18 @@ def _ban_and_count(
     """The ban in force on any of `clients`, else one more request on each counter and
     what each of `peeks` would say with it counted: the cached ban states are read and
     the counters counted in one cache round trip (rate_counters.count). A banned request
-    is not counted: its counts are taken back (one more round trip, only then)."""
+    is not counted: its counts are taken back (one more round trip, only then). The
+    reference cache's generation token is read in that round trip too, for the request's
+    lookups (reference_cache.generation_prefetched)."""
     ban_keys = ban_cache_keys(clients)
+    reads = [*ban_keys.values(), reference_cache.GENERATION_KEY]
     try:
-        found, usages = rate_counters.count(counters, list(peeks), list(ban_keys.values()))
+        found, usages = rate_counters.count(counters, list(peeks), reads)
     except Exception:
         # The cache is down: serve rather than refuse everyone (healthz reports it).
         logger.warning("event=ratelimit_cache_error group=count", exc_info=True)
         return ban_active(clients=clients, now=moment), []
+    _generation.set(found.get(reference_cache.GENERATION_KEY))
     cached = {client: found[key] for client, key in ban_keys.items() if key in found}
     ban = ban_from_cached(clients=clients, cached=cached, now=moment)
     if ban is not None:
@@ -208,11 +240,8 @@ class RateLimitMiddleware:
         if not is_rate_limited_path(request.path_info):
             return self.get_response(request)
         moment = now()
-        try:
-            match = resolve(request.path_info)
-            url_name, url_kwargs = match.url_name, match.kwargs
-        except Resolver404:
-            url_name, url_kwargs = None, {}
+        _generation.set(None)
+        url_name, url_kwargs = _resolved(request.path_info)
         cost_class = cost_class_of(url_name)
         limits = rate_limits_get(cost_class=cost_class)
         ip_client = f"ip:{client_ip(request)}"
@@ -274,9 +303,11 @@ class RateLimitMiddleware:
             response = body_refusal
         else:
             signers = verified_signers_track()
+            prefetched = reference_cache.generation_prefetched(_generation.get())
             try:
                 response = self.get_response(request)
             finally:
+                reference_cache.generation_prefetched_end(prefetched)
                 verified_signers_untrack()
             if api_key is None and response.status_code < 400 and signers:
                 # Every signer's account counted in one cache round trip.

@@ -20,6 +20,8 @@ no round trip of their own to save.)
 import logging
 import secrets
 from collections.abc import Callable, Hashable, Sequence
+from contextvars import ContextVar
+from contextvars import Token as Token_
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -68,8 +70,26 @@ def _cache_call(method: str, *args: object, default: object = None) -> Any:
         return default
 
 
+# The token as the request's rate-limit script read it (exchange/api/throttling.py), in
+# the same Redis round trip as the counters: a lookup during that request uses it
+# instead of a GET of its own. None: no such read (or the token was not set then).
+_prefetched: ContextVar[str | None] = ContextVar("reference_generation", default=None)
+
+
+def generation_prefetched(token: str | None) -> Token_[str | None]:
+    """Lookups until generation_prefetched_end use `token`, read moments before."""
+    return _prefetched.set(token if isinstance(token, str) else None)
+
+
+def generation_prefetched_end(reset: Token_[str | None]) -> None:
+    _prefetched.reset(reset)
+
+
 def _generation() -> str | None:
     """The shared generation token (a new one if none is set); None if the cache is down."""
+    prefetched = _prefetched.get()
+    if prefetched is not None:
+        return prefetched
     token: str | None = _cache_call("get", GENERATION_KEY)
     if token is None:
         _cache_call("add", GENERATION_KEY, secrets.token_hex(8), None)
@@ -100,6 +120,7 @@ def reference_forget(**_kwargs: object) -> None:
     """Every process drops its kept rows on its next lookup: the token is deleted now and
     again after commit (a lookup between the two may have kept the old rows)."""
     _kept.clear()
+    _prefetched.set(None)
     _cache_call("delete", GENERATION_KEY)
     if transaction.get_connection().in_atomic_block:
         transaction.on_commit(lambda: _cache_call("delete", GENERATION_KEY))
