@@ -47,15 +47,9 @@ ONE = 10**18
 FILL_AMOUNT = 10**15  # of the quote token (the asks' take token)
 
 
-def _seed(requests: int, per_request: int) -> tuple[Any, list[list[dict[str, str]]]]:
-    """One market, one maker with enough asks for every fill, a taker per request
-    (no rate limit or balance row is shared between consecutive requests' takers
-    more than the real load shares them); returns the network and the signed bodies."""
-    from benchmarks.keys import account
-    from exchange.models import FeeSchedule, Market, Network, Token
-    from exchange.protocol.hashing import order_hash, trade_hash
-    from exchange.services.deposits import deposit_credit
-    from exchange.services.orders import order_place
+def _market(**options: Any) -> tuple[Any, Any, Any]:
+    """The benchmark's network and its ETH_TST market (`options` for the Market row)."""
+    from exchange.models import Market, Network, Token
 
     network = Network.objects.create(
         id=31337, name="Local", rpc_url="http://127.0.0.1:8545", exchange_address="0x" + "ab" * 20
@@ -66,7 +60,21 @@ def _seed(requests: int, per_request: int) -> tuple[Any, list[list[dict[str, str
     quote = Token.objects.create(
         network=network, address="0x" + "00" * 19 + "01", symbol="TST", name="Test", decimals=18
     )
-    Market.objects.create(network=network, base=base, quote=quote, allow_unpaid_settlement=True)
+    Market.objects.create(network=network, base=base, quote=quote, **options)
+    return network, base, quote
+
+
+def _seed(requests: int, per_request: int) -> tuple[Any, list[list[dict[str, str]]]]:
+    """One market, one maker with enough asks for every fill, a taker per request
+    (no rate limit or balance row is shared between consecutive requests' takers
+    more than the real load shares them); returns the network and the signed bodies."""
+    from benchmarks.keys import account
+    from exchange.models import FeeSchedule
+    from exchange.protocol.hashing import order_hash, trade_hash
+    from exchange.services.deposits import deposit_credit
+    from exchange.services.orders import order_place
+
+    network, base, quote = _market(allow_unpaid_settlement=True)
     FeeSchedule.objects.create(
         network=network,
         maker_fee=Decimal("0.001"),
@@ -137,41 +145,67 @@ def _seed(requests: int, per_request: int) -> tuple[Any, list[list[dict[str, str
     return network, bodies
 
 
-def _post(client: Any, body: list[dict[str, str]]) -> None:
-    response = client.post("/create_trades", body, content_type="application/json")
+def _post(client: Any, path: str, body: Any) -> None:
+    response = client.post(path, body, content_type="application/json")
     if response.status_code != 201:
-        raise SystemExit(f"create_trades answered {response.status_code}: {response.content!r}")
+        raise SystemExit(f"{path} answered {response.status_code}: {response.content!r}")
 
 
-def create_trades(args: argparse.Namespace) -> None:
+def _posted_cpu(
+    client: Any, path: str, bodies: list[Any], profiler: cProfile.Profile | None
+) -> float:
+    """Posts `bodies` to `path` in turn; the process CPU seconds they took (profiled if
+    `profiler` is given)."""
+    began = time.process_time()
+    if profiler:
+        profiler.enable()
+    for body in bodies:
+        _post(client, path, body)
+    if profiler:
+        profiler.disable()
+    return time.process_time() - began
+
+
+def _client(network: Any) -> Any:
+    """A test client on `network` with the cache emptied and the kept rate limits
+    forgotten (what is measured is the write, not the limiter's refusals)."""
     from django.conf import settings
     from django.core.cache import cache
     from django.test import Client
 
     from exchange.selectors import access
 
-    network, bodies = _seed(args.requests + args.warmup, args.per_request)
     settings.DEFAULT_NETWORK_ID = network.id
-    # No rate limit between these requests: the counters' clock stands still and the
-    # policy allows everything (what is measured is the fill, not the limiter).
     cache.clear()
     access.rate_limits_forget()
-    client = Client()
+    return Client()
+
+
+def _profile_print(profiler: cProfile.Profile | None, args: argparse.Namespace) -> None:
+    if profiler is None:
+        return
+    if args.dump:
+        profiler.dump_stats(args.dump)
+    for order in ("tottime", "cumulative"):
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(args.top)
+        print(out.getvalue())
+
+
+def create_trades(args: argparse.Namespace) -> None:
+    network, bodies = _seed(args.requests + args.warmup, args.per_request)
+    # No rate limit between these requests: the counters' clock stands still and the
+    # policy allows everything (what is measured is the fill, not the limiter).
+    client = _client(network)
     for body in bodies[: args.warmup]:
-        _post(client, body)
+        _post(client, "/create_trades", body)
     measured = bodies[args.warmup :]
     profiler = cProfile.Profile(time.process_time) if args.profile else None
     samples = []
     for start in range(0, len(measured), 50):
         chunk = measured[start : start + 50]
-        began = time.process_time()
-        if profiler:
-            profiler.enable()
-        for body in chunk:
-            _post(client, body)
-        if profiler:
-            profiler.disable()
-        samples.append((time.process_time() - began) / (len(chunk) * args.per_request))
+        cpu = _posted_cpu(client, "/create_trades", chunk, profiler)
+        samples.append(cpu / (len(chunk) * args.per_request))
     fills = len(measured) * args.per_request
     print(
         f"create_trades: {len(measured)} requests of {args.per_request} fill(s), "
@@ -179,33 +213,17 @@ def create_trades(args: argparse.Namespace) -> None:
         f"{statistics.median(samples) * 1000:.3f} ms, min {min(samples) * 1000:.3f} ms, "
         f"{fills} fills"
     )
-    if profiler:
-        if args.dump:
-            profiler.dump_stats(args.dump)
-        for order in ("tottime", "cumulative"):
-            out = io.StringIO()
-            pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(args.top)
-            print(out.getvalue())
+    _profile_print(profiler, args)
 
 
 def _seed_orders(count: int) -> tuple[Any, list[dict[str, str]]]:
     """One market and 20 accounts funded in both tokens; `count` signed create_orders
     bodies, bids well below the asks (nothing matches, every order rests)."""
     from benchmarks.keys import account
-    from exchange.models import Market, Network, Token
     from exchange.protocol.hashing import order_hash
     from exchange.services.deposits import deposit_credit
 
-    network = Network.objects.create(
-        id=31337, name="Local", rpc_url="http://127.0.0.1:8545", exchange_address="0x" + "ab" * 20
-    )
-    base = Token.objects.create(
-        network=network, address="0x" + "00" * 20, symbol="ETH", name="Ether", decimals=18
-    )
-    quote = Token.objects.create(
-        network=network, address="0x" + "00" * 19 + "01", symbol="TST", name="Test", decimals=18
-    )
-    Market.objects.create(network=network, base=base, quote=quote)
+    network, base, quote = _market()
     contract = network.exchange_address
     accounts = [account(1 + i) for i in range(20)]
     for a in accounts:
@@ -250,19 +268,8 @@ def _seed_orders(count: int) -> tuple[Any, list[dict[str, str]]]:
     return network, bodies
 
 
-def _post_order(client: Any, body: dict[str, str]) -> None:
-    response = client.post("/create_orders", body, content_type="application/json")
-    if response.status_code != 201:
-        raise SystemExit(f"create_orders answered {response.status_code}: {response.content!r}")
-
-
 def create_orders(args: argparse.Namespace) -> None:
-    from django.conf import settings
-    from django.core.cache import cache
-    from django.test import Client
-
     from exchange.models import CostClass, RateLimitPolicy
-    from exchange.selectors import access
 
     rounds = max(1, args.repeat)
     network, bodies = _seed_orders(args.warmup + rounds * args.requests)
@@ -271,40 +278,22 @@ def create_orders(args: argparse.Namespace) -> None:
         RateLimitPolicy.objects.create(
             cost_class=cost_class, ip_limit=10**9, account_limit=10**9, api_key_limit=10**9
         )
-    settings.DEFAULT_NETWORK_ID = network.id
-    # No rate limit between these requests (as for create_trades): what is measured is
-    # the order, not the limiter's refusals.
-    cache.clear()
-    access.rate_limits_forget()
-    client = Client()
+    client = _client(network)
     for body in bodies[: args.warmup]:
-        _post_order(client, body)
+        _post(client, "/create_orders", body)
     profiler = cProfile.Profile(time.process_time) if args.profile else None
     figures = []
     for r in range(rounds):
         start = args.warmup + r * args.requests
         measured = bodies[start : start + args.requests]
-        began = time.process_time()
-        if profiler:
-            profiler.enable()
-        for body in measured:
-            _post_order(client, body)
-        if profiler:
-            profiler.disable()
-        figures.append((time.process_time() - began) / len(measured))
+        figures.append(_posted_cpu(client, "/create_orders", measured, profiler) / len(measured))
     print(
         f"create_orders: {rounds} round(s) of {args.requests} requests, one order each, "
         "CPU per request (process_time): "
         + ", ".join(f"{f * 1e6:.0f}" for f in figures)
         + f" µs; best {min(figures) * 1e6:.0f} µs ({1 / min(figures):.0f} requests/s of CPU)"
     )
-    if profiler:
-        if args.dump:
-            profiler.dump_stats(args.dump)
-        for order in ("tottime", "cumulative"):
-            out = io.StringIO()
-            pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(args.top)
-            print(out.getvalue())
+    _profile_print(profiler, args)
 
 
 SCENARIOS: dict[str, Callable[[argparse.Namespace], None]] = {
