@@ -19,7 +19,6 @@ import functools
 import ipaddress
 import logging
 from collections.abc import Callable, Sequence
-from contextvars import ContextVar
 from datetime import datetime
 
 from django.conf import settings
@@ -144,9 +143,6 @@ def request_account(request: HttpRequest, url_kwargs: dict) -> str | None:
     return _address(body.get("account")) if isinstance(body, dict) else None
 
 
-# The reference generation token _ban_and_count read for the current request.
-_generation: ContextVar[str | None] = ContextVar("ratelimit_generation", default=None)
-
 _RESOLVED: dict[tuple, tuple[str | None, dict]] = {}
 _RESOLVED_MAX = 4096
 
@@ -186,13 +182,13 @@ def _count(counters: list[Counter]) -> list[Usage]:
 
 def _ban_and_count(
     clients: list[str], counters: list[Counter], moment: datetime, peeks: Sequence[Counter] = ()
-) -> tuple[ActiveBan | None, list[Usage]]:
+) -> tuple[ActiveBan | None, list[Usage], str | None]:
     """The ban in force on any of `clients`, else one more request on each counter and
     what each of `peeks` would say with it counted: the cached ban states are read and
     the counters counted in one cache round trip (rate_counters.count). A banned request
     is not counted: its counts are taken back (one more round trip, only then). The
-    reference cache's generation token is read in that round trip too, for the request's
-    lookups (reference_cache.generation_prefetched)."""
+    reference cache's generation token is read in that round trip too and returned third
+    (None if unread), for the request's lookups (reference_cache.generation_prefetched)."""
     ban_keys = ban_cache_keys(clients)
     reads = [*ban_keys.values(), reference_cache.GENERATION_KEY]
     try:
@@ -200,8 +196,8 @@ def _ban_and_count(
     except Exception:
         # The cache is down: serve rather than refuse everyone (healthz reports it).
         logger.warning("event=ratelimit_cache_error group=count", exc_info=True)
-        return ban_active(clients=clients, now=moment), []
-    _generation.set(found.get(reference_cache.GENERATION_KEY))
+        return ban_active(clients=clients, now=moment), [], None
+    generation = found.get(reference_cache.GENERATION_KEY)
     cached = {client: found[key] for client, key in ban_keys.items() if key in found}
     ban = ban_from_cached(clients=clients, cached=cached, now=moment)
     if ban is not None:
@@ -209,8 +205,8 @@ def _ban_and_count(
             rate_counters.uncount(counters)
         except Exception:
             logger.warning("event=ratelimit_cache_error group=uncount", exc_info=True)
-        return ban, []
-    return None, usages
+        return ban, [], generation
+    return None, usages, generation
 
 
 def _json(status: int, code: int, reason: str) -> JsonResponse:
@@ -240,7 +236,6 @@ class RateLimitMiddleware:
         if not is_rate_limited_path(request.path_info):
             return self.get_response(request)
         moment = now()
-        _generation.set(None)
         url_name, url_kwargs = _resolved(request.path_info)
         cost_class = cost_class_of(url_name)
         limits = rate_limits_get(cost_class=cost_class)
@@ -278,7 +273,7 @@ class RateLimitMiddleware:
                 # Looked at, not counted: only the account's own verified writes count.
                 peeks.append(_counter(cost_class, f"account:{account}", limits))
 
-        ban, usages = _ban_and_count(
+        ban, usages, generation = _ban_and_count(
             sorted({ip_client, client}),
             [
                 (f"api:{cost_class}:{value.split(':')[0]}", value, limit, limits.window_seconds)
@@ -303,7 +298,7 @@ class RateLimitMiddleware:
             response = body_refusal
         else:
             signers = verified_signers_track()
-            prefetched = reference_cache.generation_prefetched(_generation.get())
+            prefetched = reference_cache.generation_prefetched(generation)
             try:
                 response = self.get_response(request)
             finally:
