@@ -31,34 +31,30 @@ def is_json_api_post(request: HttpRequest) -> bool:
     return request.method == "POST" and request.path_info in _api_paths()
 
 
-class SessionMiddleware(_Session):
+class _SkippedOnJsonApiPosts:
+    """Hands a POST to the JSON API straight on; runs the middleware it is mixed into
+    on every other request."""
+
     def __call__(self, request):
         if is_json_api_post(request):
             return self.get_response(request)
         return super().__call__(request)
 
 
-class CsrfViewMiddleware(_Csrf):
-    def __call__(self, request):
-        if is_json_api_post(request):
-            return self.get_response(request)
-        return super().__call__(request)
+class SessionMiddleware(_SkippedOnJsonApiPosts, _Session):
+    pass
 
+
+class CsrfViewMiddleware(_SkippedOnJsonApiPosts, _Csrf):
     def process_view(self, request, callback, callback_args, callback_kwargs):
         if is_json_api_post(request):
             return None
         return super().process_view(request, callback, callback_args, callback_kwargs)
 
 
-class AuthenticationMiddleware(_Authentication):
-    def __call__(self, request):
-        if is_json_api_post(request):
-            return self.get_response(request)
-        return super().__call__(request)
+class AuthenticationMiddleware(_SkippedOnJsonApiPosts, _Authentication):
+    pass
 
 
-class MessageMiddleware(_Messages):
-    def __call__(self, request):
-        if is_json_api_post(request):
-            return self.get_response(request)
-        return super().__call__(request)
+class MessageMiddleware(_SkippedOnJsonApiPosts, _Messages):
+    pass
