@@ -81,7 +81,8 @@ def _name(command: str) -> str:
 
 def _transactions(commands: list[str]) -> list[list[str]]:
     """The MULTI ... EXEC blocks among MONITOR's commands."""
-    blocks, current = [], None
+    blocks: list[list[str]] = []
+    current: list[str] | None = None
     for command in commands:
         name = _name(command)
         if name == "MULTI":
