@@ -12,6 +12,8 @@ settings package), so that the domain does not import the project above it.
 from celery import current_app
 from django.core.cache import cache
 
+from exchange.commit_marks import Mark
+
 # A settlement nudge already on its way covers the trades committed before its run
 # starts: the run clears the mark (settlement_nudge_taken) before it reads the trades,
 # so a trade committed after that sends a nudge of its own. The mark expires by itself
@@ -24,11 +26,15 @@ def _settlement_mark(network_id: int) -> str:
     return f"chain:settlement-nudged:{network_id}"
 
 
-def settlement_nudge(network_id: int) -> None:
-    """Asks the settler to run, unless a nudge sent earlier has not started its run yet:
-    one Celery message per settler run rather than one per trade."""
-    if cache.add(_settlement_mark(network_id), 1, timeout=SETTLEMENT_NUDGE_SECONDS):
-        current_app.send_task("chain.tasks.trades_settle", args=[network_id])
+def settlement_mark(network_id: int) -> Mark:
+    """The mark that asks the settler to run for the commit that sets it, unless a nudge
+    sent earlier has not started its run yet: one Celery message per settler run rather
+    than one per trade (set with exchange/commit_marks.py, once the trade commits)."""
+    return Mark(
+        key=_settlement_mark(network_id),
+        seconds=SETTLEMENT_NUDGE_SECONDS,
+        then=lambda: current_app.send_task("chain.tasks.trades_settle", args=[network_id]),
+    )
 
 
 def settlement_nudge_taken(network_id: int) -> None:

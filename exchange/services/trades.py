@@ -22,6 +22,7 @@ from django.db.models import Subquery
 from django.utils import timezone
 from django_stubs_ext import WithAnnotations
 
+from exchange.commit_marks import marks_set_on_commit
 from exchange.market_snapshots import market_data_changed
 from exchange.models import (
     Balance,
@@ -45,7 +46,7 @@ from exchange.selectors.market_rules import RULE_FIELDS, Rules, rules_annotate, 
 from exchange.selectors.prepared import prepared_fetchall
 from exchange.services.account_guard import Guard, account_guard, escape_payable_check
 from exchange.services.candles import candles_record, candles_upsert
-from exchange.services.chain_jobs import settlement_nudge
+from exchange.services.chain_jobs import settlement_mark
 from exchange.services.errors import (
     FieldCode,
     FieldError,
@@ -63,7 +64,7 @@ from exchange.services.rows import (
     prepared_fetchone,
 )
 from exchange.services.signing import signature_error, signed_message
-from exchange.streams.events import candles_changed, orders_changed, ticker_due, trades_created
+from exchange.streams.events import candles_changed, orders_changed, ticker_mark, trades_created
 from exchange.trading_math import Fill, FillRefused, fee_rate_e18, fill_compute, settlement_paid
 
 logger = logging.getLogger(__name__)
@@ -653,10 +654,10 @@ def _trades_locked(
         )
         trades_created(market, trades)
         orders_changed(orders.values(), market)
-        ticker_due(market)
         market_data_changed(network_id=network.id, market_ids=[market.id])
-        # robust: a broker outage must not fail trades that are committed.
-        transaction.on_commit(lambda: settlement_nudge(network.id), robust=True)
+        # Both marks in one cache round trip after the commit; a broker outage must not
+        # fail trades that are committed (commit_marks logs it).
+        marks_set_on_commit([ticker_mark(market), settlement_mark(network.id)])
     return market, trades
 
 

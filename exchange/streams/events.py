@@ -11,6 +11,7 @@ from datetime import UTC
 
 from django.db.models.signals import post_migrate, post_save
 
+from exchange.commit_marks import Mark
 from exchange.streams.outbox import channel_key, emit, emit_later
 
 TRADE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -191,24 +192,25 @@ def candles_changed(market_id: int, rows: Iterable[tuple]) -> None:
 TICKER_INTERVAL_SECONDS = 1
 
 
-def ticker_due(market) -> None:
-    """Once this transaction commits, schedules the market's ticker event (a Celery task
-    a second later, unless one is already scheduled)."""
-    from django.db import transaction
-
+def ticker_mark(market) -> Mark:
+    """The mark that schedules the market's ticker event (a Celery task a second later)
+    for the commit that sets it: one event a second at most, whatever the trades' rate
+    (set with exchange/commit_marks.py, once the fill commits)."""
     market_id = market.id
-    transaction.on_commit(lambda: _ticker_schedule(market_id), robust=True)
+    return Mark(
+        key=f"streams:ticker:{market_id}",
+        seconds=TICKER_INTERVAL_SECONDS,
+        then=lambda: _ticker_schedule(market_id),
+    )
 
 
 def _ticker_schedule(market_id: int) -> None:
     from celery import current_app
-    from django.core.cache import cache
 
-    if cache.add(f"streams:ticker:{market_id}", 1, timeout=TICKER_INTERVAL_SECONDS):
-        # By name: the task (exchange/tasks.py, ticker_publish_task) sits above this layer.
-        current_app.send_task(
-            "exchange.streams_ticker", (market_id,), countdown=TICKER_INTERVAL_SECONDS
-        )
+    # By name: the task (exchange/tasks.py, ticker_publish_task) sits above this layer.
+    current_app.send_task(
+        "exchange.streams_ticker", (market_id,), countdown=TICKER_INTERVAL_SECONDS
+    )
 
 
 def ticker_publish(market_id: int) -> bool:
