@@ -17,9 +17,9 @@ from chain.locks import network_lock
 from chain.reconciliation import reconciliation_run
 from chain.settler import SettleResult, trades_settle_run
 from chain.watcher import deposits_watch_run
-from chain.withdrawals import withdrawals_confirm_run, withdrawals_dispatch_run
+from chain.withdrawals import DispatchResult, withdrawals_confirm_run, withdrawals_dispatch_run
 from exchange.models import Network
-from exchange.services.chain_jobs import settlement_nudge_taken
+from exchange.services.chain_jobs import settlement_nudge_taken, withdrawal_dispatch_nudge_taken
 
 logger = logging.getLogger(__name__)
 
@@ -158,12 +158,17 @@ def deposits_watch(network_id: int) -> None:
 # transactions at a time.
 @shared_task(ignore_result=True, **time_limits(120))
 def withdrawals_dispatch(network_id: int) -> None:
-    _locked_run("withdrawals", "dispatch", network_id, withdrawals_dispatch_run)
+    _locked_run("withdrawals", "dispatch", network_id, _dispatch)
 
 
 @shared_task(ignore_result=True, **time_limits(120))
 def withdrawals_confirm(network_id: int) -> None:
     _locked_run("withdrawals", "confirm", network_id, withdrawals_confirm_run)
+
+
+def _dispatch(*, network: Network, client: ExchangeClient) -> DispatchResult:
+    withdrawal_dispatch_nudge_taken(network.id)
+    return withdrawals_dispatch_run(network=network, client=client)
 
 
 def _settle(*, network: Network, client: ExchangeClient) -> SettleResult:

@@ -43,4 +43,32 @@ def settlement_nudge_taken(network_id: int) -> None:
 
 
 def withdrawal_dispatch_nudge(network_id: int) -> None:
+    """Asks the dispatcher to run now (an operator's retry: always sent)."""
     current_app.send_task("chain.tasks.withdrawals_dispatch", args=[network_id])
+
+
+# The same for withdrawal requests: a nudge already on its way covers the withdrawals
+# committed before its run starts (the run clears the mark, withdrawal_dispatch_nudge_taken,
+# before it reads the PENDING ones). The operator lane's tick (CHAIN_TICK_SECONDS) is the
+# floor, as for settlement.
+DISPATCH_NUDGE_SECONDS = 1
+
+
+def _dispatch_mark(network_id: int) -> str:
+    return f"chain:dispatch-nudged:{network_id}"
+
+
+def withdrawal_dispatch_mark(network_id: int) -> Mark:
+    """The mark that asks the dispatcher to run for the commit that sets it, unless a
+    nudge sent earlier has not started its run yet: one Celery message per dispatcher
+    run rather than one per withdrawal request (set with exchange/commit_marks.py)."""
+    return Mark(
+        key=_dispatch_mark(network_id),
+        seconds=DISPATCH_NUDGE_SECONDS,
+        then=lambda: withdrawal_dispatch_nudge(network_id),
+    )
+
+
+def withdrawal_dispatch_nudge_taken(network_id: int) -> None:
+    """Called by a dispatcher run before it reads the PENDING withdrawals."""
+    cache.delete(_dispatch_mark(network_id))

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from exchange.commit_marks import marks_set_on_commit
 from exchange.models import (
     LedgerKind,
     Network,
@@ -27,7 +28,7 @@ from exchange.protocol.signatures import InvalidSignature
 from exchange.protocol.typed_data import ETH_SIGN
 from exchange.selectors.reference_cache import token_kept
 from exchange.services.account_guard import account_guard, escape_payable_check
-from exchange.services.chain_jobs import withdrawal_dispatch_nudge
+from exchange.services.chain_jobs import withdrawal_dispatch_mark
 from exchange.services.direct_withdrawals import shortfalls_repay
 from exchange.services.errors import FieldCode, FieldError, Invalid
 from exchange.services.ledger import (
@@ -195,9 +196,9 @@ def withdrawal_request(
                 held_delta=amount,
                 reference=f"transfer:{withdrawal.id}",
             )
-            # robust: a broker outage must not fail a committed request; beat's next
-            # tick dispatches every PENDING withdrawal anyway.
-            transaction.on_commit(lambda: withdrawal_dispatch_nudge(network.id), robust=True)
+            # A broker outage must not fail a committed request (commit_marks logs it);
+            # beat's next tick dispatches every PENDING withdrawal anyway.
+            marks_set_on_commit([withdrawal_dispatch_mark(network.id)])
     except IntegrityError:
         # The same withdrawHash committed by a concurrent request.
         raise replay from None
@@ -297,8 +298,7 @@ def _withdrawal_hold_fast(request: _Request, signature_type: str) -> Transfer | 
         balances_changed(
             [balance_returned(account=request.account, token_id=request.token.id, row=row[1:])]
         )
-        network_id = request.network.id
-        transaction.on_commit(lambda: withdrawal_dispatch_nudge(network_id), robust=True)
+        marks_set_on_commit([withdrawal_dispatch_mark(request.network.id)])
     return withdrawal
 
 

@@ -139,3 +139,76 @@ def test_trades_booked_while_a_settlement_nudge_waits_share_it(
         assert len(sent) == 2
     finally:
         before_task_publish.disconnect(record)
+
+
+@pytest.mark.django_db
+def test_withdrawals_requested_while_a_dispatch_nudge_waits_share_it(
+    deployment, chain_network, settings, django_capture_on_commit_callbacks, monkeypatch
+):
+    """One Celery message per dispatcher run, not one per withdrawal request: a nudge
+    already sent covers the requests committed before its run starts; once a run has
+    started (and only a run that got the network's lock), the next request nudges again.
+    Every request is dispatched."""
+    from celery.signals import before_task_publish
+    from django.core.management import call_command
+
+    from chain.client import ETHER
+    from chain.locks import network_lock
+    from chain.tasks import withdrawals_dispatch
+    from exchange.models import Transfer
+    from exchange.protocol import hashing
+    from exchange.services import chain_jobs
+    from exchange.services.chain_jobs import withdrawal_dispatch_nudge_taken
+    from exchange.services.withdrawals import withdrawal_request
+    from tests.chain.contract import ONE, deposit_ether
+
+    # The mark's expiry is its safety net; a slow machine must not reach it here.
+    monkeypatch.setattr(chain_jobs, "DISPATCH_NUDGE_SECONDS", 600)
+    settings.OPERATOR_PRIVATE_KEY = deployment.operator.key
+    user = deployment.users[1]
+    deposit_ether(deployment, user, 2 * ONE)
+    call_command("run_chain_workers", "--network", str(chain_network.id), stdout=None)
+    sent: list[str] = []
+
+    def record(sender=None, **_):
+        if sender == "chain.tasks.withdrawals_dispatch":
+            sent.append(sender)
+
+    def request(nonce: int) -> int:
+        digest = hashing.withdraw_hash(
+            contract=deployment.exchange,
+            token=ETHER,
+            amount=ONE // 10,
+            account=user.address,
+            nonce=nonce,
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            withdrawal = withdrawal_request(
+                network=chain_network,
+                account=user.address,
+                token_address=ETHER,
+                amount=ONE // 10,
+                nonce=nonce,
+                signature=user.sign_hash(digest),
+            )
+        return withdrawal.id
+
+    before_task_publish.connect(record, weak=False)
+    try:
+        withdrawal_dispatch_nudge_taken(chain_network.id)
+        ids = [request(101), request(102)]
+        assert len(sent) == 1
+
+        with network_lock("withdrawals", chain_network.id) as held:
+            assert held
+            withdrawals_dispatch(chain_network.id)  # no run: the nudge stays pending
+        ids.append(request(103))
+        assert len(sent) == 1
+
+        withdrawals_dispatch(chain_network.id)
+        dispatched = Transfer.objects.filter(id__in=ids)
+        assert set(dispatched.values_list("status", flat=True)) == {"PROCESSING"}
+        ids.append(request(104))
+        assert len(sent) == 2
+    finally:
+        before_task_publish.disconnect(record)
