@@ -117,14 +117,15 @@ def rows_write(
         reverse=True,
     )
     width = returning[0][0] if returning else 0
-    pk_type = _pk(inserts[0][0]).cast_db_type(connection)
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    pk_type = _pk(inserts[0][0]).cast_db_type(wrapper)
     selects = [
         f"SELECT {-1 - index}, NULL::{pk_type}, s{index}.*{', NULL' * (width - columns)}"
         f" FROM s{index}"
         for columns, index in returning
     ]
     selects += [
-        f"SELECT {index}, {connection.ops.quote_name(_column_name(_pk(objs[0])))}"
+        f"SELECT {index}, {wrapper.ops.quote_name(_column_name(_pk(objs[0])))}"
         f"{', NULL' * width} FROM i{index}"
         for index, objs in enumerate(inserts)
     ]
@@ -141,35 +142,50 @@ def rows_write(
             as_saved(obj)
 
 
+# _raw_fetchall's numbered texts (and their placeholder counts) by their %s text: a
+# request of the same shape (as many fills, fees, candles) sends the same text again.
+# Bounded: cleared when full (the texts of one shape are at most a few kilobytes per fill).
+_numbered_sql: dict[str, tuple[str, int]] = {}
+_NUMBERED_KEPT = 64
+
+
 def _raw_fetchall(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     """Runs a statement of %s placeholders (no other %) with server-side binding,
     its placeholders numbered here ($1, $2, ...) by one split: a Django cursor binds
     client-side, and psycopg parses such a long statement (more than 50 parameters:
     past its cache) again on every call, which cost more than building it. Every
     placeholder of rows_write's statements is cast or typed by its column, as
-    server-side binding needs. Errors and connection.queries as prepared_fetchone's."""
-    pieces = sql.split("%s")
-    if len(pieces) != len(params) + 1:
-        raise ValueError(f"{len(pieces) - 1} placeholders for {len(params)} parameters")
-    numbered = (
-        "".join(piece + f"${index}" for index, piece in enumerate(pieces[:-1], start=1))
-        + pieces[-1]
-    )
-    connection.ensure_connection()
+    server-side binding needs. The numbered text is kept per %s text (_numbered_sql).
+    Errors and connection.queries as prepared_fetchone's."""
+    cached = _numbered_sql.get(sql)
+    if cached is None:
+        pieces = sql.split("%s")
+        numbered = (
+            "".join(piece + f"${index}" for index, piece in enumerate(pieces[:-1], start=1))
+            + pieces[-1]
+        )
+        if len(_numbered_sql) >= _NUMBERED_KEPT:
+            _numbered_sql.clear()
+        cached = _numbered_sql[sql] = (numbered, len(pieces) - 1)
+    numbered, placeholders = cached
+    if placeholders != len(params):
+        raise ValueError(f"{placeholders} placeholders for {len(params)} parameters")
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    wrapper.ensure_connection()
     started = time.monotonic()
-    with connection.wrap_database_errors, psycopg.RawCursor(connection.connection) as cursor:
+    with wrapper.wrap_database_errors, psycopg.RawCursor(wrapper.connection) as cursor:
         cursor.execute(numbered, params)
         rows = cursor.fetchall()
-    if connection.queries_logged:
+    if wrapper.queries_logged:
         shown = sql % tuple(repr(value) for value in params)
-        connection.queries_log.append({"sql": shown, "time": f"{time.monotonic() - started:.3f}"})
+        wrapper.queries_log.append({"sql": shown, "time": f"{time.monotonic() - started:.3f}"})
     return rows
 
 
 def as_saved(obj: _M) -> _M:
     """Marks an instance built from a row a statement has just written as a saved one
     (the ORM then updates it rather than inserting it again)."""
-    obj._state.adding, obj._state.db = False, connection.alias
+    obj._state.adding, obj._state.db = False, DEFAULT_DB_ALIAS  # connection.alias
     return obj
 
 
@@ -333,10 +349,11 @@ def model_of_row(model: type[_M], row: Sequence[Any]) -> _M:
     their first columns: model_columns'), converted as the ORM converts them."""
     fields = model._meta.concrete_fields
     values = list(row[: len(fields)])
+    wrapper = connections[DEFAULT_DB_ALIAS]
     for index, column, converters in _converters(model):
         for converter in converters:
-            values[index] = converter(values[index], column, connection)
-    return model.from_db(connection.alias, [field.attname for field in fields], values)
+            values[index] = converter(values[index], column, wrapper)
+    return model.from_db(DEFAULT_DB_ALIAS, [field.attname for field in fields], values)
 
 
 _model_converters: dict[type[Model], list[tuple[int, Col, list[Any]]]] = {}
