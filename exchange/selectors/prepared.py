@@ -13,17 +13,19 @@ import time
 from typing import Any
 
 import psycopg
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 
 def prepared_fetchall(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     """Runs `sql` as a prepared statement of this connection and returns its rows."""
-    connection.ensure_connection()
+    wrapper = connections[DEFAULT_DB_ALIAS]  # `connection`, looked up once
+    wrapper.ensure_connection()
     started = time.monotonic()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    with wrapper.wrap_database_errors, psycopg.Cursor(wrapper.connection) as cursor:
         cursor.execute(sql, params, prepare=True)
         rows = cursor.fetchall()
-    query_logged(sql, params, started)
+    if wrapper.queries_logged:
+        query_logged(sql, params, started)
     return rows
 
 

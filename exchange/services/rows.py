@@ -3,15 +3,20 @@
 import dataclasses
 import re
 import time
+import uuid
 from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import psycopg
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models import Field, Model
 from django.db.models.expressions import Col, DatabaseDefault
 from django.db.models.options import Options
 
+from exchange.models.fields import AddressField, AmountField, HashField
+from exchange.models.market_data import VolumeField
 from exchange.selectors.prepared import prepared_fetchall
 
 _MODIFIERS = re.compile(r"\(.*?\)")
@@ -112,14 +117,15 @@ def rows_write(
         reverse=True,
     )
     width = returning[0][0] if returning else 0
-    pk_type = _pk(inserts[0][0]).cast_db_type(connection)
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    pk_type = _pk(inserts[0][0]).cast_db_type(wrapper)
     selects = [
         f"SELECT {-1 - index}, NULL::{pk_type}, s{index}.*{', NULL' * (width - columns)}"
         f" FROM s{index}"
         for columns, index in returning
     ]
     selects += [
-        f"SELECT {index}, {connection.ops.quote_name(_column_name(_pk(objs[0])))}"
+        f"SELECT {index}, {wrapper.ops.quote_name(_column_name(_pk(objs[0])))}"
         f"{', NULL' * width} FROM i{index}"
         for index, objs in enumerate(inserts)
     ]
@@ -136,42 +142,61 @@ def rows_write(
             as_saved(obj)
 
 
+# _raw_fetchall's numbered texts (and their placeholder counts) by their %s text: a
+# request of the same shape (as many fills, fees, candles) sends the same text again.
+# Bounded: cleared when full (the texts of one shape are at most a few kilobytes per fill).
+_numbered_sql: dict[str, tuple[str, int]] = {}
+_NUMBERED_KEPT = 64
+
+
 def _raw_fetchall(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     """Runs a statement of %s placeholders (no other %) with server-side binding,
     its placeholders numbered here ($1, $2, ...) by one split: a Django cursor binds
     client-side, and psycopg parses such a long statement (more than 50 parameters:
     past its cache) again on every call, which cost more than building it. Every
     placeholder of rows_write's statements is cast or typed by its column, as
-    server-side binding needs. Errors and connection.queries as prepared_fetchone's."""
-    pieces = sql.split("%s")
-    if len(pieces) != len(params) + 1:
-        raise ValueError(f"{len(pieces) - 1} placeholders for {len(params)} parameters")
-    numbered = (
-        "".join(piece + f"${index}" for index, piece in enumerate(pieces[:-1], start=1))
-        + pieces[-1]
-    )
-    connection.ensure_connection()
+    server-side binding needs. The numbered text is kept per %s text (_numbered_sql).
+    Errors and connection.queries as prepared_fetchone's."""
+    cached = _numbered_sql.get(sql)
+    if cached is None:
+        pieces = sql.split("%s")
+        numbered = (
+            "".join(piece + f"${index}" for index, piece in enumerate(pieces[:-1], start=1))
+            + pieces[-1]
+        )
+        if len(_numbered_sql) >= _NUMBERED_KEPT:
+            _numbered_sql.clear()
+        cached = _numbered_sql[sql] = (numbered, len(pieces) - 1)
+    numbered, placeholders = cached
+    if placeholders != len(params):
+        raise ValueError(f"{placeholders} placeholders for {len(params)} parameters")
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    wrapper.ensure_connection()
     started = time.monotonic()
-    with connection.wrap_database_errors, psycopg.RawCursor(connection.connection) as cursor:
+    with wrapper.wrap_database_errors, psycopg.RawCursor(wrapper.connection) as cursor:
         cursor.execute(numbered, params)
         rows = cursor.fetchall()
-    if connection.queries_logged:
+    if wrapper.queries_logged:
         shown = sql % tuple(repr(value) for value in params)
-        connection.queries_log.append({"sql": shown, "time": f"{time.monotonic() - started:.3f}"})
+        wrapper.queries_log.append({"sql": shown, "time": f"{time.monotonic() - started:.3f}"})
     return rows
 
 
 def as_saved(obj: _M) -> _M:
     """Marks an instance built from a row a statement has just written as a saved one
     (the ORM then updates it rather than inserting it again)."""
-    obj._state.adding, obj._state.db = False, connection.alias
+    obj._state.adding, obj._state.db = False, DEFAULT_DB_ALIAS  # connection.alias
     return obj
 
 
 def _pk(obj: Model) -> Field[Any, Any]:
-    pk = obj._meta.pk
+    return _pk_of(obj._meta)
+
+
+def _pk_of(meta: Options[Any]) -> Field[Any, Any]:
+    pk = meta.pk
     if not isinstance(pk, Field):
-        raise ValueError(f"{obj._meta.db_table} has no primary key column")
+        raise ValueError(f"{meta.db_table} has no primary key column")
     return pk
 
 
@@ -210,38 +235,83 @@ def _cast_row(fields: Sequence[Field[Any, Any]]) -> str:
     return row
 
 
+@dataclasses.dataclass(frozen=True)
+class _Shape:
+    """The fixed parts of an UPDATE or INSERT of one model's rows (kept per process for
+    each model and column list): the statement around its VALUES rows, one row, and each
+    column's field with its _Prep."""
+
+    head: str
+    row: str
+    tail: str
+    columns: list[tuple[Field[Any, Any], "_Prep"]]
+
+    def sql(self, count: int) -> str:
+        return self.head + ", ".join([self.row] * count) + self.tail
+
+
+_update_shapes: dict[tuple[type[Model], tuple[str, ...]], _Shape] = {}
+_insert_shapes: dict[tuple[type[Model], bool], _Shape] = {}
+
+
+def _update_shape(model: type[Model], fields: Sequence[str]) -> _Shape:
+    key = (model, tuple(fields))
+    shape = _update_shapes.get(key)
+    if shape is None:
+        meta, quote = model._meta, connection.ops.quote_name
+        columns = [_pk_of(meta)] + [_column(meta, name) for name in fields]
+        names = [quote(_column_name(field)) for field in columns]
+        pk = names[0]
+        shape = _update_shapes[key] = _Shape(
+            head=f"UPDATE {quote(meta.db_table)} AS t SET "
+            + ", ".join(f"{name} = v.{name}" for name in names[1:])
+            + " FROM (VALUES ",
+            row=_cast_row(columns),
+            tail=f") AS v({', '.join(names)}) WHERE t.{pk} = v.{pk}",
+            columns=list(zip(columns, _preps(columns), strict=True)),
+        )
+    return shape
+
+
+def _insert_shape(model: type[Model], with_pk: bool) -> _Shape:
+    key = (model, with_pk)
+    shape = _insert_shapes.get(key)
+    if shape is None:
+        meta, quote = model._meta, connection.ops.quote_name
+        pk = _pk_of(meta)
+        columns = [field for field in meta.concrete_fields if with_pk or field is not pk]
+        shape = _insert_shapes[key] = _Shape(
+            head=f"INSERT INTO {quote(meta.db_table)}"
+            f" ({', '.join(quote(_column_name(f)) for f in columns)}) VALUES ",
+            row=_cast_row(columns),
+            tail=f" RETURNING {quote(_column_name(pk))}",
+            columns=list(zip(columns, _preps(columns), strict=True)),
+        )
+    return shape
+
+
 def _update_sql(objs: Sequence[Model], fields: Sequence[str]) -> tuple[str, list[Any]]:
-    meta, quote = objs[0]._meta, connection.ops.quote_name
-    columns = [meta.pk] + [_column(meta, name) for name in fields]
-    names = [quote(_column_name(field)) for field in columns]
-    pk = names[0]
-    sql = (
-        f"UPDATE {quote(meta.db_table)} AS t SET "
-        + ", ".join(f"{name} = v.{name}" for name in names[1:])
-        + f" FROM (VALUES {', '.join([_cast_row(columns)] * len(objs))}) AS v({', '.join(names)})"
-        + f" WHERE t.{pk} = v.{pk}"
-    )
-    params = [
-        field.get_db_prep_save(getattr(obj, field.attname), connection)
-        for obj in objs
-        for field in columns
-    ]
-    return sql, params
+    shape = _update_shape(type(objs[0]), fields)
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    params = []
+    for obj in objs:
+        for field, prep in shape.columns:
+            params.append(prep.value(getattr(obj, field.attname), wrapper))
+    return shape.sql(len(objs)), params
 
 
 def _insert_sql(objs: Sequence[Model]) -> tuple[str, list[Any]]:
     """INSERT ... VALUES ... RETURNING pk of new objects (auto_now_add applied); their
-    pks too if every one has one."""
-    meta, quote = objs[0]._meta, connection.ops.quote_name
-    with_pk = all(obj.pk is not None for obj in objs)
-    columns = [field for field in meta.concrete_fields if with_pk or field is not meta.pk]
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(_column_name(f)) for f in columns)})"
-        f" VALUES {', '.join([_cast_row(columns)] * len(objs))}"
-        f" RETURNING {quote(_column_name(meta.pk))}"
-    )
-    params = [_insert_value(field, obj) for obj in objs for field in columns]
-    return sql, params
+    pks too if every one has one. What bulk_create would insert: a field left to its
+    db_default gets that value."""
+    shape = _insert_shape(type(objs[0]), all(obj.pk is not None for obj in objs))
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    params = []
+    for obj in objs:
+        for field, prep in shape.columns:
+            value = field.pre_save(obj, True) if prep.pre_save else getattr(obj, field.attname)
+            params.append(prep.value(value, wrapper, insert=True))
+    return shape.sql(len(objs)), params
 
 
 def prepared_fetchone(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -279,10 +349,11 @@ def model_of_row(model: type[_M], row: Sequence[Any]) -> _M:
     their first columns: model_columns'), converted as the ORM converts them."""
     fields = model._meta.concrete_fields
     values = list(row[: len(fields)])
+    wrapper = connections[DEFAULT_DB_ALIAS]
     for index, column, converters in _converters(model):
         for converter in converters:
-            values[index] = converter(values[index], column, connection)
-    return model.from_db(connection.alias, [field.attname for field in fields], values)
+            values[index] = converter(values[index], column, wrapper)
+    return model.from_db(DEFAULT_DB_ALIAS, [field.attname for field in fields], values)
 
 
 _model_converters: dict[type[Model], list[tuple[int, Col, list[Any]]]] = {}
@@ -302,9 +373,125 @@ def _converters(model: type[Model]) -> list[tuple[int, Col, list[Any]]]:
     return _model_converters[model]
 
 
-def _insert_value(field: Field[Any, Any], obj: Model) -> Any:
-    """What bulk_create would insert: a field left to its db_default gets that value."""
-    value = field.pre_save(obj, True)
-    if isinstance(value, DatabaseDefault):
-        value = getattr(field.db_default, "value", field.db_default)
-    return field.get_db_prep_save(value, connection)
+_NO_CHANGE = object()  # a _Prep rule: the value is its own database value
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _decimal(value: Any) -> Any:
+    # DecimalField.to_python: Decimal(value), refused when not finite (left to it).
+    return value if value.is_finite() else _NO_CHANGE
+
+
+def _aware(value: Any) -> Any:
+    # DateTimeField.get_prep_value warns about a naive datetime and makes it aware.
+    return value if value.utcoffset() is not None else _NO_CHANGE
+
+
+class _Prep:
+    """What field.get_db_prep_save(value, connection) gives (on PostgreSQL), without its
+    calls, for the values whose answer is known from their type alone: one rule per
+    (column, exact type), found on the column's first value of that type. Only the
+    field classes listed in _rule are known (their methods are Django's own, or
+    AddressField's lower-casing): any other field, value type or value (a NaN Decimal,
+    a naive datetime, an expression) goes through get_db_prep_save itself."""
+
+    __slots__ = ("field", "pre_save", "rules")
+
+    def __init__(self, field: Field[Any, Any]) -> None:
+        self.field = field
+        # Field.pre_save reads the attribute; DateTimeField's may set it (auto_now).
+        self.pre_save = type(field).pre_save is not Field.pre_save
+        self.rules: dict[type, Any] = {}
+
+    def value(self, value: Any, wrapper: Any, insert: bool = False) -> Any:
+        """The database value of `value`; of an insert: a DatabaseDefault value (the
+        field left to its db_default) is that default, as bulk_create inserts it."""
+        kind = type(value)
+        rule = self.rules.get(kind)
+        if rule is None:
+            rule = self.rules[kind] = _rule(self.field, kind, wrapper)
+        if rule is not _NO_CHANGE:
+            prepared = rule(value)
+            if prepared is not _NO_CHANGE:
+                return prepared
+        if insert and isinstance(value, DatabaseDefault):
+            value = getattr(self.field.db_default, "value", self.field.db_default)
+        return self.field.get_db_prep_save(value, wrapper)
+
+
+def _rule(field: Field[Any, Any], kind: type, wrapper: Any) -> Any:
+    """The conversion get_db_prep_save applies to a `kind` value of `field` (a callable
+    returning the database value, or _NO_CHANGE from it for "ask get_db_prep_save"),
+    or _NO_CHANGE: not known, always ask get_db_prep_save."""
+    cls = type(field)
+    if cls is models.ForeignKey:
+        target = field.target_field  # type: ignore[attr-defined]
+        return _rule(target, kind, wrapper) if kind is not type(None) else _as_is
+    if cls not in _KNOWN or wrapper.vendor != "postgresql":
+        return _NO_CHANGE
+    if kind is type(None):
+        return _as_is  # every known class stores None as NULL
+    if issubclass(cls, models.DecimalField):
+        if kind is Decimal:
+            return _decimal
+        if kind is int:
+            return Decimal
+        return _NO_CHANGE
+    if issubclass(cls, (models.IntegerField, models.AutoField, models.BigAutoField)):
+        if kind is not int:
+            return _NO_CHANGE
+        # psycopg 3: the backend wraps an int in the column's psycopg type (Int4, Int8).
+        wrapped = type(field.get_db_prep_save(1, wrapper))
+        return _as_is if wrapped is int else wrapped
+    if cls is AddressField:
+        return str.lower if kind is str else _NO_CHANGE
+    if issubclass(cls, (models.CharField, models.TextField)):
+        # CharField.to_python returns a str (or a str enum: TextChoices) as it is.
+        return _as_is if issubclass(kind, str) else _NO_CHANGE
+    if cls is models.DateTimeField:
+        return _aware if kind is datetime else _NO_CHANGE
+    if cls is models.UUIDField:
+        return (
+            _as_is if kind is uuid.UUID and wrapper.features.has_native_uuid_field else _NO_CHANGE
+        )
+    if cls is models.BooleanField:
+        return _as_is if kind is bool else _NO_CHANGE
+    return _NO_CHANGE
+
+
+_KNOWN = frozenset(
+    {
+        models.AutoField,
+        models.BigAutoField,
+        models.SmallIntegerField,
+        models.IntegerField,
+        models.BigIntegerField,
+        models.PositiveSmallIntegerField,
+        models.PositiveIntegerField,
+        models.PositiveBigIntegerField,
+        models.DecimalField,
+        AmountField,
+        VolumeField,
+        models.CharField,
+        models.TextField,
+        HashField,
+        AddressField,
+        models.DateTimeField,
+        models.UUIDField,
+        models.BooleanField,
+    }
+)
+
+_column_preps: dict[tuple[Field[Any, Any], ...], list[_Prep]] = {}
+
+
+def _preps(fields: Sequence[Field[Any, Any]]) -> list[_Prep]:
+    """The _Prep of each column of a list (kept per process, as _cast_row's)."""
+    key = tuple(fields)
+    preps = _column_preps.get(key)
+    if preps is None:
+        preps = _column_preps[key] = [_Prep(field) for field in fields]
+    return preps

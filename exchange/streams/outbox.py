@@ -14,9 +14,11 @@ Channel keys are "<networkId>/<channel>" (e.g. "1/book:ETH_TST").
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import psycopg
 from django.db import connections, transaction
 from django.utils import timezone
 
@@ -84,10 +86,10 @@ def flush(connection) -> list[tuple[int, str, int, str, str]]:
     for key, type_, data in events:
         seen[key] = seen.get(key, 0) + 1
         rows.append((key, seen[key], type_, json.dumps(data, separators=(",", ":"))))
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            written = _write_postgresql(cursor, order, counts, rows, moment)
-        else:
+    if connection.vendor == "postgresql":
+        written = _write_postgresql(connection, order, counts, rows, moment)
+    else:
+        with connection.cursor() as cursor:
             written = _write(connection, cursor, order, counts, rows, moment)
     return [
         (id_, key, sequence, type_, data)
@@ -106,25 +108,64 @@ _BUMP = (
 )
 
 
-def _write_postgresql(cursor, order, counts, rows, moment) -> list[tuple[int, str, int]]:
+# The outbox statement on PostgreSQL: one fixed text whatever the number of events and
+# channels, so that it is prepared once per connection (_prepared_fetchall) rather than
+# parsed by psycopg and planned by PostgreSQL at every commit. Its two parameters are
+# JSON arrays (one string each: psycopg dumps a string in C, a list item by item): the
+# counters, raised in channel order (their rows are locked so), and the events,
+# inserted in the order of their queueing with the sequences the counters give.
+_WRITE = (
+    "WITH c AS (INSERT INTO exchange_streamcounter AS c (channel, sequence)"
+    " SELECT k.v->>0, (k.v->>1)::bigint"
+    " FROM jsonb_array_elements(%(counters)s::jsonb) WITH ORDINALITY AS k(v, ord)"
+    " ORDER BY k.ord"
+    " ON CONFLICT (channel) DO UPDATE SET sequence = c.sequence + EXCLUDED.sequence"
+    " RETURNING channel, sequence)"
+    " INSERT INTO exchange_streamevent (channel, sequence, type, data, created_at)"
+    " SELECT c.channel, c.sequence - (e.v->>2)::bigint + (e.v->>1)::bigint, e.v->>3, e.v->4,"
+    " %(at)s"
+    " FROM jsonb_array_elements(%(events)s::jsonb) WITH ORDINALITY AS e(v, ord)"
+    " JOIN c ON c.channel = e.v->>0 ORDER BY e.ord RETURNING id, channel, sequence"
+)
+
+
+def _write_postgresql(connection, order, counts, rows, moment) -> list[tuple[int, str, int]]:
     """One statement: the counters raised by their counts (rows locked in channel
     order), the events inserted with the sequences they give. Returns (id, key,
     sequence) in the events' order."""
-    values, params = _counter_values(order, counts)
-    params.append(moment)
-    events = ", ".join(["(%s::int, %s, %s::bigint, %s::bigint, %s, %s::jsonb)"] * len(rows))
-    for index, (key, number, type_, data) in enumerate(rows):
-        params += [index, key, number, counts[key], type_, data]
-    cursor.execute(
-        f"WITH c AS ({_BUMP.format(values=values)}) "
-        "INSERT INTO exchange_streamevent (channel, sequence, type, data, created_at) "
-        "SELECT e.channel, c.sequence - e.n + e.i, e.type, e.data, %s "
-        f"FROM (VALUES {events}) AS e(ord, channel, i, n, type, data) "
-        "JOIN c USING (channel) ORDER BY e.ord RETURNING id, channel, sequence",
-        params,
+    dumps = json.dumps
+    # Each event [key, its number in its channel, its channel's count, type, data]; the
+    # data is already JSON.
+    events = ",".join(
+        f"[{dumps(key)},{number},{counts[key]},{dumps(type_)},{data}]"
+        for key, number, type_, data in rows
     )
-    by_event = {(key, sequence): id_ for id_, key, sequence in cursor.fetchall()}
+    written = _prepared_fetchall(
+        connection,
+        _WRITE,
+        {
+            "counters": dumps([[key, counts[key]] for key in order]),
+            "at": moment,
+            "events": f"[{events}]",
+        },
+    )
+    by_event = {(key, sequence): id_ for id_, key, sequence in written}
     return _numbered(rows, counts, {key: seq for (key, seq) in _lasts(by_event)}, by_event)
+
+
+def _prepared_fetchall(connection, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """exchange/selectors/prepared.py's prepared_fetchall on the connection at hand (this
+    module is below the selectors): `sql` as a prepared statement of the connection
+    (server-side binding, planned once per connection), Django's errors, logged in
+    connection.queries when Django logs queries."""
+    started = time.monotonic()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        rows = cursor.fetchall()
+    if connection.queries_logged:
+        shown = sql % {name: repr(value) for name, value in params.items()}
+        connection.queries_log.append({"sql": shown, "time": f"{time.monotonic() - started:.3f}"})
+    return rows
 
 
 def _lasts(by_event: dict) -> list[tuple[str, int]]:

@@ -2,15 +2,29 @@
 2^256-1 included), on PostgreSQL in one statement; rows_write adds new rows
 in the same statement, all or nothing."""
 
+import uuid
+import warnings
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
-from django.db import DataError, IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, connections, transaction
+from django.db.models import Value
 from django.test.utils import CaptureQueriesContext
 
-from exchange.models import Balance, FeeAccrual, LedgerEntry, LedgerKind, StreamCounter
+from exchange.models import (
+    Balance,
+    Candle,
+    FeeAccrual,
+    LedgerEntry,
+    LedgerKind,
+    Order,
+    OrderStatus,
+    StreamCounter,
+    Trade,
+)
 from exchange.models.fields import UINT256_MAX
-from exchange.services.rows import Returning, rows_update, rows_write
+from exchange.services.rows import Returning, _Prep, rows_update, rows_write
 from tests.factories import TokenFactory
 
 pytestmark = pytest.mark.django_db
@@ -204,3 +218,53 @@ def test_returning_statements_get_their_rows_beside_the_new_rows_ids(network):
         "1/b": 7,
         "1/c": 9,
     }
+
+
+# Values of every type the hot paths write, and some they must leave to Django.
+_VALUES = [
+    None,
+    0,
+    7,
+    UINT256_MAX,
+    -5,
+    True,
+    Decimal("0.001"),
+    Decimal("1E+3"),
+    Decimal(UINT256_MAX),
+    Decimal("NaN"),
+    Decimal("Infinity"),
+    1.5,
+    "",
+    "0xAbCdef",
+    "TRADE",
+    OrderStatus.FILLED,
+    LedgerKind.TRADE,
+    MOMENT,
+    datetime(2030, 1, 2, 3, 4, 5),  # naive: Django warns and makes it aware
+    uuid.UUID("12345678-1234-5678-1234-567812345678"),
+    Value(1),
+]
+
+
+def _prepared(prepare):
+    try:
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter("always")
+            value = prepare()
+    except Exception as error:  # the same refusal either way
+        return ("refused", type(error))
+    return (type(value), value)
+
+
+@pytest.mark.parametrize(
+    "model", [Trade, FeeAccrual, LedgerEntry, Balance, Order, Candle], ids=lambda m: m.__name__
+)
+def test_the_values_written_are_what_get_db_prep_save_gives(model):
+    """rows_write's shortcut (rows._Prep) gives every column, for every value, what the
+    field's get_db_prep_save gives: the same value of the same type, or the same error."""
+    for field in model._meta.concrete_fields:
+        prep = _Prep(field)
+        for value in _VALUES * 2:  # the second time through the rule found the first
+            expected = _prepared(lambda: field.get_db_prep_save(value, connection))  # noqa: B023
+            got = _prepared(lambda: prep.value(value, connections["default"]))  # noqa: B023
+            assert got == expected, (field, value)
