@@ -1,7 +1,8 @@
 """The Redis commands one create_orders request sends, counted on the real Redis with
 MONITOR (no mock): the rate limiter's script before the view also reads the reference
 cache's generation token (exchange/selectors/reference_cache.py), so the order's market
-lookup sends no GET of its own."""
+lookup sends no GET of its own, and its script after the view writes the market data's
+new versions (exchange/market_snapshots.py) with the signer's count."""
 
 import threading
 import uuid
@@ -49,7 +50,7 @@ def _monitored(call) -> list[dict]:
     return [c for c in seen if c["command"] != "PING"]
 
 
-def test_a_create_orders_request_takes_three_redis_round_trips(
+def test_a_create_orders_request_takes_two_redis_round_trips(
     api, network, market, fees, maker, settings
 ):
     if not isinstance(caches["default"], RedisCache):
@@ -65,11 +66,11 @@ def test_a_create_orders_request_takes_three_redis_round_trips(
     # cache's.
     cache_names = [n for n in names if n not in ("SELECT", "ZREMRANGEBYSCORE", "ZRANGE")]
     # Before the view: the limiter's script (counters, ban states, generation token);
-    # at the commit: the market-data versions, one MULTI ... EXEC pipeline; after the
-    # view: the signer's count, a script. No GET of the generation token.
-    assert cache_names == ["EVALSHA", "MULTI", "MSET", "EXEC", "EVALSHA"], names
+    # after the view: the signer's count and the market-data versions the commit gave,
+    # one script. No GET of the generation token, no pipeline of the versions.
+    assert cache_names == ["EVALSHA", "EVALSHA"], names
     round_trips = cache_names.count("EVALSHA") + cache_names.count("EXEC")
-    assert round_trips == 3, names
+    assert round_trips == 2, names
 
 
 def _created(api, payload):
