@@ -14,6 +14,7 @@ from django.core.cache.backends.redis import RedisCache
 
 from exchange.api import rate_counters
 from tests.api.test_orders import bid
+from tests.signing import signed_cancel
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only]
 
@@ -76,3 +77,30 @@ def test_a_create_orders_request_takes_two_redis_round_trips(
 def _created(api, payload):
     response = api.post("/create_orders", payload, format="json")
     assert response.status_code == 201, response.content
+
+
+def test_a_delete_orders_request_takes_two_redis_round_trips(
+    api, network, market, fees, maker, settings
+):
+    if not isinstance(caches["default"], RedisCache):
+        pytest.skip("needs the Redis cache (REDIS_URL)")
+    settings.MARKET_DATA_CACHE_SECONDS = max(settings.MARKET_DATA_CACHE_SECONDS, 1)
+    warm = api.post("/create_orders", bid(network, market, maker), format="json").json()
+    assert (
+        api.post(
+            "/delete_orders", signed_cancel(maker, order_hash=warm["orderHash"]), format="json"
+        ).status_code
+        == 200
+    )
+    placed = api.post("/create_orders", bid(network, market, maker), format="json").json()
+    cancel = signed_cancel(maker, order_hash=placed["orderHash"])
+
+    def cancelled():
+        response = api.post("/delete_orders", cancel, format="json")
+        assert response.status_code == 200, response.content
+
+    names = [c["command"].split()[0].strip('"').upper() for c in _monitored(cancelled)]
+    cache_names = [n for n in names if n not in ("SELECT", "ZREMRANGEBYSCORE", "ZRANGE")]
+    # The limiter's script before the view; after it, the signer's count and the
+    # market-data versions of the cancel's commit in one script.
+    assert cache_names == ["EVALSHA", "EVALSHA"], names
