@@ -13,6 +13,13 @@ snapshot together. Near its end (REFRESH_FROM), one request reads it again while
 others are still served it, so a crowd of readers does not hit the database at once.
 The cache failing only costs the snapshot: the read goes to the database.
 
+Inside a request the API's rate limiter opens `bumps_deferred()`: the new versions
+committed meanwhile are collected instead of sent, and the limiter writes them
+(`bumps_taken()`) in the Redis round trip that counts the request's signers after the
+view, before the response leaves; whatever it has not taken is sent when the deferral
+closes (the view raised, nothing to count). Everywhere else (Celery workers, commands,
+a request the limiter does not see) they are sent at the commit.
+
 `recent` keeps a figure MARKET_DATA_CACHE_SECONDS whatever changes: the order book's
 totals (a count over every open order of a side), which may lag that long.
 """
@@ -20,7 +27,9 @@ totals (a count over every open order of a side), which may lag that long.
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
@@ -48,22 +57,73 @@ def _new_version() -> str:
     return secrets.token_hex(8)
 
 
-def _bump(keys: list[str]) -> None:
+# The version keys committed while a request's deferral is open (None: no deferral).
+_deferred: ContextVar[dict[str, None] | None] = ContextVar("market_data_deferred", default=None)
+
+
+def _versions(keys: Iterable[str]) -> dict[str, str]:
     # A random version is never reused, so a lost or evicted key cannot revive a snapshot.
+    return {key: _new_version() for key in keys}
+
+
+def _bump(keys: Iterable[str]) -> None:
     try:
-        cache.set_many({key: _new_version() for key in keys}, timeout=None)
+        cache.set_many(_versions(keys), timeout=None)
     except Exception:
-        logger.warning("event=market_snapshot_cache_error op=bump", exc_info=True)
+        bump_failed()
+
+
+def bump_failed() -> None:
+    """Logs a failed write of new versions (call it inside the `except`)."""
+    logger.warning("event=market_snapshot_cache_error op=bump", exc_info=True)
+
+
+def _committed(keys: list[str]) -> None:
+    deferred = _deferred.get()
+    if deferred is None:
+        _bump(keys)
+    else:
+        deferred.update(dict.fromkeys(keys))
 
 
 def market_data_changed(*, network_id: int, market_ids: Iterable[int]) -> None:
     """New versions for these markets and their network once the current transaction
-    commits (at once outside one). Nothing without snapshots (no Redis)."""
+    commits (at once outside one); inside `bumps_deferred()`, collected at the commit
+    instead. Nothing without snapshots (no Redis)."""
     if not _enabled():
         return
     keys = [_market_key(market_id) for market_id in set(market_ids)]
     keys.append(_network_key(network_id))
-    transaction.on_commit(lambda: _bump(keys), robust=True)
+    transaction.on_commit(lambda: _committed(keys), robust=True)
+
+
+@contextmanager
+def bumps_deferred() -> Iterator[None]:
+    """While open (in this thread or task), the new versions that commit are collected,
+    not sent: `bumps_taken()` hands them to the caller, and the exit sends whatever was
+    not taken (one cache round trip, as at a commit), also when the block raises. The
+    caller must write what it takes before a reader can be told of the change (before
+    the request's response leaves)."""
+    collected: dict[str, None] = {}
+    token = _deferred.set(collected)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+        if collected:
+            _bump(collected)
+
+
+def bumps_taken() -> dict[str, str]:
+    """The new versions collected so far by the open deferral, as the cache entries to
+    write ({cache key: version}, no expiry); {} when none or no deferral is open. The
+    caller now owes their write (call bump_failed() if it fails)."""
+    deferred = _deferred.get()
+    if not deferred:
+        return {}
+    versions = _versions(deferred)
+    deferred.clear()
+    return versions
 
 
 def _enabled() -> bool:

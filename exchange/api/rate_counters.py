@@ -7,18 +7,20 @@ the clients' windows do not all end at once: django-ratelimit's arithmetic, whic
 counters replaced without changing what a client sees.
 
 With the Redis cache, every counter of a request is counted (SET NX EX, then INCR), every
-peek and every cache entry the request needs besides (its ban states) read, in ONE round
-trip: a small Lua script of ours, run by redis-py's public register_script on a client of
-the cache's own Redis; the entries are decoded with RedisSerializer, RedisCache's own. Otherwise (the database cache of a
+peek and every cache entry the request needs besides (its ban states) read, and the
+entries it has to write (the market data's new versions, exchange/market_snapshots.py)
+written, in ONE round trip: a small Lua script of ours, run by redis-py's public register_script on a client of
+the cache's own Redis; the entries are encoded and decoded with RedisSerializer, RedisCache's own. Otherwise (the database cache of a
 run without Redis) through Django's public cache API, one call at a time. Keys are the
 cache's own (make_and_validate_key: its prefix and version), so cache.clear() clears them.
 """
 
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache as memoize
+from typing import Any
 
 import redis
 from django.conf import settings
@@ -30,21 +32,27 @@ EXPIRY_MARGIN_SECONDS = 5
 
 Counter = tuple[str, str, int, int]  # (group, value, limit, window seconds)
 
-# KEYS: cache entries to read, the counters, the peeks. ARGV[1]: how many reads; ARGV[2]:
-# how many counters; then each counter's TTL. Returns each read's raw value (nil if none),
-# each counter's count after this request, each peek's count (0 if none).
+# KEYS: cache entries to read, the counters, the peeks, cache entries to write. ARGV[1]:
+# how many reads; ARGV[2]: how many counters; ARGV[3]: how many writes; then each
+# counter's TTL, then each write's value (kept without expiry). Returns each read's raw
+# value (nil if none), each counter's count after this request, each peek's count (0 if
+# none).
 _COUNT_SCRIPT = """
-local reads, counted = tonumber(ARGV[1]), tonumber(ARGV[2])
+local reads, counted, writes = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local peeked = #KEYS - writes
 local answers = {}
 for i = 1, reads do
   answers[i] = redis.call('GET', KEYS[i])
 end
 for i = reads + 1, reads + counted do
-  redis.call('SET', KEYS[i], 0, 'EX', ARGV[i - reads + 2], 'NX')
+  redis.call('SET', KEYS[i], 0, 'EX', ARGV[i - reads + 3], 'NX')
   answers[i] = redis.call('INCR', KEYS[i])
 end
-for i = reads + counted + 1, #KEYS do
+for i = reads + counted + 1, peeked do
   answers[i] = tonumber(redis.call('GET', KEYS[i]) or '0')
+end
+for i = peeked + 1, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[i - peeked + counted + 3])
 end
 return answers
 """
@@ -87,12 +95,17 @@ def window_end(value: str, window: int, now: int) -> int:
 
 
 def count(
-    counters: Sequence[Counter], peeks: Sequence[Counter] = (), reads: Sequence[str] = ()
+    counters: Sequence[Counter],
+    peeks: Sequence[Counter] = (),
+    reads: Sequence[str] = (),
+    writes: Mapping[str, Any] | None = None,
 ) -> tuple[dict, list[Usage]]:
     """One more request on each counter, and what each peek would say with this request
     counted (nothing written there), in that order; with the cache entries `reads` (cache
     keys: the ban states the request needs too) read in the same round trip, as
-    {key: value} for those present. Raises if the cache is down."""
+    {key: value} for those present, and the cache entries `writes` ({cache key: value})
+    written there without expiry. Raises if the cache is down."""
+    writes = writes or {}
     now = clock()
     store = caches[settings.RATELIMIT_USE_CACHE]
     everything = [*counters, *peeks]
@@ -101,8 +114,11 @@ def count(
     ttls = [window + EXPIRY_MARGIN_SECONDS for _, _, _, window in counters]
     if isinstance(store, RedisCache):
         read_keys = [store.make_and_validate_key(key) for key in reads]
+        write_keys = [store.make_and_validate_key(key) for key in writes]
+        values = [_serializer.dumps(value) for value in writes.values()]
         answers = _scripts(_location())[0](
-            keys=[*read_keys, *keys], args=[len(read_keys), len(counters), *ttls]
+            keys=[*read_keys, *keys, *write_keys],
+            args=[len(read_keys), len(counters), len(write_keys), *ttls, *values],
         )
         found = {
             key: _serializer.loads(raw)
@@ -114,6 +130,8 @@ def count(
         found = store.get_many(list(reads))
         counts = [_count_one(store, key, ttl) for key, ttl in zip(keys, ttls, strict=False)]
         counts += [store.get(key, 0) for key in keys[len(counters) :]]
+        if writes:
+            store.set_many(dict(writes), timeout=None)
     peeked = [0] * len(counters) + [1] * len(peeks)
     return found, [
         Usage(limit=limit, count=int(n) + peek, time_left=max(0, end - now))

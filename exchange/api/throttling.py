@@ -22,10 +22,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from django.conf import settings
+from django.core.cache import DEFAULT_CACHE_ALIAS
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404, get_urlconf, resolve
 from django.utils import timezone
 
+from exchange import market_snapshots
 from exchange.api import rate_counters
 from exchange.api.errors import Code, error_body
 from exchange.api.parsers import json_loads_bounded
@@ -166,17 +168,20 @@ def _resolved(path: str) -> tuple[str | None, dict]:
     return found[0], dict(found[1])
 
 
-def _count(counters: list[Counter]) -> list[Usage]:
-    """One more request on each counter; nothing when the cache is down: serve rather
-    than refuse everyone (healthz reports it)."""
+def _count(counters: list[Counter], writes: dict[str, str] | None = None) -> list[Usage]:
+    """One more request on each counter, with the cache entries `writes` written in the
+    same round trip; nothing when the cache is down: serve rather than refuse everyone
+    (healthz reports it)."""
     try:
-        return rate_counters.count(counters)[1]
+        return rate_counters.count(counters, writes=writes)[1]
     except Exception:
         logger.warning(
             "event=ratelimit_cache_error group=%s",
             counters[0][0],
             exc_info=True,
         )
+        if writes:
+            market_snapshots.bump_failed()
         return []
 
 
@@ -207,6 +212,12 @@ def _ban_and_count(
             logger.warning("event=ratelimit_cache_error group=uncount", exc_info=True)
         return ban, [], generation
     return None, usages, generation
+
+
+def _shared_cache() -> bool:
+    """Whether the counters live in the cache the market data's versions do (the
+    default one), so that one round trip can write both."""
+    return settings.RATELIMIT_USE_CACHE == DEFAULT_CACHE_ALIAS
 
 
 def _json(status: int, code: int, reason: str) -> JsonResponse:
@@ -299,14 +310,22 @@ class RateLimitMiddleware:
         else:
             signers = verified_signers_track()
             prefetched = reference_cache.generation_prefetched(generation)
-            try:
-                response = self.get_response(request)
-            finally:
-                reference_cache.generation_prefetched_end(prefetched)
-                verified_signers_untrack()
-            if api_key is None and response.status_code < 400 and signers:
-                # Every signer's account counted in one cache round trip.
-                _count([_counter(cost_class, f"account:{s}", limits) for s in sorted(signers)])
+            # The market data's new versions committed by the view are written with the
+            # signers' count below, in its round trip; the deferral's exit sends any it
+            # did not take (nothing to count, the view raised). Either way before the
+            # response leaves.
+            with market_snapshots.bumps_deferred():
+                try:
+                    response = self.get_response(request)
+                finally:
+                    reference_cache.generation_prefetched_end(prefetched)
+                    verified_signers_untrack()
+                if api_key is None and response.status_code < 400 and signers:
+                    # Every signer's account counted in one cache round trip.
+                    _count(
+                        [_counter(cost_class, f"account:{s}", limits) for s in sorted(signers)],
+                        market_snapshots.bumps_taken() if _shared_cache() else None,
+                    )
         if tightest is None:
             limit = min(limit for _, limit in counters)
             tightest = Usage(limit, 0, limits.window_seconds)

@@ -1,7 +1,8 @@
 """The Redis commands one create_orders request sends, counted on the real Redis with
 MONITOR (no mock): the rate limiter's script before the view also reads the reference
 cache's generation token (exchange/selectors/reference_cache.py), so the order's market
-lookup sends no GET of its own."""
+lookup sends no GET of its own, and its script after the view writes the market data's
+new versions (exchange/market_snapshots.py) with the signer's count."""
 
 import threading
 import uuid
@@ -13,6 +14,7 @@ from django.core.cache.backends.redis import RedisCache
 
 from exchange.api import rate_counters
 from tests.api.test_orders import bid
+from tests.signing import signed_cancel
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only]
 
@@ -49,7 +51,7 @@ def _monitored(call) -> list[dict]:
     return [c for c in seen if c["command"] != "PING"]
 
 
-def test_a_create_orders_request_takes_three_redis_round_trips(
+def test_a_create_orders_request_takes_two_redis_round_trips(
     api, network, market, fees, maker, settings
 ):
     if not isinstance(caches["default"], RedisCache):
@@ -65,13 +67,40 @@ def test_a_create_orders_request_takes_three_redis_round_trips(
     # cache's.
     cache_names = [n for n in names if n not in ("SELECT", "ZREMRANGEBYSCORE", "ZRANGE")]
     # Before the view: the limiter's script (counters, ban states, generation token);
-    # at the commit: the market-data versions, one MULTI ... EXEC pipeline; after the
-    # view: the signer's count, a script. No GET of the generation token.
-    assert cache_names == ["EVALSHA", "MULTI", "MSET", "EXEC", "EVALSHA"], names
+    # after the view: the signer's count and the market-data versions the commit gave,
+    # one script. No GET of the generation token, no pipeline of the versions.
+    assert cache_names == ["EVALSHA", "EVALSHA"], names
     round_trips = cache_names.count("EVALSHA") + cache_names.count("EXEC")
-    assert round_trips == 3, names
+    assert round_trips == 2, names
 
 
 def _created(api, payload):
     response = api.post("/create_orders", payload, format="json")
     assert response.status_code == 201, response.content
+
+
+def test_a_delete_orders_request_takes_two_redis_round_trips(
+    api, network, market, fees, maker, settings
+):
+    if not isinstance(caches["default"], RedisCache):
+        pytest.skip("needs the Redis cache (REDIS_URL)")
+    settings.MARKET_DATA_CACHE_SECONDS = max(settings.MARKET_DATA_CACHE_SECONDS, 1)
+    warm = api.post("/create_orders", bid(network, market, maker), format="json").json()
+    assert (
+        api.post(
+            "/delete_orders", signed_cancel(maker, order_hash=warm["orderHash"]), format="json"
+        ).status_code
+        == 200
+    )
+    placed = api.post("/create_orders", bid(network, market, maker), format="json").json()
+    cancel = signed_cancel(maker, order_hash=placed["orderHash"])
+
+    def cancelled():
+        response = api.post("/delete_orders", cancel, format="json")
+        assert response.status_code == 200, response.content
+
+    names = [c["command"].split()[0].strip('"').upper() for c in _monitored(cancelled)]
+    cache_names = [n for n in names if n not in ("SELECT", "ZREMRANGEBYSCORE", "ZRANGE")]
+    # The limiter's script before the view; after it, the signer's count and the
+    # market-data versions of the cancel's commit in one script.
+    assert cache_names == ["EVALSHA", "EVALSHA"], names
