@@ -37,10 +37,18 @@ from chain.models import ChainBlock, UnknownTokenDeposit, WatcherCursor
 from chain.rpc_batch import batch, selector
 from exchange.models import (
     Balance,
+    CancelAll,
+    Candle,
+    FeeAccrual,
+    FeeSchedule,
     LedgerEntry,
     LedgerKind,
+    Market,
+    MarketRules,
     Network,
+    Order,
     Token,
+    Trade,
     Transfer,
     TransferKind,
     TransferStatus,
@@ -124,11 +132,23 @@ def chain_network(network_id: int, node: AnvilNode, deployment: Deployment) -> N
 
 
 def forget_network(network_id: int) -> None:
+    """Deletes what an earlier run left for `network_id`, the rows that protect others
+    first: the settlement scenario's trades, orders and market as well as the deposits."""
+    Trade.objects.filter(network_id=network_id).delete()
+    FeeAccrual.objects.filter(network_id=network_id).delete()
+    CancelAll.objects.filter(network_id=network_id).delete()
+    Order.objects.filter(network_id=network_id).delete()
+    Candle.objects.filter(market__network_id=network_id).delete()
+    MarketRules.objects.filter(market__network_id=network_id).delete()
+    Market.objects.filter(network_id=network_id).delete()
+    FeeSchedule.objects.filter(network_id=network_id).delete()
     LedgerEntry.objects.filter(balance__network_id=network_id).delete()
     Balance.objects.filter(network_id=network_id).delete()
     Transfer.objects.filter(network_id=network_id).delete()
-    for model in (ChainBlock, UnknownTokenDeposit, WatcherCursor, Token):
-        model.objects.filter(network_id=network_id).delete()
+    ChainBlock.objects.filter(network_id=network_id).delete()
+    UnknownTokenDeposit.objects.filter(network_id=network_id).delete()
+    WatcherCursor.objects.filter(network_id=network_id).delete()
+    Token.objects.filter(network_id=network_id).delete()
     Network.objects.filter(id=network_id).delete()
 
 
