@@ -10,8 +10,8 @@ from psycopg.types.numeric import Int8
 
 from exchange.models import Market, Network, Trade
 from exchange.paging import PageRequest
+from exchange.prepared_statements import prepared_fetchall
 from exchange.records import Record
-from exchange.selectors.prepared import prepared_fetchall
 from exchange.trading_math import decimal_str
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

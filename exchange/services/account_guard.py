@@ -29,7 +29,7 @@ from exchange.models import (
     TransferKind,
     TransferStatus,
 )
-from exchange.selectors.prepared import prepared_fetchall
+from exchange.prepared_statements import prepared_fetchall
 from exchange.services.errors import FieldCode, FieldError, OrderSubmissionDisabled, Unavailable
 from exchange.trading_math import remaining_give
 
@@ -83,7 +83,7 @@ class Guard:
 
 
 # _restrictions' query on PostgreSQL, as the ORM builds it but fixed: prepared once per
-# connection (exchange/selectors/prepared.py), no SQL compilation per request (the trade
+# connection (exchange/prepared_statements.py), no SQL compilation per request (the trade
 # hot path).
 _RESTRICTIONS_SQL = """
 SELECT r.account, r.kind, r.reason FROM exchange_accountrestriction AS r

@@ -14,7 +14,7 @@ from django.db.models import Model, Q
 from django.utils import timezone
 
 from exchange.models import Balance, LedgerEntry, LedgerKind, Network, Token
-from exchange.selectors.prepared import prepared_fetchall
+from exchange.prepared_statements import prepared_fetchall
 from exchange.services.rows import (
     Statement,
     as_saved,

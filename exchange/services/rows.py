@@ -17,7 +17,7 @@ from django.db.models.options import Options
 
 from exchange.models.fields import AddressField, AmountField, HashField
 from exchange.models.market_data import VolumeField
-from exchange.selectors.prepared import prepared_fetchall
+from exchange.prepared_statements import prepared_fetchall
 
 _MODIFIERS = re.compile(r"\(.*?\)")
 _M = TypeVar("_M", bound=Model)
@@ -316,7 +316,7 @@ def _insert_sql(objs: Sequence[Model]) -> tuple[str, list[Any]]:
 
 def prepared_fetchone(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
     """Runs one of the write hot paths' fixed statements (PostgreSQL) as a prepared
-    statement of this connection and returns its first row (exchange/selectors/prepared.py
+    statement of this connection and returns its first row (exchange/prepared_statements.py
     says why and how: planned once per connection, Django's errors, connection.queries)."""
     rows = prepared_fetchall(sql, params)
     return rows[0] if rows else None

@@ -39,11 +39,11 @@ from exchange.models import (
     Token,
     Trade,
 )
+from exchange.prepared_statements import prepared_fetchall
 from exchange.protocol import hashing
 from exchange.protocol.typed_data import ETH_SIGN
 from exchange.selectors.market_data import CANDLE_RECORD_FIELDS
 from exchange.selectors.market_rules import RULE_FIELDS, Rules, rules_annotate, rules_of
-from exchange.selectors.prepared import prepared_fetchall
 from exchange.services.account_guard import Guard, account_guard, escape_payable_check
 from exchange.services.candles import candles_record, candles_upsert
 from exchange.services.chain_jobs import settlement_mark

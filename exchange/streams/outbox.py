@@ -14,13 +14,13 @@ Channel keys are "<networkId>/<channel>" (e.g. "1/book:ETH_TST").
 
 import json
 import logging
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import psycopg
 from django.db import connections, transaction
 from django.utils import timezone
+
+from exchange.prepared_statements import prepared_fetchall
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ _BUMP = (
 
 
 # The outbox statement on PostgreSQL: one fixed text whatever the number of events and
-# channels, so that it is prepared once per connection (_prepared_fetchall) rather than
+# channels, so that it is prepared once per connection (prepared_fetchall) rather than
 # parsed by psycopg and planned by PostgreSQL at every commit. Its two parameters are
 # JSON arrays (one string each: psycopg dumps a string in C, a list item by item): the
 # counters, raised in channel order (their rows are locked so), and the events,
@@ -140,32 +140,17 @@ def _write_postgresql(connection, order, counts, rows, moment) -> list[tuple[int
         f"[{dumps(key)},{number},{counts[key]},{dumps(type_)},{data}]"
         for key, number, type_, data in rows
     )
-    written = _prepared_fetchall(
-        connection,
+    written = prepared_fetchall(
         _WRITE,
         {
             "counters": dumps([[key, counts[key]] for key in order]),
             "at": moment,
             "events": f"[{events}]",
         },
+        connection,
     )
     by_event = {(key, sequence): id_ for id_, key, sequence in written}
     return _numbered(rows, counts, {key: seq for (key, seq) in _lasts(by_event)}, by_event)
-
-
-def _prepared_fetchall(connection, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """exchange/selectors/prepared.py's prepared_fetchall on the connection at hand (this
-    module is below the selectors): `sql` as a prepared statement of the connection
-    (server-side binding, planned once per connection), Django's errors, logged in
-    connection.queries when Django logs queries."""
-    started = time.monotonic()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, prepare=True)
-        rows = cursor.fetchall()
-    if connection.queries_logged:
-        shown = sql % {name: repr(value) for name, value in params.items()}
-        connection.queries_log.append({"sql": shown, "time": f"{time.monotonic() - started:.3f}"})
-    return rows
 
 
 def _lasts(by_event: dict) -> list[tuple[str, int]]:
