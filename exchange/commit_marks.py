@@ -16,13 +16,12 @@ mark costs a duplicate message, a lost nudge would cost a delay), and the error 
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache as memoize
 
-import redis
-from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache, RedisSerializer
 from django.db import transaction
+
+from exchange.cache_redis import cache_redis
 
 logger = logging.getLogger(__name__)
 
@@ -63,20 +62,8 @@ def _add_all(marks: Sequence[Mark]) -> list[bool]:
     cache = caches["default"]
     if not isinstance(cache, RedisCache):
         return [cache.add(mark.key, 1, timeout=mark.seconds) for mark in marks]
-    pipeline = _client(_location()).pipeline()
+    pipeline = cache_redis("default").pipeline()
     value = _serializer.dumps(1)
     for mark in marks:
         pipeline.set(cache.make_and_validate_key(mark.key), value, nx=True, ex=mark.seconds)
     return [bool(answer) for answer in pipeline.execute()]
-
-
-def _location() -> str:
-    """The first server of the default cache's LOCATION (the one RedisCache writes to)."""
-    location = settings.CACHES["default"]["LOCATION"]
-    servers = location.split(",") if isinstance(location, str) else list(location)
-    return servers[0].strip()
-
-
-@memoize
-def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url)

@@ -27,6 +27,8 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache, RedisSerializer
 
+from exchange.cache_redis import cache_redis
+
 # A counter outlives its window by this much, so a late INCR never recreates it unexpired.
 EXPIRY_MARGIN_SECONDS = 5
 
@@ -116,7 +118,7 @@ def count(
         read_keys = [store.make_and_validate_key(key) for key in reads]
         write_keys = [store.make_and_validate_key(key) for key in writes]
         values = [_serializer.dumps(value) for value in writes.values()]
-        answers = _scripts(_location())[0](
+        answers = _scripts()[0](
             keys=[*read_keys, *keys, *write_keys],
             args=[len(read_keys), len(counters), len(write_keys), *ttls, *values],
         )
@@ -145,7 +147,7 @@ def uncount(counters: list[Counter]) -> None:
     store = caches[settings.RATELIMIT_USE_CACHE]
     keys = [_key(store, counter, window_end(counter[1], counter[3], now)) for counter in counters]
     if isinstance(store, RedisCache):
-        _scripts(_location())[1](keys=keys)
+        _scripts()[1](keys=keys)
     else:
         for key in keys:
             store.decr(key)
@@ -165,15 +167,11 @@ def _count_one(store, key: str, ttl: int) -> int:
         return 1
 
 
-def _location() -> str:
-    """The first server of the cache's LOCATION (the one RedisCache writes to)."""
-    location = settings.CACHES[settings.RATELIMIT_USE_CACHE]["LOCATION"]
-    servers = location.split(",") if isinstance(location, str) else list(location)
-    return servers[0].strip()
+def _scripts():
+    """(count, uncount) on the client of the counters' cache's Redis."""
+    return _registered(cache_redis(settings.RATELIMIT_USE_CACHE))
 
 
 @memoize
-def _scripts(url: str):
-    """(count, uncount) on a client of the cache's Redis (redis-py's own pool)."""
-    client = redis.Redis.from_url(url)
+def _registered(client: redis.Redis):
     return client.register_script(_COUNT_SCRIPT), client.register_script(_UNCOUNT_SCRIPT)

@@ -9,10 +9,11 @@ import uuid
 
 import pytest
 import redis
+from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 
-from exchange.api import rate_counters
+from exchange.cache_redis import cache_location
 from tests.api.test_orders import bid
 from tests.signing import signed_cancel
 
@@ -22,7 +23,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only
 def _monitored(call) -> list[dict]:
     """The commands sent to the cache's Redis database while `call` runs, outside Lua
     scripts (each is one round trip of the client; a pipeline's are listed one by one)."""
-    url = rate_counters._location()
+    url = cache_location(settings.RATELIMIT_USE_CACHE)
     client = redis.Redis.from_url(url)
     db = client.connection_pool.connection_kwargs.get("db", 0)
     sentinel = f"round-trips-{uuid.uuid4().hex}"
