@@ -14,61 +14,53 @@ from django.core.cache import cache
 
 from exchange.commit_marks import Mark
 
-# A settlement nudge already on its way covers the trades committed before its run
-# starts: the run clears the mark (settlement_nudge_taken) before it reads the trades,
-# so a trade committed after that sends a nudge of its own. The mark expires by itself
-# in case its nudge is lost or finds another run holding the lock (beat's tick is the
-# floor either way).
+# A nudge already on its way covers what is committed before its run starts (trades for
+# the settler, withdrawal requests for the dispatcher): the run clears its mark (the
+# *_nudge_taken functions) before it reads, so a commit after that sends a nudge of its
+# own. The mark expires by itself in case its nudge is lost or finds another run holding
+# the lock (beat's tick, the operator lane's every CHAIN_TICK_SECONDS, is the floor
+# either way).
 SETTLEMENT_NUDGE_SECONDS = 1
+DISPATCH_NUDGE_SECONDS = 1
+_SETTLE_TASK = "chain.tasks.trades_settle"
+_DISPATCH_TASK = "chain.tasks.withdrawals_dispatch"
 
 
-def _settlement_mark(network_id: int) -> str:
-    return f"chain:settlement-nudged:{network_id}"
+def _run_key(job: str, network_id: int) -> str:
+    return f"chain:{job}-nudged:{network_id}"
+
+
+def _run_mark(job: str, task: str, network_id: int, seconds: int) -> Mark:
+    """The mark that sends `task` for the commit that sets it, unless a nudge sent
+    earlier has not started its run yet: one Celery message per run rather than one per
+    commit (set with exchange/commit_marks.py, once the commit is done)."""
+    return Mark(
+        key=_run_key(job, network_id),
+        seconds=seconds,
+        then=lambda: current_app.send_task(task, args=[network_id]),
+    )
 
 
 def settlement_mark(network_id: int) -> Mark:
-    """The mark that asks the settler to run for the commit that sets it, unless a nudge
-    sent earlier has not started its run yet: one Celery message per settler run rather
-    than one per trade (set with exchange/commit_marks.py, once the trade commits)."""
-    return Mark(
-        key=_settlement_mark(network_id),
-        seconds=SETTLEMENT_NUDGE_SECONDS,
-        then=lambda: current_app.send_task("chain.tasks.trades_settle", args=[network_id]),
-    )
+    """A trade's nudge of the settler."""
+    return _run_mark("settlement", _SETTLE_TASK, network_id, SETTLEMENT_NUDGE_SECONDS)
 
 
 def settlement_nudge_taken(network_id: int) -> None:
     """Called by a settler run before it reads the booked trades: later trades nudge again."""
-    cache.delete(_settlement_mark(network_id))
-
-
-def withdrawal_dispatch_nudge(network_id: int) -> None:
-    """Asks the dispatcher to run now (an operator's retry: always sent)."""
-    current_app.send_task("chain.tasks.withdrawals_dispatch", args=[network_id])
-
-
-# The same for withdrawal requests: a nudge already on its way covers the withdrawals
-# committed before its run starts (the run clears the mark, withdrawal_dispatch_nudge_taken,
-# before it reads the PENDING ones). The operator lane's tick (CHAIN_TICK_SECONDS) is the
-# floor, as for settlement.
-DISPATCH_NUDGE_SECONDS = 1
-
-
-def _dispatch_mark(network_id: int) -> str:
-    return f"chain:dispatch-nudged:{network_id}"
+    cache.delete(_run_key("settlement", network_id))
 
 
 def withdrawal_dispatch_mark(network_id: int) -> Mark:
-    """The mark that asks the dispatcher to run for the commit that sets it, unless a
-    nudge sent earlier has not started its run yet: one Celery message per dispatcher
-    run rather than one per withdrawal request (set with exchange/commit_marks.py)."""
-    return Mark(
-        key=_dispatch_mark(network_id),
-        seconds=DISPATCH_NUDGE_SECONDS,
-        then=lambda: withdrawal_dispatch_nudge(network_id),
-    )
+    """A withdrawal request's nudge of the dispatcher."""
+    return _run_mark("dispatch", _DISPATCH_TASK, network_id, DISPATCH_NUDGE_SECONDS)
 
 
 def withdrawal_dispatch_nudge_taken(network_id: int) -> None:
     """Called by a dispatcher run before it reads the PENDING withdrawals."""
-    cache.delete(_dispatch_mark(network_id))
+    cache.delete(_run_key("dispatch", network_id))
+
+
+def withdrawal_dispatch_nudge(network_id: int) -> None:
+    """Asks the dispatcher to run now (an operator's retry: always sent)."""
+    current_app.send_task(_DISPATCH_TASK, args=[network_id])
